@@ -21,7 +21,7 @@ from hotelbook_chassis.tokens import init_tokens
 class ServiceApi(Api):
     """flask-smorest's Api with our problem handlers instead of its error JSON."""
 
-    def _register_error_handlers(self) -> None:  # noqa: D401 - smorest hook
+    def _register_error_handlers(self) -> None:
         return None
 
 

@@ -24,6 +24,7 @@ logconfig_dict = {
         }
     },
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": ["stderr"]},
     "loggers": {
         "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "gunicorn.access": {"handlers": [], "propagate": False},
@@ -31,7 +32,7 @@ logconfig_dict = {
 }
 
 
-def child_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
+def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

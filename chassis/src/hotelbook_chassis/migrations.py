@@ -1,7 +1,7 @@
 """Alembic migrations, driven from the service's own package.
 
-Each service keeps its revisions in ``<package>/migrations/versions`` and a
-two-line ``env.py`` calling :func:`run_env`; everything else lives here.
+Each service keeps only its revisions, in ``<package>/migrations/versions``;
+the Alembic environment and revision template are the chassis's own.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from flask import Flask, current_app
 
 def alembic_config(app: Flask) -> Config:
     package = importlib.import_module(app.import_name.split(".")[0])
-    location = Path(package.__file__).parent / "migrations"
+    versions = Path(package.__file__).parent / "migrations" / "versions"
     config = Config()
-    config.set_main_option("script_location", str(location))
+    config.set_main_option("script_location", str(Path(__file__).parent / "alembic"))
+    config.set_main_option("version_locations", str(versions))
     config.set_main_option("sqlalchemy.url", app.config["SQLALCHEMY_DATABASE_URI"])
     config.attributes["app"] = app
     return config
@@ -32,7 +33,7 @@ def upgrade(app: Flask, revision: str = "head") -> None:
 
 
 def run_env() -> None:
-    """Body of every service's ``migrations/env.py``."""
+    """Body of the shared ``alembic/env.py``."""
     from alembic import context
 
     app: Flask = context.config.attributes.get("app") or current_app._get_current_object()

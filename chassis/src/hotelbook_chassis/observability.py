@@ -78,6 +78,7 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
     handler._hotelbook = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def init_request_tracking(app: Flask) -> None:

@@ -31,7 +31,7 @@ class Problem(Exception):
         detail: str | None = None,
         *,
         title: str | None = None,
-        type: str | None = None,  # noqa: A002 - the RFC's member name
+        type: str | None = None,
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
@@ -73,7 +73,7 @@ def problem_response(
     detail: str | None = None,
     *,
     title: str | None = None,
-    type: str = "about:blank",  # noqa: A002
+    type: str = "about:blank",
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:

@@ -1,0 +1,88 @@
+"""A local SMTP server that keeps every message, for development and tests (aiosmtpd).
+
+``python -m hotelbook_chassis.smtp_sink --port 8025 --folder var/mail`` writes each
+message to ``var/mail/<time>-<n>.eml`` and prints a line for it, so a developer can
+open the verification links the services send.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+
+class MailStore:
+    """The messages received, in memory and optionally in a folder."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
+        self.messages: list[EmailMessage] = []
+        self._lock = threading.Condition()
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+            count = len(self.messages)
+            self._lock.notify_all()
+        if self.folder:
+            path = self.folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{count}.eml"
+            path.write_bytes(envelope.content)
+            print(f"mail to {', '.join(envelope.rcpt_tos)}: {message['Subject']} -> {path}", flush=True)
+        return "250 Message accepted"
+
+    def wait_for(self, to: str, *, subject_contains: str = "", timeout: float = 15) -> EmailMessage:
+        """The first message to ``to`` whose subject contains ``subject_contains``."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for message in self.messages:
+                    if to.lower() in str(message["To"]).lower() and subject_contains in str(message["Subject"]):
+                        return message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no mail to {to} with {subject_contains!r} within {timeout}s")
+                self._lock.wait(remaining)
+
+
+def body_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    return part.get_content() if part else ""
+
+
+def start_sink(host: str = "127.0.0.1", port: int = 8025, folder: Path | None = None) -> tuple[Any, MailStore]:
+    """Start the sink in a background thread; returns ``(controller, store)``."""
+    from aiosmtpd.controller import Controller
+
+    store = MailStore(folder)
+    controller = Controller(store, hostname=host, port=port)
+    controller.start()
+    return controller, store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--folder", type=Path, default=Path("var/mail"))
+    args = parser.parse_args()
+    controller, _ = start_sink(args.host, args.port, args.folder)
+    print(f"SMTP sink on {args.host}:{args.port}, messages in {args.folder}/", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""pytest plugin shared by every service's tests (loaded through the ``pytest11`` entry point).
+
+A service's ``conftest.py`` only says how to build its app::
+
+    @pytest.fixture(scope="session")
+    def app(service_config):
+        return create_app(service_config)
+
+and gets from here:
+
+* ``database_url``: a SQLite file in a temporary folder, or, when
+  ``TEST_DATABASE_URL`` names a PostgreSQL server, a fresh database created on
+  it for the session and dropped after. The same tests run on both.
+* ``signing_key`` / ``jwks`` / ``token_factory``: a real ES256 key, its public
+  JWKS (given to the app as config, so no auth is needed) and real signed
+  RFC 9068 access tokens with any scopes, audience or expiry.
+* ``client``: a WebTest ``TestApp`` on the migrated app; every table is emptied
+  after each test.
+* ``ServiceProcess``: start a real gunicorn process on a free port and wait for
+  its ``/readyz``, for tests that need real processes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+TEST_ISSUER = "http://issuer.test"
+TEST_KID = "test-key-1"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_or_skip(available: bool, what: str) -> None:
+    """Skip locally when ``what`` is missing; in CI a missing dependency is a failure."""
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"{what} is required in CI but is not available")
+    pytest.skip(f"{what} not available")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- databases ---------------------------------------------------------------------
+
+
+def _create_pg_database(admin_url: str, name: str) -> str:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(admin_url: str, name: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def new_database_url(tmp_dir: Path, label: str = "test") -> tuple[str, Callable[[], None]]:
+    """A fresh empty database and a function that removes it."""
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if admin_url:
+        name = f"hb_{label.replace('-', '_')}_{uuid.uuid4().hex[:10]}"
+        url = _create_pg_database(admin_url, name)
+        return url, lambda: _drop_pg_database(admin_url, name)
+    path = tmp_dir / f"{label}-{uuid.uuid4().hex[:8]}.db"
+    return f"sqlite:///{path}", lambda: None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url, drop = new_database_url(tmp_path_factory.mktemp("db"))
+    yield url
+    drop()
+
+
+# --- tokens ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> ECKey:
+    return ECKey.generate_key("P-256", parameters={"kid": TEST_KID, "use": "sig", "alg": "ES256"})
+
+
+@pytest.fixture(scope="session")
+def jwks(signing_key: ECKey) -> dict[str, Any]:
+    return KeySet([signing_key]).as_dict(private=False)
+
+
+def make_token(
+    key: ECKey,
+    *,
+    scope: str = "guest",
+    sub: str | None = None,
+    aud: str | list[str] = "test",
+    exp_in: int = 300,
+    issuer: str = TEST_ISSUER,
+    client_id: str = "test-client",
+    header: Mapping[str, Any] | None = None,
+    **claims: Any,
+) -> str:
+    """A real signed RFC 9068 access token."""
+    now = int(time.time())
+    payload = {
+        "iss": issuer,
+        "sub": sub or str(uuid.uuid4()),
+        "aud": aud,
+        "exp": now + exp_in,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "client_id": client_id,
+        "scope": scope,
+        **claims,
+    }
+    protected = {"alg": "ES256", "kid": key.kid, "typ": "at+jwt", **(header or {})}
+    protected = {name: value for name, value in protected.items() if value is not None}
+    return jwt.encode(protected, payload, key)
+
+
+@pytest.fixture(scope="session")
+def token_factory(signing_key: ECKey, service_name: str) -> Callable[..., str]:
+    """``token_factory("users:read", sub=..., aud=..., exp_in=...)`` -> a signed token."""
+
+    def factory(scope: str = "guest", **kwargs: Any) -> str:
+        kwargs.setdefault("aud", service_name)
+        return make_token(signing_key, scope=scope, **kwargs)
+
+    return factory
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --- apps --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def service_name() -> str:
+    """Overridden by a service's conftest when its audience is not ``test``."""
+    return "test"
+
+
+@pytest.fixture(scope="session")
+def service_config(database_url: str, jwks: dict[str, Any], service_name: str,
+                   tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Config every service app under test starts from."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "JWKS": jwks,
+        "OAUTH_ISSUER": TEST_ISSUER,
+        "TOKEN_AUDIENCE": service_name,
+        "JSON_LOGS": False,
+        "VAR_DIR": str(tmp_path_factory.mktemp("var")),
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_app(app: Any) -> Any:
+    from hotelbook_chassis.migrations import upgrade
+
+    if "hotelbook_db" in app.extensions:
+        upgrade(app)
+    return app
+
+
+def empty_tables(app: Any) -> None:
+    db = app.extensions.get("hotelbook_db")
+    if db is None:
+        return
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def clean_db(migrated_app: Any) -> Iterator[Any]:
+    """The migrated app, with every table emptied after the test."""
+    yield migrated_app
+    empty_tables(migrated_app)
+
+
+@pytest.fixture
+def client(clean_db: Any) -> Any:
+    """A WebTest ``TestApp`` on the migrated app."""
+    from webtest import TestApp
+
+    return TestApp(clean_db)
+
+
+# --- mail ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on a free port; ``SMTP_HOST/PORT`` point at it."""
+    from hotelbook_chassis.smtp_sink import start_sink
+
+    port = free_port()
+    controller, store = start_sink("127.0.0.1", port)
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(port))
+    store.port = port  # type: ignore[attr-defined]
+    yield store
+    controller.stop()
+
+
+# --- real processes ----------------------------------------------------------------
+
+
+class ServiceProcess:
+    """A service under gunicorn on a free port, for tests that need real processes."""
+
+    def __init__(self, app_spec: str, env: Mapping[str, str] | None = None, *, workers: int = 2,
+                 cwd: str | Path | None = None, name: str | None = None) -> None:
+        self.app_spec = app_spec
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {}), "BIND": f"127.0.0.1:{self.port}",
+                    "WEB_CONCURRENCY": str(workers)}
+        self.cwd = cwd
+        self.name = name or app_spec
+        self.process: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: a full pipe would block a chatty server.
+        self.log_path = Path(tempfile.mkstemp(prefix=f"{self.name.replace(':', '_').replace('/', '_')}-",
+                                              suffix=".log")[1])
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def start(self, timeout: float = 30) -> ServiceProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:hotelbook_chassis.gunicorn_conf", self.app_spec],
+            env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=self.log_path.open("ab"),
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready on {self.url} after {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, sig: int = 15) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

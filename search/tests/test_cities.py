@@ -1,0 +1,2 @@
+def test_cities_empty(client):
+    assert client.get("/cities?prefix=Zu").json == []
