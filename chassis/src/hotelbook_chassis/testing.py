@@ -23,6 +23,7 @@ and gets from here:
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -244,9 +245,9 @@ class ServiceProcess:
     """A service under gunicorn on a free port, for tests that need real processes."""
 
     def __init__(self, app_spec: str, env: Mapping[str, str] | None = None, *, workers: int = 2,
-                 cwd: str | Path | None = None, name: str | None = None) -> None:
+                 cwd: str | Path | None = None, name: str | None = None, port: int | None = None) -> None:
         self.app_spec = app_spec
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {}), "BIND": f"127.0.0.1:{self.port}",
                     "WEB_CONCURRENCY": str(workers)}
@@ -261,12 +262,24 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")[-chars:]
 
     def start(self, timeout: float = 30) -> ServiceProcess:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:hotelbook_chassis.gunicorn_conf", self.app_spec],
-            env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=self.log_path.open("ab"),
-        )
+        self.start_nowait()
         self.wait_ready(timeout)
         return self
+
+    def start_nowait(self) -> None:
+        with self.log_path.open("ab") as log:
+            # Its own process group, so kill_hard() reaches the workers too.
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "python:hotelbook_chassis.gunicorn_conf", self.app_spec],
+                env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+            )
+
+    def kill_hard(self) -> None:
+        """SIGKILL the master and every worker at once, like a crash."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -281,15 +294,15 @@ class ServiceProcess:
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready on {self.url} after {timeout}s:\n{self.log_tail()}")
 
-    def stop(self, sig: int = 15) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is None:
             return
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
-                self.process.wait(10)
+                self.process.wait(15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
 

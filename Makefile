@@ -1,0 +1,59 @@
+# The two commands: `make up` runs the system, `make test` runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROJECTS := chassis tools auth users search pdf-reporting reservations payments booking-ui
+HOTELS ?= 3000
+UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway
+SYSTEM_ENVS := integration,integration-pg,reliability,e2e
+
+.PHONY: up down test test-unit test-system client seed bench lint constraints clean
+
+## Run everything behind the gateway at http://127.0.0.1:8080 (Ctrl-C stops it).
+up: $(STAMP)
+	@mkdir -p var
+	$(PY) -m hotelbook_stack bootstrap --hotels $(HOTELS)
+	@PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
+
+## Stop a system started in the background (Ctrl-C does the same in the foreground).
+down:
+	-@pkill -TERM -f "honcho -f Procfile start" || true
+
+## The whole tox matrix: unit envs in parallel, then the cross-service suites.
+test: test-unit test-system
+
+test-unit:
+	tox p -p auto -e $(UNIT_ENVS)
+
+test-system:
+	tox -e $(SYSTEM_ENVS)
+
+## Register an OAuth client: make client NAME=x SCOPES="a b" GRANTS="client_credentials" [REDIRECT_URI=u] [PUBLIC=1]
+client: $(STAMP)
+	@$(PY) -m hotelbook_stack client --name "$(NAME)" --scopes "$(SCOPES)" --grants "$(or $(GRANTS),client_credentials)" \
+		$(if $(REDIRECT_URI),--redirect-uri "$(REDIRECT_URI)") $(if $(PUBLIC),--public)
+
+## Seed the catalogue: make seed HOTELS=100000
+seed: $(STAMP)
+	$(PY) -m hotelbook_stack seed --hotels $(HOTELS)
+
+bench: $(STAMP)
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint:
+	tox -e lint
+
+## Re-pin every dependency from the development virtualenv.
+constraints: $(STAMP)
+	@{ head -n 2 constraints.txt; $(VENV)/bin/uv pip freeze --exclude-editable --python $(PY) 2>/dev/null \
+		|| $(PY) -m pip freeze --exclude-editable; } > constraints.tmp && mv constraints.tmp constraints.txt
+
+$(STAMP): constraints.txt $(foreach p,$(PROJECTS),$(p)/pyproject.toml)
+	@command -v uv >/dev/null || python3 -m pip install --quiet uv
+	uv venv --allow-existing --quiet $(VENV)
+	uv pip install --quiet --python $(PY) -c constraints.txt $(foreach p,$(PROJECTS),-e ./$(p)) honcho uv
+	@touch $@
+
+clean:
+	rm -rf var .tox

@@ -1,0 +1,119 @@
+"""``python -m hotelbook_stack <command>``: the steps behind ``make up`` and ``make client``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+from hotelbook_stack import bootstrap as steps
+from hotelbook_stack.layout import Layout
+from hotelbook_stack.readiness import ensure_demo_guest, wait_ready
+from hotelbook_stack.services import BY_NAME, ROOT
+
+
+def cmd_bootstrap(layout: Layout, args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    steps.bootstrap(layout, hotels=args.hotels)
+    print(f"bootstrap done in {time.monotonic() - started:.1f}s (var: {layout.var_dir.name}/)")
+
+
+def cmd_run(layout: Layout, args: argparse.Namespace) -> None:
+    """Replace this process with the service's gunicorn (honcho then signals it directly)."""
+    service = BY_NAME[args.service]
+    metrics = layout.var_dir / "metrics" / service.name
+    shutil.rmtree(metrics, ignore_errors=True)  # stale files would double-count
+    metrics.mkdir(parents=True)
+    os.chdir(ROOT)
+    command = layout.gunicorn_command(service)
+    os.execve(command[0], command, layout.env(service))
+
+
+def cmd_gateway(layout: Layout, args: argparse.Namespace) -> None:
+    prefix = steps.render_gateway(layout)
+    if prefix is None:
+        print(steps.GATEWAY_INSTALL_HINT, flush=True)
+        threading.Event().wait()  # stay up: honcho would stop everything if we exited
+    command = ["nginx", "-p", str(prefix), "-c", "nginx.conf", "-g", "daemon off;"]
+    os.execvp(command[0], command)
+
+
+def cmd_announce(layout: Layout, args: argparse.Namespace) -> None:
+    ready = wait_ready(layout, timeout=args.timeout)
+    late = [name for name, ok in ready.items() if not ok]
+    if late:
+        print(f"not ready after {args.timeout}s: {', '.join(late)}", flush=True)
+    else:
+        guest = ensure_demo_guest(layout)
+        entry = layout.gateway_url if steps.gateway_available() else layout.url("booking-ui")
+        print("\n" + "=" * 64, flush=True)
+        print(f"  hotelbook is up: open {entry}/", flush=True)
+        print(f"  demo guest: {guest['email']} / {guest['password']}", flush=True)
+        print(f"  mail sink: var/mail/ (SMTP 127.0.0.1:{layout.ports['smtp']})", flush=True)
+        print("  Ctrl-C stops everything.", flush=True)
+        print("=" * 64 + "\n", flush=True)
+    threading.Event().wait()
+
+
+def cmd_jobs(layout: Layout, args: argparse.Namespace) -> None:
+    """Periodic housekeeping: release expired holds, finish half-done payments."""
+    jobs = [("reservations", "hotelbook_reservations", "sweep"), ("payments", "hotelbook_payments", "reconcile")]
+    while True:
+        time.sleep(args.every)
+        for name, app, command in jobs:
+            result = subprocess.run(layout.flask_command(app, command), env=layout.env(name), cwd=ROOT,
+                                    capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                print(f"{name} {command} failed: {result.stderr[-500:]}", flush=True)
+
+
+def cmd_seed(layout: Layout, args: argparse.Namespace) -> None:
+    steps.seed_catalogue(layout, args.hotels)
+
+
+def cmd_client(layout: Layout, args: argparse.Namespace) -> None:
+    credentials = steps.register_client(
+        layout, args.name, args.grants, args.scopes,
+        redirect_uris=tuple(args.redirect_uri or ()), public=args.public,
+    )
+    print(json.dumps(credentials))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="hotelbook_stack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    boot = sub.add_parser("bootstrap", help="databases, migrations, keys, clients, catalogue, gateway config")
+    boot.add_argument("--hotels", type=int, default=int(os.environ.get("HOTELS", "3000")))
+    run = sub.add_parser("run", help="run one service under gunicorn")
+    run.add_argument("service", choices=sorted(BY_NAME))
+    sub.add_parser("gateway", help="run nginx (or explain how to install it)")
+    announce = sub.add_parser("announce", help="wait for every /readyz, then print the URL")
+    announce.add_argument("--timeout", type=float, default=90)
+    jobs = sub.add_parser("jobs", help="periodic sweep and reconcile")
+    jobs.add_argument("--every", type=float, default=30)
+    seed = sub.add_parser("seed", help="seed the catalogue (deterministic, idempotent)")
+    seed.add_argument("--hotels", type=int, default=int(os.environ.get("HOTELS", "3000")))
+    client = sub.add_parser("client", help="register an OAuth client, print its credentials")
+    client.add_argument("--name", required=True)
+    client.add_argument("--scopes", default="")
+    client.add_argument("--grants", default="client_credentials")
+    client.add_argument("--redirect-uri", action="append")
+    client.add_argument("--public", action="store_true")
+    args = parser.parse_args(argv)
+    layout = Layout.from_env()
+    handler = globals()[f"cmd_{args.command}"]
+    try:
+        handler(layout, args)
+    except steps.StepFailed as error:
+        sys.exit(str(error))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

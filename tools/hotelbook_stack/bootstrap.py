@@ -1,0 +1,145 @@
+"""Everything a fresh clone needs before the processes start; each step is idempotent."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from hotelbook_stack.layout import Layout
+from hotelbook_stack.services import ADMIN_CLIENT, BY_NAME, ROOT, SERVICES, Service
+
+
+class StepFailed(RuntimeError):
+    pass
+
+
+def run(layout: Layout, service: Service, *args: str) -> str:
+    """Run a service's Flask CLI command with its environment; return its output."""
+    app = args[0]
+    result = subprocess.run(layout.flask_command(app, *args[1:]), env=layout.env(service), cwd=ROOT,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StepFailed(f"{service.name}: flask {' '.join(args[1:])} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def create_databases(layout: Layout) -> None:
+    """One PostgreSQL database per service (SQLite files appear by themselves)."""
+    if not layout.postgres_url:
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(layout.postgres_url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        for service in SERVICES:
+            name = layout.database_name(service)
+            if name not in existing:
+                conn.execute(f'CREATE DATABASE "{name}"')
+                existing.add(name)
+
+
+def drop_databases(layout: Layout) -> None:
+    if not layout.postgres_url:
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(layout.postgres_url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        for name in {layout.database_name(service) for service in SERVICES}:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate(layout: Layout) -> None:
+    def upgrade(service: Service) -> None:
+        for app in service.flask_apps:
+            run(layout, service, app, "db", "upgrade")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(upgrade, SERVICES))
+
+
+def register_client(layout: Layout, name: str, grants: str, scopes: str, *, redirect_uris: tuple[str, ...] = (),
+                    public: bool = False, client_id: str | None = None) -> dict[str, str]:
+    args = ["hotelbook_auth", "clients", "create", "--name", name, "--scopes", scopes, "--grants", grants]
+    for uri in redirect_uris:
+        args += ["--redirect-uri", uri]
+    if public:
+        args.append("--public")
+    if client_id:
+        args += ["--client-id", client_id]
+    output = run(layout, BY_NAME["auth"], *args)
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def register_service_clients(layout: Layout) -> None:
+    """Each service's own client, kept in ``var/clients/<name>.json``."""
+    wanted = [(service.name, *service.client) for service in SERVICES if service.client]
+    wanted.append(ADMIN_CLIENT)
+
+    def register(entry: tuple[str, str, str]) -> None:
+        name, grants, scopes = entry
+        path = layout.client_file(name)
+        if path.exists():
+            return
+        redirect = (f"{layout.gateway_url}/auth/callback",) if "authorization_code" in grants else ()
+        credentials = register_client(layout, name, grants, scopes, redirect_uris=redirect, client_id=name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(credentials))
+        path.chmod(0o600)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(register, wanted))
+
+
+def seed_catalogue(layout: Layout, hotels: int) -> None:
+    run(layout, BY_NAME["search"], "hotelbook_search", "seed", "--hotels", str(hotels))
+
+
+def render_gateway(layout: Layout) -> Path | None:
+    """Write the nginx configuration; None when nginx with the Lua module is missing."""
+    if not gateway_available():
+        return None
+    prefix = layout.var_dir / "nginx"
+    command = [sys.executable, str(ROOT / "nginx" / "render.py"), "--prefix", str(prefix),
+               "--listen", str(layout.ports["gateway"]), "--waf-mode", layout.waf_mode]
+    for service in SERVICES:
+        if service.name in {"booking-ui", "search", "reservations", "payments", "users", "auth"}:
+            command += ["--upstream", f"{service.name}=127.0.0.1:{layout.ports[service.name]}"]
+    if layout.limits_file:
+        command += ["--limits", str(layout.limits_file)]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return prefix
+
+
+def gateway_available() -> bool:
+    return shutil.which("nginx") is not None and any(
+        Path(p).exists() for p in ("/usr/share/nginx/modules/ngx_http_lua_module.so",
+                                   "/usr/local/openresty/nginx/sbin/nginx")
+    )
+
+
+GATEWAY_INSTALL_HINT = (
+    "The gateway needs nginx with the Lua module. On Debian/Ubuntu:\n"
+    "    sudo apt-get install nginx libnginx-mod-http-lua lua-resty-core\n"
+    "(or install OpenResty). Until then the services answer on their own ports."
+)
+
+
+def bootstrap(layout: Layout, *, hotels: int = 0) -> None:
+    layout.var_dir.mkdir(parents=True, exist_ok=True)
+    for service in SERVICES:
+        (layout.var_dir / "metrics" / service.name).mkdir(parents=True, exist_ok=True)
+    create_databases(layout)
+    migrate(layout)
+    run(layout, BY_NAME["auth"], "hotelbook_auth", "keys", "ensure")
+    register_service_clients(layout)
+    if hotels:
+        seed_catalogue(layout, hotels)
+    render_gateway(layout)

@@ -1,0 +1,83 @@
+"""Where everything of one running system lives: ports, ``var/`` folder, databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotelbook_chassis.config import PORTS, env_name
+from hotelbook_stack.services import BY_NAME, ROOT, SERVICES, Service
+
+
+@dataclass
+class Layout:
+    var_dir: Path
+    ports: dict[str, int] = field(default_factory=lambda: dict(PORTS))
+    # PostgreSQL server URL (no database): each service gets its own database on it.
+    postgres_url: str | None = None
+    database_suffix: str = ""
+    waf_mode: str = "block"
+    limits_file: Path | None = None
+
+    @classmethod
+    def from_env(cls) -> Layout:
+        return cls(
+            var_dir=Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve(),
+            postgres_url=os.environ.get("POSTGRES_URL") or None,
+        )
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url("gateway")
+
+    def database_name(self, service: Service) -> str:
+        base = "bank" if service.name == "bank" else service.name
+        return f"hotelbook_{base.replace('-', '_')}{self.database_suffix}"
+
+    def database_url(self, service: Service) -> str:
+        if self.postgres_url:
+            return f"{self.postgres_url.rstrip('/')}/{self.database_name(service)}"
+        return f"sqlite:///{self.var_dir / service.name}.db"
+
+    def client_file(self, name: str) -> Path:
+        return self.var_dir / "clients" / f"{name}.json"
+
+    def client_credentials(self, name: str) -> dict[str, str]:
+        path = self.client_file(name)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def env(self, service: Service | str) -> dict[str, str]:
+        """The environment one service process runs with."""
+        service = BY_NAME[service] if isinstance(service, str) else service
+        env = {
+            **os.environ,
+            "PORT": str(self.ports[service.name]),
+            "VAR_DIR": str(self.var_dir),
+            "DATABASE_URL": self.database_url(service),
+            "OAUTH_ISSUER": self.gateway_url,
+            "PUBLIC_URL": self.gateway_url,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.ports["smtp"]),
+            "WEB_CONCURRENCY": str(service.workers),
+            "PROMETHEUS_MULTIPROC_DIR": str(self.var_dir / "metrics" / service.name),
+            "PYTHONUNBUFFERED": "1",
+        }
+        for other in SERVICES:
+            env[f"{env_name(other.name)}_URL"] = self.url(other.name)
+        credentials = self.client_credentials(service.name)
+        if credentials:
+            env["CLIENT_ID"] = credentials["client_id"]
+            env["CLIENT_SECRET"] = credentials.get("client_secret", "")
+        return env
+
+    def gunicorn_command(self, service: Service) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "-c", "python:hotelbook_chassis.gunicorn_conf", service.app]
+
+    def flask_command(self, app: str, *args: str) -> list[str]:
+        return [sys.executable, "-m", "flask", "--app", app, *args]

@@ -1,0 +1,150 @@
+"""The whole system started as real processes on free ports, for cross-service tests."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from hotelbook_chassis.smtp_sink import MailStore, start_sink
+from hotelbook_chassis.testing import ServiceProcess, free_port
+from hotelbook_stack import bootstrap as steps
+from hotelbook_stack.layout import Layout
+from hotelbook_stack.readiness import service_token
+from hotelbook_stack.services import ADMIN_CLIENT, BY_NAME, ROOT, SERVICES
+
+# Generous limits: the tests send many requests from one address.
+TEST_LIMITS = ROOT / "tests" / "gateway_limits.json"
+
+
+class RunningSystem:
+    """Every service under gunicorn, the gateway, and an SMTP sink whose mail the tests read."""
+
+    def __init__(self, var_dir: Path, *, postgres_url: str | None = None, hotels: int = 200) -> None:
+        ports = {name: free_port() for name in [*BY_NAME, "gateway", "smtp"]}
+        self.layout = Layout(var_dir=var_dir, ports=ports, postgres_url=postgres_url,
+                             database_suffix=f"_{uuid.uuid4().hex[:8]}" if postgres_url else "",
+                             limits_file=TEST_LIMITS if TEST_LIMITS.exists() else None)
+        self.hotels = hotels
+        self.processes: dict[str, ServiceProcess] = {}
+        self.gateway: subprocess.Popen[bytes] | None = None
+        self.mail: MailStore
+        self._smtp: Any = None
+        self._tokens: dict[tuple[str, str], str] = {}
+
+    @property
+    def gateway_url(self) -> str:
+        return self.layout.gateway_url
+
+    def url(self, name: str) -> str:
+        return self.layout.url(name)
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def start_all(self) -> RunningSystem:
+        self._smtp, self.mail = start_sink("127.0.0.1", self.layout.ports["smtp"])
+        steps.bootstrap(self.layout, hotels=self.hotels)
+        for service in SERVICES:
+            self.processes[service.name] = self._process(service.name)
+        for process in self.processes.values():
+            process.start_nowait()
+        for process in self.processes.values():
+            process.wait_ready(60)
+        self._start_gateway()
+        return self
+
+    def _process(self, name: str) -> ServiceProcess:
+        service = BY_NAME[name]
+        env = self.layout.env(service)
+        (self.layout.var_dir / "metrics" / name).mkdir(parents=True, exist_ok=True)
+        return ServiceProcess(service.app, env, workers=service.workers, cwd=ROOT, name=name,
+                              port=self.layout.ports[name])
+
+    def _start_gateway(self) -> None:
+        prefix = steps.render_gateway(self.layout)
+        if prefix is None:
+            raise RuntimeError(steps.GATEWAY_INSTALL_HINT)
+        log = (prefix / "gateway.out").open("ab")
+        self.gateway = subprocess.Popen(["nginx", "-p", str(prefix), "-c", "nginx.conf", "-g", "daemon off;"],
+                                        stdout=log, stderr=log)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.gateway_url}/api/search/healthz", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("gateway did not start")
+
+    def stop(self, name: str) -> None:
+        self.processes[name].stop()
+
+    def kill(self, name: str) -> None:
+        """``kill -9`` the whole service: master and workers, no cleanup."""
+        self.processes[name].kill_hard()
+
+    def start(self, name: str) -> None:
+        self.processes[name] = self._process(name)
+        self.processes[name].start()
+
+    def restart(self, name: str) -> None:
+        self.stop(name)
+        self.start(name)
+
+    def close(self) -> None:
+        if self.gateway and self.gateway.poll() is None:
+            self.gateway.send_signal(signal.SIGQUIT)
+            try:
+                self.gateway.wait(10)
+            except subprocess.TimeoutExpired:
+                self.gateway.kill()
+        for process in self.processes.values():
+            process.stop()
+        if self._smtp:
+            self._smtp.stop()
+        steps.drop_databases(self.layout)
+
+    # --- helpers for tests -------------------------------------------------------
+
+    def token(self, client: str, scope: str) -> str:
+        key = (client, scope)
+        if key not in self._tokens:
+            self._tokens[key] = service_token(self.layout, client, scope)
+        return self._tokens[key]
+
+    def flask(self, service: str, app: str, *args: str) -> str:
+        return steps.run(self.layout, BY_NAME[service], app, *args)
+
+    def create_hotel(self, city: str = "Zürich", rooms: int = 1, nightly_price: int = 12000,
+                     capacity: int = 2, name: str | None = None) -> dict[str, Any]:
+        """A hotel with one room type, created through search's admin API."""
+        token = self.token(ADMIN_CLIENT[0], "search:write")
+        body = {
+            "name": name or f"Test Hotel {uuid.uuid4().hex[:6]}",
+            "city": city,
+            "country": "CH",
+            "address": "Bahnhofstrasse 1",
+            "stars": 4,
+            "description": "A quiet hotel for tests.",
+            "amenities": ["wifi"],
+            "room_types": [{"name": "Double", "capacity": capacity,
+                            "nightly_price": {"amount": nightly_price, "currency": "EUR"}, "rooms": rooms}],
+        }
+        response = requests.post(f"{self.url('search')}/hotels", json=body,
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        if response.status_code != 201:
+            raise RuntimeError(f"create hotel: {response.status_code} {response.text}")
+        return response.json()
+
+    def logs(self, name: str) -> str:
+        return self.processes[name].log_tail(20000)
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -1,0 +1,58 @@
+"""The processes of the system and what each needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotelbook_chassis.config import PORTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    package: str
+    folder: str
+    app: str  # gunicorn application spec
+    peers: tuple[str, ...] = ()
+    # The service's own OAuth client: (grants, scopes); None when it calls no one.
+    client: tuple[str, str] | None = None
+    workers: int = 2
+    migrate_apps: tuple[str, ...] = field(default=())
+
+    @property
+    def port(self) -> int:
+        return PORTS[self.name]
+
+    @property
+    def flask_apps(self) -> tuple[str, ...]:
+        """The Flask apps whose databases ``flask db upgrade`` migrates."""
+        return self.migrate_apps or (self.package,)
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("auth", "hotelbook_auth", "auth", "hotelbook_auth:create_app()", peers=("users",),
+            client=("client_credentials", "users:verify")),
+    Service("users", "hotelbook_users", "users", "hotelbook_users:create_app()"),
+    Service("search", "hotelbook_search", "search", "hotelbook_search:create_app()", peers=("reservations",),
+            client=("client_credentials", "reservations:availability")),
+    Service("pdf-reporting", "hotelbook_pdf", "pdf-reporting", "hotelbook_pdf:create_app()"),
+    Service("reservations", "hotelbook_reservations", "reservations", "hotelbook_reservations:create_app()",
+            peers=("search", "payments", "users", "pdf-reporting"),
+            client=("client_credentials", "pdf:render payments:refund users:read"), workers=3),
+    Service("bank", "hotelbook_payments.bank", "payments", "hotelbook_payments.bank:create_app()"),
+    Service("payments", "hotelbook_payments", "payments", "hotelbook_payments:create_app()",
+            peers=("reservations", "users", "bank", "pdf-reporting"),
+            client=("client_credentials", "reservations:read reservations:confirm users:read pdf:render"),
+            workers=3),
+    Service("booking-ui", "hotelbook_ui", "booking-ui", "hotelbook_ui:create_app()",
+            peers=("search", "reservations", "payments", "users", "auth"),
+            client=("authorization_code refresh_token client_credentials", "guest users:create")),
+)
+
+BY_NAME = {service.name: service for service in SERVICES}
+
+# An admin client for catalogue writes; registered for demos and tests only.
+ADMIN_CLIENT = ("catalogue-admin", "client_credentials", "search:write payments:read")
