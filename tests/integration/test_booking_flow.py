@@ -125,8 +125,8 @@ def test_another_guest_cannot_see_my_reservation(stack, guest, hotel):
 def test_gateway_blocks_hostile_requests_and_keeps_request_ids(stack, guest):
     import requests
 
-    hostile = requests.get(f"{stack.gateway_url}/api/search/hotels", params={"city": "x' UNION SELECT password FROM users--"},
-                           timeout=10)
+    attack = {"city": "x' UNION SELECT password FROM users--"}
+    hostile = requests.get(f"{stack.gateway_url}/api/search/hotels", params=attack, timeout=10)
     assert hostile.status_code == 403
     assert hostile.json()["rule_id"]
     benign = requests.get(f"{stack.gateway_url}/api/search/cities", params={"prefix": "O'Brien"},

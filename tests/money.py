@@ -1,0 +1,39 @@
+"""Money and rooms must agree: what the bank really holds equals what was booked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import requests
+
+from tests.journey import Guest
+
+
+def confirmed_total(guests: Iterable[Guest]) -> int:
+    total = 0
+    for guest in guests:
+        token = None
+        while True:
+            params = {"limit": 100, **({"next_token": token} if token else {})}
+            page = guest.http.get(f"{guest.gateway}/api/reservations/reservations", params=params,
+                                  headers=guest.headers, timeout=15)
+            assert page.status_code == 200, page.text
+            body = page.json()
+            total += sum(r["total"]["amount"] for r in body["items"] if r["status"] == "confirmed")
+            token = body["next_token"]
+            if not token:
+                break
+    return total
+
+
+def bank_net(stack) -> int:
+    """Charged minus refunded, read from the bank sandbox's own ledger."""
+    ledger = requests.get(f"{stack.url('bank')}/ledger", timeout=10)
+    assert ledger.status_code == 200, ledger.text
+    body = ledger.json()
+    return body["charged"] - body["refunded"]
+
+
+def assert_money_and_rooms_agree(stack, guests: Iterable[Guest]) -> None:
+    guests = list(guests)
+    assert bank_net(stack) == confirmed_total(guests)
