@@ -1,0 +1,48 @@
+"""booking-ui: the guest's web pages (server-rendered), a confidential OAuth2 client of auth."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import click
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from hotelbook_chassis import create_service_app
+from hotelbook_ui.clients import init_peers
+from hotelbook_ui.errors import register_page_errors
+from hotelbook_ui.models import db
+from hotelbook_ui.oauth import init_auth_client
+from hotelbook_ui.sessions import DatabaseSessionInterface, purge_expired
+from hotelbook_ui.settings import defaults
+from hotelbook_ui.views import register_views
+
+csrf = CSRFProtect()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = create_service_app(
+        __name__,
+        service="booking-ui",
+        title="hotelbook booking UI",
+        config=config,
+        defaults=defaults(),
+        db=db,
+    )
+    if config and "PUBLIC_URL" in config and "SESSION_COOKIE_SECURE" not in config:
+        app.config["SESSION_COOKIE_SECURE"] = str(config["PUBLIC_URL"]).startswith("https://")
+    app.session_interface = DatabaseSessionInterface(app.config["SECRET_KEY"],
+                                                     app.config["PERMANENT_SESSION_LIFETIME"])
+    csrf.init_app(app)
+    init_peers(app)
+    init_auth_client(app)
+    register_views(app)
+    register_page_errors(app)
+
+    @app.cli.command("purge-sessions")
+    def purge_sessions() -> None:
+        """Delete expired browser sessions."""
+        click.echo(f"{purge_expired()} expired sessions deleted")
+
+    return app

@@ -1,0 +1,256 @@
+"""The UI's rules in plain Python: search input, money, PKCE, card form checks. No Flask here."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+MAX_GUESTS = 10
+MAX_NIGHTS = 30
+SORTS = {
+    "price": "Price: low to high",
+    "price_desc": "Price: high to low",
+    "stars": "Stars: high to low",
+    "name": "Name",
+}
+
+
+# --- money and dates -------------------------------------------------------------------
+
+def format_money(money: dict[str, Any] | None) -> str:
+    """``{"amount": 12345, "currency": "EUR"}`` -> ``€123.45`` (minor units, never floats)."""
+    if not money:
+        return "—"
+    amount = int(money.get("amount", 0))
+    currency = str(money.get("currency", "EUR"))
+    sign = "-" if amount < 0 else ""
+    units, cents = divmod(abs(amount), 100)
+    symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency)
+    text = f"{units:,}.{cents:02d}"
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
+
+
+def nights(checkin: date, checkout: date) -> int:
+    return (checkout - checkin).days
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """ISO 8601 (``Z`` or offset) -> aware UTC datetime; None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def seconds_left(expires_at: str | None, now: datetime | None = None) -> int:
+    moment = parse_timestamp(expires_at)
+    if moment is None:
+        return 0
+    return max(0, int((moment - (now or datetime.now(UTC))).total_seconds()))
+
+
+# --- the search form ---------------------------------------------------------------------
+
+@dataclass
+class StayQuery:
+    city: str = ""
+    checkin: date | None = None
+    checkout: date | None = None
+    guests: int = 2
+    min_stars: int | None = None
+    max_price: int | None = None  # whole euros per stay, as typed
+    sort: str = "price"
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def nights(self) -> int | None:
+        if self.checkin and self.checkout:
+            return nights(self.checkin, self.checkout)
+        return None
+
+    def search_params(self) -> dict[str, Any]:
+        """Query parameters for search's ``GET /hotels``."""
+        params: dict[str, Any] = {"city": self.city, "guests": self.guests}
+        if self.checkin and self.checkout:
+            params["checkin"] = self.checkin.isoformat()
+            params["checkout"] = self.checkout.isoformat()
+        return params
+
+    def stay_params(self) -> dict[str, Any]:
+        """What a page passes on in its links (dates and guests)."""
+        params: dict[str, Any] = {"guests": self.guests}
+        if self.checkin and self.checkout:
+            params["checkin"] = self.checkin.isoformat()
+            params["checkout"] = self.checkout.isoformat()
+        return params
+
+
+def default_dates(today: date) -> tuple[date, date]:
+    return today + timedelta(days=14), today + timedelta(days=16)
+
+
+def _parse_date(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def parse_stay(args: dict[str, str], today: date, *, need_city: bool = True) -> StayQuery:
+    """Read and check the search form; errors are keyed by field name, worded for a guest."""
+    query = StayQuery()
+    errors = query.errors
+    query.city = (args.get("city") or "").strip()[:100]
+    if need_city and not query.city:
+        errors["city"] = "Enter a city to search in."
+    raw_in, raw_out = args.get("checkin"), args.get("checkout")
+    query.checkin, query.checkout = _parse_date(raw_in), _parse_date(raw_out)
+    if raw_in and query.checkin is None:
+        errors["checkin"] = "Enter the check-in date as YYYY-MM-DD."
+    if raw_out and query.checkout is None:
+        errors["checkout"] = "Enter the check-out date as YYYY-MM-DD."
+    if bool(query.checkin) != bool(query.checkout) and not errors.get("checkin") and not errors.get("checkout"):
+        errors["checkout" if query.checkin else "checkin"] = "Enter both dates, or neither."
+    if query.checkin and query.checkout:
+        if query.checkin < today:
+            errors["checkin"] = "Check-in cannot be in the past."
+        elif query.checkout <= query.checkin:
+            errors["checkout"] = "Check-out must be after check-in."
+        elif nights(query.checkin, query.checkout) > MAX_NIGHTS:
+            errors["checkout"] = f"A stay can be at most {MAX_NIGHTS} nights."
+    try:
+        query.guests = int(args.get("guests") or 2)
+        if not 1 <= query.guests <= MAX_GUESTS:
+            raise ValueError
+    except ValueError:
+        errors["guests"] = f"Guests must be a number from 1 to {MAX_GUESTS}."
+        query.guests = 2
+    stars = args.get("stars") or ""
+    if stars.isdigit() and 1 <= int(stars) <= 5:
+        query.min_stars = int(stars)
+    max_price = args.get("max_price") or ""
+    if max_price.isdigit() and int(max_price) > 0:
+        query.max_price = int(max_price)
+    query.sort = args.get("sort") if args.get("sort") in SORTS else "price"
+    return query
+
+
+def _price(item: dict[str, Any]) -> int | None:
+    price = item.get("stay_price")
+    return int(price["amount"]) if isinstance(price, dict) and "amount" in price else None
+
+
+def refine(items: list[dict[str, Any]], query: StayQuery) -> list[dict[str, Any]]:
+    """Apply the filters and the sort to one page of results (search may have done so already:
+    doing it again is harmless and keeps the page right when it did not)."""
+    kept = []
+    for item in items:
+        if query.min_stars and int(item.get("stars") or 0) < query.min_stars:
+            continue
+        price = _price(item)
+        if query.max_price and price is not None and price > query.max_price * 100:
+            continue
+        kept.append(item)
+    big = 1 << 62
+    if query.sort == "price":
+        kept.sort(key=lambda h: (_price(h) is None, _price(h) or big, h.get("name", "")))
+    elif query.sort == "price_desc":
+        kept.sort(key=lambda h: (_price(h) is None, -(_price(h) or 0), h.get("name", "")))
+    elif query.sort == "stars":
+        kept.sort(key=lambda h: (-int(h.get("stars") or 0), h.get("name", "")))
+    else:
+        kept.sort(key=lambda h: str(h.get("name", "")).lower())
+    return kept
+
+
+# --- PKCE (RFC 7636) ----------------------------------------------------------------------
+
+def new_code_verifier() -> str:
+    """43-128 characters from the unreserved set; 64 random bytes give 86."""
+    return secrets.token_urlsafe(64)
+
+
+def code_challenge(verifier: str) -> str:
+    """S256: BASE64URL(SHA256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a local path may be a post-login destination (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+# --- the card form --------------------------------------------------------------------------
+
+@dataclass
+class Card:
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
+    holder: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"number": self.number, "exp_month": self.exp_month, "exp_year": self.exp_year,
+                "cvc": self.cvc, "holder": self.holder}
+
+
+def luhn_ok(number: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")
+
+
+def parse_card(form: dict[str, str], today: date) -> tuple[Card | None, dict[str, str]]:
+    """Check the card form before anything is sent; errors keyed by field."""
+    errors: dict[str, str] = {}
+    number = re.sub(r"[\s-]", "", form.get("card_number") or "")
+    if not number.isdigit() or not 12 <= len(number) <= 19 or not luhn_ok(number):
+        errors["card_number"] = "Enter a valid card number."
+    month = year = 0
+    match = _EXPIRY.match(form.get("expiry") or "")
+    if not match:
+        errors["expiry"] = "Enter the expiry date as MM/YY."
+    else:
+        month, year = int(match.group(1)), int(match.group(2))
+        year = year + 2000 if year < 100 else year
+        if not 1 <= month <= 12:
+            errors["expiry"] = "Enter the expiry date as MM/YY."
+        elif (year, month) < (today.year, today.month):
+            errors["expiry"] = "This card has expired."
+    cvc = (form.get("cvc") or "").strip()
+    if not cvc.isdigit() or len(cvc) not in (3, 4):
+        errors["cvc"] = "Enter the 3 or 4 digit security code."
+    holder = (form.get("holder") or "").strip()[:100]
+    if not holder:
+        errors["holder"] = "Enter the name on the card."
+    if errors:
+        return None, errors
+    return Card(number, month, year, cvc, holder), errors
+
+
+UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
+
+
+def is_uuidish(value: str | None) -> bool:
+    return bool(value and UUID_RE.match(value))
