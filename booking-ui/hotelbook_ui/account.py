@@ -19,6 +19,8 @@ from hotelbook_ui.oauth import OAuthError, auth_client
 bp = Blueprint("account", __name__)
 log = logging.getLogger("hotelbook.ui.account")
 LOGIN_ATTEMPT_SECONDS = 600
+ASK_TO_CHOOSE = "Choose a password."
+TWO_ENTRIES_DIFFER = "The two passwords are not the same."
 UNAVAILABLE = "Our account service is not answering right now. Please try again in a minute."
 
 
@@ -50,9 +52,9 @@ def signup():
         if email_error:
             errors["email"] = email_error
         if not password:
-            errors["password"] = "Choose a password."
+            errors["password"] = ASK_TO_CHOOSE
         elif password != request.form.get("password_confirm"):
-            errors["password_confirm"] = "The two passwords are not the same."
+            errors["password_confirm"] = TWO_ENTRIES_DIFFER
         if not errors:
             try:
                 peers().create_user(form["email"], form["name"], password)
@@ -195,9 +197,9 @@ def reset_password():
     if request.method == "POST":
         password = request.form.get("password") or ""
         if not password:
-            errors["password"] = "Choose a new password."
+            errors["password"] = ASK_TO_CHOOSE
         elif password != request.form.get("password_confirm"):
-            errors["password_confirm"] = "The two passwords are not the same."
+            errors["password_confirm"] = TWO_ENTRIES_DIFFER
         if not errors:
             try:
                 peers().confirm_password_reset(token, password)

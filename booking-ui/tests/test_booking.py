@@ -1,0 +1,218 @@
+import json
+import time
+
+import pytest
+import responses
+from conftest import HOTEL_ID, PAYMENTS, RESERVATIONS, ROOM_ID, SEARCH, form_bodies, hotel, log_in, reservation
+
+DATES = {"checkin": "2030-03-01", "checkout": "2030-03-03", "guests": "2"}
+PDF = b"%PDF-1.7\n% a receipt\n%%EOF\n"
+
+
+@pytest.fixture
+def guest(client, fake):
+    log_in(client, fake, access="guest-access")
+    fake.get(f"{SEARCH}/hotels/{HOTEL_ID}", json=hotel())
+    return client
+
+
+def reserve_form(client):
+    page = client.get(f"/hotels/{HOTEL_ID}", params=DATES)
+    return next(f for f in page.forms.values() if f.action == "/reservations")
+
+
+def pay_form(client, held, **fields):
+    page = client.get(f"/reservations/{held['id']}")
+    form = next(f for f in page.forms.values() if f.action.endswith("/pay"))
+    values = {"holder": "Ada Lovelace", "card_number": "4242 4242 4242 4242", "expiry": "12/35", "cvc": "123",
+              **fields}
+    for name, value in values.items():
+        form[name] = value
+    return page, form
+
+
+def test_reserving_without_login_goes_to_login_and_back(client, fake):
+    fake.get(f"{SEARCH}/hotels/{HOTEL_ID}", json=hotel())
+    form = reserve_form(client)
+    response = form.submit(status=302, headers={"Referer": f"http://localhost/hotels/{HOTEL_ID}?checkin=x"})
+    assert "/login?next=" in response.headers["Location"]
+    assert not form_bodies(fake, "POST", f"{RESERVATIONS}/reservations")
+
+
+def test_hold_posts_the_stay_with_the_guest_token(guest, fake):
+    held = reservation()
+    fake.post(f"{RESERVATIONS}/reservations", status=201, json=held)
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    response = reserve_form(guest).submit(status=302)
+    assert response.headers["Location"].endswith(f"/reservations/{held['id']}")
+    sent = form_bodies(fake, "POST", f"{RESERVATIONS}/reservations")[0]
+    assert sent.headers["Authorization"] == "Bearer guest-access"
+    assert json.loads(sent.body) == {"hotel_id": HOTEL_ID, "room_type_id": ROOM_ID, "checkin": "2030-03-01",
+                                     "checkout": "2030-03-03", "guests": 2}
+    page = response.follow()
+    assert "Pay for your room" in page.text and "We hold this room for you until" in page.text
+    assert 'data-expires="' + held["hold_expires_at"] + '"' in page.text
+    assert "4242 4242 4242 4242 is accepted" in page.text and "Hotel Bellevue" in page.text
+    assert "€240.00" in page.text
+
+
+def test_hold_when_the_room_was_just_taken(guest, fake):
+    fake.post(f"{RESERVATIONS}/reservations", status=409, json={"status": 409, "title": "Conflict"})
+    page = reserve_form(guest).submit(status=302).follow()
+    assert "that room was just taken" in page.text and "Hotel Bellevue" in page.text
+
+
+def test_hold_when_reservations_is_down_and_search_still_works(guest, fake):
+    fake.post(f"{RESERVATIONS}/reservations", body=responses.ConnectionError("down"))
+    page = reserve_form(guest).submit(status=302).follow()
+    assert "Reservations are not available right now" in page.text
+    fake.get(f"{SEARCH}/hotels", json={"items": [{"id": HOTEL_ID, "name": "Hotel Bellevue", "city": "Zürich",
+                                                  "country": "CH", "stars": 4}], "next_token": None})
+    assert "Hotel Bellevue" in guest.get("/hotels", params={"city": "Zürich", **DATES}).text
+
+
+def test_pay_ok_sends_card_and_idempotency_key_then_confirmation(guest, fake):
+    held = reservation()
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    fake.post(f"{PAYMENTS}/payments", status=201, json={"id": "p1", "status": "succeeded",
+                                                        "card": {"brand": "visa", "last4": "4242"}})
+    _, form = pay_form(guest, held)
+    key = form["idempotency_key"].value
+    assert len(key) == 36
+    response = form.submit(status=302)
+    assert response.headers["Location"].endswith(f"/reservations/{held['id']}?paid=1")
+    sent = form_bodies(fake, "POST", f"{PAYMENTS}/payments")[0]
+    assert sent.headers["Idempotency-Key"] == key and sent.headers["Authorization"] == "Bearer guest-access"
+    body = json.loads(sent.body)
+    assert body["reservation_id"] == held["id"]
+    assert body["card"]["number"] == "4242424242424242" and body["card"]["exp_month"] == 12
+    fake.replace(responses.GET, f"{RESERVATIONS}/reservations/{held['id']}",
+                 json={**held, "status": "confirmed", "payment_id": "p1"})
+    confirmed = response.follow()
+    assert "Your reservation is confirmed" in confirmed.text
+    assert f"/reservations/{held['id']}/receipt.pdf" in confirmed.text
+
+
+def test_double_submit_reuses_the_same_idempotency_key(guest, fake):
+    held = reservation()
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    fake.post(f"{PAYMENTS}/payments", status=201, json={"id": "p1", "status": "succeeded"})
+    _, form = pay_form(guest, held)
+    form.submit(status=302)
+    form.submit(status=302)  # the same rendered form sent twice (double click, back button)
+    keys = {r.headers["Idempotency-Key"] for r in form_bodies(fake, "POST", f"{PAYMENTS}/payments")}
+    assert len(keys) == 1
+    _, fresh = pay_form(guest, held)
+    assert fresh["idempotency_key"].value not in keys  # a new render is a new attempt
+
+
+def test_declined_card_is_shown_and_a_new_key_offered(guest, fake):
+    held = reservation()
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    fake.post(f"{PAYMENTS}/payments", status=402, json={"status": 402, "title": "Payment Required",
+                                                        "detail": "card_declined"})
+    _, form = pay_form(guest, held, card_number="4000 0000 0000 0002")
+    page = form.submit(status=402)
+    assert "Your card was declined" in page.text
+    retry = next(f for f in page.forms.values() if f.action.endswith("/pay"))
+    assert retry["idempotency_key"].value != form["idempotency_key"].value
+    assert retry["card_number"].value == ""  # card numbers are never echoed back
+
+
+def test_pay_conflict_when_the_hold_is_gone(guest, fake):
+    held = reservation()
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    fake.post(f"{PAYMENTS}/payments", status=409, json={"status": 409, "title": "Conflict"})
+    _, form = pay_form(guest, held)
+    assert "can no longer be paid" in form.submit(status=409).text
+
+
+def test_payments_down_keeps_the_same_key_for_a_safe_retry(guest, fake):
+    held = reservation()
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    fake.post(f"{PAYMENTS}/payments", body=responses.ConnectionError("down"))
+    _, form = pay_form(guest, held)
+    page = form.submit(status=503)
+    assert "Payments are not answering right now" in page.text
+    retry = next(f for f in page.forms.values() if f.action.endswith("/pay"))
+    assert retry["idempotency_key"].value == form["idempotency_key"].value
+
+
+def test_bad_card_is_caught_before_payments(guest, fake):
+    held = reservation()
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    _, form = pay_form(guest, held, card_number="1234 5678", cvc="")
+    page = form.submit(status=400)
+    assert "Enter a valid card number" in page.text and "security code" in page.text
+    assert not form_bodies(fake, "POST", f"{PAYMENTS}/payments")
+
+
+def test_expired_hold_shows_no_pay_form(guest, fake):
+    held = reservation(hold_expires_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5)))
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    page = guest.get(f"/reservations/{held['id']}")
+    assert "Your hold has ended" in page.text and "/pay" not in page.text
+
+
+def test_receipt_is_proxied_for_the_owner(guest, fake):
+    rid = reservation()["id"]
+    fake.get(f"{RESERVATIONS}/reservations/{rid}/receipt.pdf", body=PDF, content_type="application/pdf")
+    response = guest.get(f"/reservations/{rid}/receipt.pdf")
+    assert response.content_type == "application/pdf" and response.body == PDF
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert form_bodies(fake, "GET", f"{RESERVATIONS}/reservations/{rid}/receipt.pdf")[0].headers[
+        "Authorization"] == "Bearer guest-access"
+
+
+def test_someone_elses_reservation_looks_missing(guest, fake):
+    rid = reservation()["id"]
+    fake.get(f"{RESERVATIONS}/reservations/{rid}", status=404, json={"status": 404})
+    fake.get(f"{RESERVATIONS}/reservations/{rid}/receipt.pdf", status=403, json={"status": 403})
+    assert "Page not found" in guest.get(f"/reservations/{rid}", status=404).text
+    guest.get(f"/reservations/{rid}/receipt.pdf", status=404)
+
+
+def test_my_reservations_lists_and_cancels(guest, fake):
+    confirmed = reservation("confirmed")
+    fake.get(f"{RESERVATIONS}/reservations", json={"items": [confirmed, reservation("cancelled")],
+                                                   "next_token": "more"})
+    page = guest.get("/reservations")
+    assert page.text.count("Hotel Bellevue") >= 2 and "Confirmed" in page.text and "Cancelled" in page.text
+    assert "next_token=more" in page.text
+    cancel_forms = [f for f in page.forms.values() if f.action.endswith("/cancel")]
+    assert len(cancel_forms) == 1
+    fake.post(f"{RESERVATIONS}/reservations/{confirmed['id']}/cancel", json={**confirmed, "status": "cancelled"})
+    after = cancel_forms[0].submit(status=302).follow()
+    assert "Your reservation is cancelled" in after.text
+    assert form_bodies(fake, "POST", f"{RESERVATIONS}/reservations/{confirmed['id']}/cancel")[0].headers[
+        "Authorization"] == "Bearer guest-access"
+
+
+def test_cancel_refused(guest, fake):
+    confirmed = reservation("confirmed")
+    fake.get(f"{RESERVATIONS}/reservations", json={"items": [confirmed], "next_token": None})
+    form = next(f for f in guest.get("/reservations").forms.values() if f.action.endswith("/cancel"))
+    fake.post(f"{RESERVATIONS}/reservations/{confirmed['id']}/cancel", status=409, json={"status": 409})
+    assert "can no longer be cancelled" in form.submit(status=302).follow().text
+
+
+def test_my_reservations_when_reservations_is_down(guest, fake):
+    fake.get(f"{RESERVATIONS}/reservations", body=responses.ConnectionError("down"))
+    page = guest.get("/reservations", status=503)
+    assert "Reservations are not available right now" in page.text and "Traceback" not in page.text
+
+
+def test_a_revoked_token_is_refreshed_once(guest, fake):
+    from conftest import AUTH, token_answer
+
+    fake.get(f"{RESERVATIONS}/reservations", status=401, json={"status": 401})
+    fake.post(f"{AUTH}/oauth/token", json=token_answer("fresh-access", "refresh-2"))
+    guest.get("/reservations", status=302)  # still refused after a refresh: log in again
+    auths = [r.headers["Authorization"] for r in form_bodies(fake, "GET", f"{RESERVATIONS}/reservations")]
+    assert auths == ["Bearer guest-access", "Bearer fresh-access"]
+
+
+def test_cancel_without_csrf_token_is_refused(guest, fake):
+    rid = reservation()["id"]
+    guest.post(f"/reservations/{rid}/cancel", status=400)
+    assert not form_bodies(fake, "POST", f"{RESERVATIONS}/reservations/{rid}/cancel")
