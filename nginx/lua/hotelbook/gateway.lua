@@ -1,0 +1,119 @@
+-- The gateway's Lua entry points, called from the rendered nginx.conf:
+--   init(options)  in init_by_lua: loads limits and WAF rules (bad files fail `nginx -t`)
+--   access()       in access_by_lua: rate limit, then WAF
+--   problem()      in the error_page location: problem+json for errors nginx makes
+local json = require("hotelbook.json")
+local ratelimit = require("hotelbook.ratelimit")
+local waf = require("hotelbook.waf")
+
+local ngx = ngx
+local tostring = tostring
+
+local _M = {}
+
+local PROBLEM_TYPE = "urn:problem:hotelbook:"
+
+local STATUS = {
+    [400] = { "bad-request", "Bad Request", "The request could not be understood." },
+    [403] = { "forbidden", "Forbidden", "The request was refused." },
+    [404] = { "not-found", "Not Found", "No service answers at this path." },
+    [405] = { "method-not-allowed", "Method Not Allowed", "This method is not allowed." },
+    [408] = { "request-timeout", "Request Timeout", "The request took too long to arrive." },
+    [413] = { "payload-too-large", "Content Too Large", "The request body is larger than the gateway accepts." },
+    [414] = { "uri-too-long", "URI Too Long", "The request URI is longer than the gateway accepts." },
+    [429] = { "rate-limited", "Too Many Requests", "Too many requests from this address; retry later." },
+    [431] = { "headers-too-large", "Request Header Fields Too Large", "The request headers are too large." },
+    [494] = { "headers-too-large", "Request Header Fields Too Large", "The request headers are too large." },
+    [500] = { "gateway-error", "Internal Server Error", "The gateway failed to handle the request." },
+    [502] = { "upstream-unavailable", "Bad Gateway", "The service behind this path is not answering." },
+    [503] = { "unavailable", "Service Unavailable", "The service is unavailable; retry later." },
+    [504] = { "upstream-timeout", "Gateway Timeout", "The service behind this path did not answer in time." },
+}
+
+function _M.init(options)
+    ratelimit.init(options.limits, options.dict or "hb_ratelimit")
+    waf.init(options.rules, options.waf_mode)
+end
+
+-- Writes a problem document and ends the request.
+local function send_problem(status, extra, headers)
+    local info = STATUS[status] or { "error", "Error", nil }
+    local body = {
+        type = PROBLEM_TYPE .. info[1],
+        title = info[2],
+        status = status,
+        detail = info[3],
+        request_id = ngx.var.hb_request_id,
+    }
+    for k, v in pairs(extra or {}) do body[k] = v end
+    local text = json.encode(body)
+    -- 494 is nginx's private code; clients get the standard 431.
+    ngx.status = status == 494 and 431 or status
+    local h = ngx.header
+    h["Content-Type"] = "application/problem+json"
+    h["Content-Length"] = #text
+    h["Cache-Control"] = "no-store"
+    for k, v in pairs(headers or {}) do h[k] = v end
+    ngx.print(text)
+    return ngx.exit(ngx.status)
+end
+_M.send_problem = send_problem
+
+-- Applies the rate limit policy of this request; false when refused (already answered).
+local function limit(var, uri, method)
+    local policy = ratelimit.policy_for(uri, method)
+    if not policy then return true end
+    local allowed, lim, remaining, reset, retry = ratelimit.take(policy, var.remote_addr)
+    var.hb_rl_limit = lim
+    var.hb_rl_remaining = remaining
+    var.hb_rl_reset = reset
+    var.hb_rl_policy = policy.name
+    if allowed then
+        var.hb_rl = "allowed"
+        return true
+    end
+    var.hb_rl = "limited"
+    send_problem(429, { detail = "Too many requests from this address for the '" .. policy.name
+                        .. "' limit; retry in " .. retry .. " s." }, { ["Retry-After"] = retry })
+    return false
+end
+
+function _M.access()
+    local var = ngx.var
+    local method = ngx.req.get_method()
+    local uri = var.uri
+    if not limit(var, uri, method) then return end
+    local blocked, hits = waf.inspect(method, uri)
+    if hits then
+        var.hb_waf_rule = table.concat(hits, ",")
+        var.hb_waf_action = blocked and "blocked" or "logged"
+    end
+    if blocked then
+        return send_problem(403, {
+            type = PROBLEM_TYPE .. "request-blocked",
+            title = "Request blocked",
+            detail = blocked.description or ("The request matched the gateway rule " .. blocked.id .. "."),
+            rule_id = blocked.id,
+        })
+    end
+end
+
+-- Content of the error_page location: the status nginx was about to answer with.
+function _M.problem()
+    local var = ngx.var
+    local status = ngx.status
+    if not status or status < 400 then status = 500 end
+    if var.hb_rl == "" then
+        -- nginx refused the request before the access phase (413, 405, 414...):
+        -- it still counts and still gets the RateLimit headers.
+        local method = ngx.req.get_method()
+        if not limit(var, var.uri or "/", method) then return end
+    end
+    return send_problem(status)
+end
+
+-- Exposed for the unit-ish tests run through nginx.
+_M.json = json
+_M.tostring = tostring
+
+return _M

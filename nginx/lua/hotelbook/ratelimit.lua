@@ -1,0 +1,105 @@
+-- Per-client rate limiting with a sliding-window counter over lua_shared_dict.
+--
+-- Each (policy, client IP) has one counter per fixed window of `window` seconds,
+-- created atomically by dict:incr(key, 1, 0, ttl) so every nginx worker counts in
+-- the same place. A request is accepted while
+--     previous_window_count * (1 - elapsed_fraction) + current_window_count <= limit
+-- i.e. the previous window's requests fade out linearly as the current window
+-- fills. A refused request takes its increment back, so a flood never pushes
+-- the accepted rate below the limit: accepted rate == limit / window.
+local json = require("hotelbook.json")
+
+local ngx = ngx
+local now, floor, ceil = ngx.now, math.floor, math.ceil
+local sub, tostring = string.sub, tostring
+
+local _M = {}
+
+local dict
+local routes = {}
+
+-- Reads and checks the limits file; errors here make `nginx -t` fail.
+function _M.init(path, dict_name)
+    local f, err = io.open(path, "rb")
+    if not f then error("cannot read " .. path .. ": " .. tostring(err)) end
+    local data, derr = json.decode(f:read("*a"))
+    f:close()
+    if not data then error(path .. ": " .. derr) end
+    local policies = data.policies or {}
+    for name, p in pairs(policies) do
+        if type(p.limit) ~= "number" or p.limit < 1 or type(p.window) ~= "number" or p.window <= 0 then
+            error(path .. ": policy " .. name .. " needs a positive limit and window")
+        end
+        p.name = name
+    end
+    routes = {}
+    for i, r in ipairs(data.routes or {}) do
+        local policy = policies[r.policy]
+        if not policy then error(path .. ": route " .. i .. " names unknown policy " .. tostring(r.policy)) end
+        if not r.path and not r.prefix then error(path .. ": route " .. i .. " needs path or prefix") end
+        local methods
+        if r.methods then
+            methods = {}
+            for _, m in ipairs(r.methods) do methods[m] = true end
+        end
+        routes[#routes + 1] = { path = r.path, prefix = r.prefix, methods = methods, policy = policy }
+    end
+    dict = ngx.shared[dict_name]
+    if not dict then error("lua_shared_dict " .. dict_name .. " is missing") end
+end
+
+-- The policy of a request: the first route matching path (exact) or prefix, and method.
+function _M.policy_for(uri, method)
+    for i = 1, #routes do
+        local r = routes[i]
+        if (r.path == uri or (r.prefix and sub(uri, 1, #r.prefix) == r.prefix))
+                and (not r.methods or r.methods[method]) then
+            return r.policy
+        end
+    end
+    return nil
+end
+
+-- Counts one request. Returns allowed, limit, remaining, reset_seconds,
+-- retry_after_seconds (only when refused).
+function _M.take(policy, client)
+    local limit, window = policy.limit, policy.window
+    local t = now()
+    local index = floor(t / window)
+    local elapsed = t - index * window
+    local prefix = policy.name .. "|" .. client .. "|"
+    local key = prefix .. index
+    local current, err = dict:incr(key, 1, 0, window * 2 + 1)
+    if not current then
+        -- A full or broken dict must not take the site down: fail open, loudly.
+        ngx.log(ngx.ERR, "rate limiter: ", err)
+        return true, limit, limit, ceil(window - elapsed)
+    end
+    local previous = dict:get(prefix .. (index - 1)) or 0
+    local fade = 1 - elapsed / window
+    local estimate = previous * fade + current
+    if estimate <= limit then
+        local remaining = floor(limit - estimate)
+        local reset = ceil(window - elapsed)
+        if remaining <= 0 and previous > 0 and current < limit then
+            -- When a new request fits again, as the previous window fades.
+            reset = ceil(((1 - (limit - 1 - current) / previous) * window) - elapsed)
+        end
+        return true, limit, remaining, reset > 0 and reset or 1
+    end
+    dict:incr(key, -1)
+    current = current - 1
+    local wait
+    if current <= limit - 1 and previous > 0 then
+        -- Within this window, once enough of the previous one has faded.
+        wait = (1 - (limit - 1 - current) / previous) * window - elapsed
+    else
+        -- This window is full: in the next one, once this one has faded enough.
+        wait = window - elapsed + (1 - (limit - 1) / current) * window
+    end
+    wait = ceil(wait)
+    if wait < 1 then wait = 1 end
+    return false, limit, 0, wait, wait
+end
+
+return _M

@@ -1,0 +1,302 @@
+-- The WAF: rules are data (waf_rules.json), this module only applies them.
+--
+-- A rule looks at one or more targets (method, path, query, headers, user-agent,
+-- cookies, body) and either matches a PCRE pattern against every decoded value
+-- of the target, or bounds its size (max_length per value, max_count of values).
+-- Each target gets one combined pattern (all its rules OR-ed) so a clean value
+-- costs one JIT-compiled regex call; only a hit walks the rules one by one.
+local json = require("hotelbook.json")
+local decode = require("hotelbook.decode")
+
+local ngx = ngx
+local re_find = ngx.re.find
+local normalize = decode.normalize
+local find, sub, lower, concat = string.find, string.sub, string.lower, table.concat
+local pairs, ipairs, type = pairs, ipairs, type
+
+local _M = {}
+
+local TARGETS = { method = true, path = true, query = true, headers = true, ["user-agent"] = true,
+                  cookies = true, body = true }
+_M.TARGETS = TARGETS
+
+-- Headers never pattern-inspected: cookies are their own target; credentials are
+-- opaque and must not end up in logs.
+local HEADER_SKIP = { cookie = true, authorization = true }
+
+local state = { mode = "block", by_target = {}, size_rules = {}, exceptions = {}, rules = {} }
+
+local function load_file(path)
+    local f, err = io.open(path, "rb")
+    if not f then error("cannot read " .. path .. ": " .. tostring(err)) end
+    local text = f:read("*a")
+    f:close()
+    local data, derr = json.decode(text)
+    if not data then error(path .. ": " .. derr) end
+    return data
+end
+_M.load_file = load_file
+
+local function set_of(list)
+    local s = {}
+    for _, v in ipairs(list or {}) do s[v] = true end
+    return s
+end
+
+-- Reads and checks the rules file; errors here make `nginx -t` fail.
+function _M.init(path, mode)
+    local data = load_file(path)
+    state.mode = mode or "block"
+    local seen, by_target, size_rules = {}, {}, {}
+    for i, rule in ipairs(data.rules or {}) do
+        local where = path .. ": rule " .. i
+        if type(rule.id) ~= "string" or rule.id == "" then error(where .. ": needs an id") end
+        if seen[rule.id] then error(where .. ": duplicate id " .. rule.id) end
+        seen[rule.id] = true
+        rule.action = rule.action or "block"
+        if rule.action ~= "block" and rule.action ~= "log" then error(where .. ": action must be block or log") end
+        if type(rule.targets) ~= "table" or #rule.targets == 0 then error(where .. ": needs targets") end
+        for _, t in ipairs(rule.targets) do
+            if not TARGETS[t] then error(where .. ": unknown target " .. tostring(t)) end
+        end
+        if rule.pattern then
+            local _, _, err = re_find("", rule.pattern, "jo")
+            if err then error(where .. " (" .. rule.id .. "): bad pattern: " .. err) end
+            for _, t in ipairs(rule.targets) do
+                by_target[t] = by_target[t] or { rules = {}, parts = {} }
+                local entry = by_target[t]
+                entry.rules[#entry.rules + 1] = rule
+                entry.parts[#entry.parts + 1] = "(?:" .. rule.pattern .. ")"
+            end
+        elseif rule.max_length or rule.max_count then
+            for _, t in ipairs(rule.targets) do
+                size_rules[t] = size_rules[t] or {}
+                local list = size_rules[t]
+                list[#list + 1] = rule
+            end
+        else
+            error(where .. ": needs a pattern, max_length or max_count")
+        end
+    end
+    for t, entry in pairs(by_target) do
+        entry.combined = concat(entry.parts, "|")
+        local _, _, err = re_find("", entry.combined, "jo")
+        if err then error(path .. ": patterns for " .. t .. " do not combine: " .. err) end
+    end
+    for i, ex in ipairs(data.exceptions or {}) do
+        if not ex.path and not ex.prefix then error(path .. ": exception " .. i .. " needs path or prefix") end
+        ex.methods = ex.methods and set_of(ex.methods)
+        ex.fields = set_of(ex.fields)
+        ex.rules = ex.rules and set_of(ex.rules)
+        for id in pairs(ex.rules or {}) do
+            if not seen[id] then error(path .. ": exception " .. i .. " names unknown rule " .. id) end
+        end
+    end
+    state.by_target, state.size_rules, state.exceptions = by_target, size_rules, data.exceptions or {}
+    state.rules = data.rules
+    state.max_body = tonumber(data.max_inspected_body) or 1048576
+end
+
+local NO_FIELDS, NO_RULES = {}, {}
+
+-- The exceptions that apply to this request: fields never inspected and rules off.
+local function exceptions_for(uri, method)
+    local fields, rules = NO_FIELDS, NO_RULES
+    for _, ex in ipairs(state.exceptions) do
+        if (ex.path == uri or (ex.prefix and sub(uri, 1, #ex.prefix) == ex.prefix))
+                and (not ex.methods or ex.methods[method]) then
+            if fields == NO_FIELDS then fields = {} end
+            for k in pairs(ex.fields) do fields[k] = true end
+            if ex.rules then
+                if rules == NO_RULES then rules = {} end
+                for k in pairs(ex.rules) do rules[k] = true end
+            end
+        end
+    end
+    return fields, rules
+end
+
+-- One inspection: hits are collected; the first blocking hit ends it.
+local Scan = {}
+Scan.__index = Scan
+
+function Scan:hit(rule, target, field)
+    local blocking = rule.action == "block" and state.mode == "block"
+    self.hits = self.hits or {}
+    self.hits[#self.hits + 1] = rule.id
+    ngx.log(ngx.WARN, "waf ", blocking and "blocked" or "logged", " rule=", rule.id, " target=", target,
+            field and (" field=" .. field) or "", " request_id=", ngx.var.hb_request_id)
+    if blocking then self.blocked = rule end
+    return blocking
+end
+
+-- Pattern rules of one target against one value; true when the request is blocked.
+function Scan:value(target, s, field)
+    if s == "" then return false end
+    local entry = state.by_target[target]
+    if entry then
+        s = normalize(s)
+        if re_find(s, entry.combined, "jo") then
+            for _, rule in ipairs(entry.rules) do
+                if not self.off[rule.id] and re_find(s, rule.pattern, "jo") then
+                    if self:hit(rule, target, field) then return true end
+                end
+            end
+        end
+    end
+    return false
+end
+
+function Scan:size(target, length, count, field)
+    local list = state.size_rules[target]
+    if not list then return false end
+    for _, rule in ipairs(list) do
+        if not self.off[rule.id] and ((rule.max_length and length and length > rule.max_length)
+                or (rule.max_count and count and count > rule.max_count)) then
+            if self:hit(rule, target, field) then return true end
+        end
+    end
+    return false
+end
+
+-- A name=value map (query args, form fields): names and values, minus excepted fields.
+function Scan:fields(target, args)
+    local n = 0
+    for name, value in pairs(args) do
+        n = n + 1
+        if not self.skip[name] then
+            if self:value(target, name, name) then return true end
+            if type(value) == "table" then
+                for _, v in ipairs(value) do
+                    if type(v) == "string" and self:value(target, v, name) then return true end
+                end
+            elseif type(value) == "string" and self:value(target, value, name) then
+                return true
+            end
+        end
+    end
+    return self:size(target, nil, n)
+end
+
+function Scan:json(value, depth)
+    if depth > 32 then return false end
+    for k, v in pairs(value) do
+        if not self.skip[k] then
+            local kind = type(v)
+            if type(k) == "string" and self:value("body", k, k) then return true end
+            if kind == "string" then
+                if self:value("body", v, type(k) == "string" and k or nil) then return true end
+            elseif kind == "table" and v ~= json.null then
+                if self:json(v, depth + 1) then return true end
+            end
+        end
+    end
+    return false
+end
+
+local BODY_METHODS = { POST = true, PUT = true, PATCH = true, DELETE = true }
+
+local function read_body()
+    ngx.req.read_body()
+    local data = ngx.req.get_body_data()
+    if data then return data end
+    -- Bodies larger than client_body_buffer_size wait in a temp file; the
+    -- gateway sets that buffer to client_max_body_size so this is rare.
+    local file = ngx.req.get_body_file()
+    if not file then return nil end
+    local f = io.open(file, "rb")
+    if not f then return nil end
+    data = f:read("*a")
+    f:close()
+    return data
+end
+
+function Scan:body(method)
+    if not BODY_METHODS[method] then return false end
+    local ctype = ngx.var.content_type
+    if not ctype then return false end
+    ctype = lower(ctype)
+    local kind
+    if find(ctype, "application/x-www-form-urlencoded", 1, true) then kind = "form"
+    elseif find(ctype, "json", 1, true) then kind = "json"
+    elseif find(ctype, "multipart/form-data", 1, true) then kind = "raw"
+    else return false end  -- other bodies are not parsed by the services either
+    local data = read_body()
+    if not data or data == "" then return false end
+    if self:size("body", #data) then return true end
+    if #data > state.max_body then return false end
+    if kind == "form" then
+        return self:fields("body", ngx.decode_args(data, 1000))
+    elseif kind == "json" then
+        local value = json.decode(data)
+        if type(value) == "table" then return self:json(value, 0) end
+        if type(value) == "string" then return self:value("body", value) end
+        if value ~= nil then return false end
+    end
+    return self:value("body", data)
+end
+
+function Scan:cookies(header)
+    if type(header) == "table" then header = concat(header, "; ") end
+    local n = 0
+    for name, value in header:gmatch("%s*([^=;]+)=?([^;]*)") do
+        n = n + 1
+        if not self.skip[name] then
+            if self:size("cookies", #value, nil, name) then return true end
+            if self:value("cookies", value, name) then return true end
+        end
+    end
+    return self:size("cookies", nil, n)
+end
+
+function Scan:headers()
+    local headers = ngx.req.get_headers(200)
+    local n = 0
+    local inspect = state.by_target.headers
+    for name, value in pairs(headers) do
+        if type(value) == "table" then
+            for _, v in ipairs(value) do
+                n = n + 1
+                if self:size("headers", #v, nil, name) then return true end
+                if inspect and not HEADER_SKIP[name] and self:value("headers", v, name) then return true end
+            end
+        else
+            n = n + 1
+            if self:size("headers", #value, nil, name) then return true end
+            if inspect and not HEADER_SKIP[name] and self:value("headers", value, name) then return true end
+        end
+    end
+    if self:size("headers", nil, n) then return true end
+    local ua = headers["user-agent"]
+    if ua then
+        if type(ua) == "table" then ua = concat(ua, " ") end
+        if self:value("user-agent", ua) then return true end
+    end
+    local cookie = headers["cookie"]
+    if cookie then return self:cookies(cookie) end
+    return false
+end
+
+-- Inspects the current request. Returns the blocking rule (or nil) and the ids
+-- of every rule that matched (or nil).
+function _M.inspect(method, uri)
+    local var = ngx.var
+    local skip, off = exceptions_for(uri, method)
+    local scan = setmetatable({ skip = skip, off = off }, Scan)
+    local request_uri = var.request_uri
+    local q = find(request_uri, "?", 1, true)
+    local path = q and sub(request_uri, 1, q - 1) or request_uri
+    local _ = scan:value("method", method)
+        or scan:size("path", #path) or scan:value("path", path)
+        or (q and (scan:size("query", #request_uri - q)
+                   or scan:fields("query", ngx.req.get_uri_args(200))))
+        or scan:headers()
+        or scan:body(method)
+    return scan.blocked, scan.hits
+end
+
+function _M.mode()
+    return state.mode
+end
+
+return _M

@@ -1,0 +1,461 @@
+"""Render the gateway's nginx.conf for the ports in use.
+
+    python nginx/render.py --prefix DIR --listen PORT [--upstream name=host:port ...]
+        [--waf-mode block|detect] [--trusted-proxy CIDR ...] [--limits FILE]
+        [--waf-rules FILE] [--lua-module PATH|none] [--plain] [--check]
+
+writes DIR/nginx.conf (and DIR/logs, DIR/tmp) and prints the command that runs it.
+Everything nginx writes (pid, logs, temp files) stays inside DIR, so no root is
+needed. The Lua code, the WAF rules and the rate limits are read in place from
+this folder, not copied. Plain Python, standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# name -> (default port, public prefix, prefix stripped before proxying)
+ROUTES: dict[str, tuple[int, tuple[str, ...], bool]] = {
+    "booking-ui": (8100, ("/",), False),
+    "search": (8101, ("/api/search/",), True),
+    "reservations": (8102, ("/api/reservations/",), True),
+    "payments": (8103, ("/api/payments/",), True),
+    "users": (8104, ("/api/users/",), True),
+    "auth": (8105, ("/oauth/", "/.well-known/"), False),
+}
+
+# Upstream read timeouts (seconds). Payments waits for the bank, which may take
+# up to ~15 s before payments gives up on it: give it room above that.
+READ_TIMEOUT = 20
+SLOW_READ_TIMEOUTS = {"payments": 45}
+
+LUA_MODULE_CANDIDATES = (
+    "/usr/share/nginx/modules/ngx_http_lua_module.so",  # Debian / Ubuntu
+    "/usr/lib/nginx/modules/ngx_http_lua_module.so",
+    "/usr/lib64/nginx/modules/ngx_http_lua_module.so",  # Fedora / RHEL
+    "/etc/nginx/modules/ngx_http_lua_module.so",  # Alpine
+)
+
+SANE_REQUEST_ID = r"^[A-Za-z0-9._:@/+=-]{1,128}$"
+
+ERROR_STATUSES = (400, 403, 404, 405, 408, 413, 414, 429, 494, 500, 502, 503, 504)
+
+
+@dataclass
+class Options:
+    prefix: Path
+    listen: str
+    upstreams: dict[str, str]
+    waf_mode: str = "block"
+    trusted_proxies: list[str] = field(default_factory=list)
+    limits: Path = HERE / "limits.json"
+    waf_rules: Path = HERE / "waf_rules.json"
+    lua_modules: list[str] = field(default_factory=list)
+    plain: bool = False
+    workers: str = "auto"
+    max_body: str = "1m"
+
+
+class RenderError(Exception):
+    pass
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def nginx_str(value: str | Path) -> str:
+    """A double-quoted nginx string; `$` would start a variable, so it is refused."""
+    text = str(value)
+    if "$" in text or "\n" in text:
+        raise RenderError(f"unsupported character in {text!r}")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def lua_str(value: str | Path) -> str:
+    """A Lua string literal (also valid inside an nginx *_by_lua_block)."""
+    return json.dumps(str(value))
+
+
+def parse_listen(value: str) -> str:
+    """`8080` -> `127.0.0.1:8080` (local by default); `0.0.0.0:8080` or `[::]:8080` as given."""
+    if value.isdigit():
+        return f"127.0.0.1:{int(value)}"
+    if re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}", value):
+        return value
+    raise RenderError(f"--listen: expected PORT or HOST:PORT, got {value!r}")
+
+
+def parse_upstreams(items: list[str]) -> dict[str, str]:
+    upstreams = {name: f"127.0.0.1:{port}" for name, (port, _, _) in ROUTES.items()}
+    for item in items:
+        name, sep, address = item.partition("=")
+        if not sep or name not in ROUTES:
+            raise RenderError(f"--upstream: expected one of {', '.join(ROUTES)}=host:port, got {item!r}")
+        if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}|unix:/[\w./-]+", address):
+            raise RenderError(f"--upstream {name}: bad address {address!r}")
+        upstreams[name] = address
+    return upstreams
+
+
+def parse_cidrs(items: list[str]) -> list[str]:
+    try:
+        return [str(ipaddress.ip_network(item, strict=False)) for item in items]
+    except ValueError as error:
+        raise RenderError(f"--trusted-proxy: {error}") from error
+
+
+def nginx_version_info(nginx: str = "nginx") -> str:
+    try:
+        result = subprocess.run([nginx, "-V"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return result.stdout + result.stderr
+
+
+def detect_lua_modules(choice: str | None) -> list[str]:
+    """The `load_module` lines needed: none for OpenResty (Lua is built in); the Lua
+    module, preceded by the NDK module next to it when present (Debian's needs it)."""
+    if choice == "none":
+        return []
+    if choice:
+        module = Path(choice)
+    else:
+        info = nginx_version_info()
+        if "openresty" in info.lower() or "lua-nginx-module" in info:
+            return []
+        found = [Path(p) for p in LUA_MODULE_CANDIDATES if Path(p).exists()]
+        match = re.search(r"--modules-path=(\S+)", info)
+        if match and (Path(match.group(1)) / "ngx_http_lua_module.so").exists():
+            found.append(Path(match.group(1)) / "ngx_http_lua_module.so")
+        module = found[0] if found else Path(LUA_MODULE_CANDIDATES[0])
+        if not found:
+            print(f"warning: no ngx_http_lua_module.so found, assuming {module}", file=sys.stderr)
+    ndk = module.parent / "ndk_http_module.so"
+    return ([str(ndk)] if ndk.exists() else []) + [str(module)]
+
+
+def check_data_files(limits: Path, rules: Path) -> None:
+    """Fail early, with a clear message, on files the Lua side would refuse."""
+    for path in (limits, rules):
+        if not path.is_file():
+            raise RenderError(f"{path}: not found")
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise RenderError(f"{path}: not valid JSON: {error}") from error
+    data = json.loads(limits.read_text(encoding="utf-8"))
+    policies = data.get("policies") or {}
+    for route in data.get("routes") or []:
+        if route.get("policy") not in policies:
+            raise RenderError(f"{limits}: route {route} names an unknown policy")
+    for rule in json.loads(rules.read_text(encoding="utf-8")).get("rules") or []:
+        pattern = rule.get("pattern") or ""
+        # The rules of one target are OR-ed into one pattern: numbered
+        # back-references would point into other rules' groups.
+        if re.search(r"\\[1-9]|\(\?P?=", pattern):
+            raise RenderError(f"{rules}: rule {rule.get('id')}: back-references are not allowed")
+
+
+# --- the configuration -----------------------------------------------------------
+
+
+def upstream_blocks(upstreams: dict[str, str]) -> str:
+    blocks = []
+    for name, address in upstreams.items():
+        blocks.append(
+            f"    upstream {upstream_id(name)} {{\n"
+            f"        server {address} max_fails=0;\n"
+            f"        keepalive 32;\n"
+            f"        keepalive_timeout 60s;\n"
+            f"    }}\n"
+        )
+    return "".join(blocks)
+
+
+def upstream_id(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def location_blocks(options: Options) -> str:
+    out = []
+    for name, (_, prefixes, strip) in ROUTES.items():
+        for prefix in prefixes:
+            target = f"http://{upstream_id(name)}" + ("/" if strip else "")
+            extra = ""
+            if name in SLOW_READ_TIMEOUTS:
+                extra = f"            proxy_read_timeout {SLOW_READ_TIMEOUTS[name]}s;\n"
+            out.append(f"        location {prefix} {{\n            proxy_pass {target};\n{extra}        }}\n")
+    # Any other /api/<name>/ is no service of ours.
+    out.append("        location /api/ {\n            return 404;\n        }\n")
+    out.append("        location = /api {\n            return 404;\n        }\n")
+    return "".join(out)
+
+
+LOG_FIELDS_COMMON = (
+    '"time":"$time_iso8601",'
+    '"request_id":"$hb_request_id",'
+    '"remote_addr":"$remote_addr",'
+    '"method":"$request_method",'
+    '"uri":"$request_uri",'
+    '"status":$status,'
+    '"bytes_sent":$bytes_sent,'
+    '"request_time":$request_time,'
+    '"upstream":"$upstream_addr",'
+    '"upstream_status":"$upstream_status",'
+    '"upstream_time":"$upstream_response_time",'
+    '"user_agent":"$http_user_agent"'
+)
+LOG_FIELDS_LUA = (
+    ',"waf_rule":"$hb_waf_rule",'
+    '"waf_action":"$hb_waf_action",'
+    '"ratelimit_policy":"$hb_rl_policy",'
+    '"ratelimit":"$hb_rl",'
+    '"ratelimit_remaining":"$hb_rl_remaining"'
+)
+
+
+def render(options: Options) -> str:
+    prefix = options.prefix
+    lua = not options.plain
+    lines: list[str] = ["# Rendered by nginx/render.py: edit the template there, not this file.\n"]
+    if lua:
+        lines += [f"load_module {nginx_str(m)};\n" for m in options.lua_modules]
+    if os.geteuid() == 0:
+        # Started by root (containers): workers would run as `nobody` and could not
+        # reach a private prefix directory.
+        lines.append("user root;\n")
+    lines.append(f"""worker_processes {options.workers};
+pid {nginx_str(prefix / "logs" / "nginx.pid")};
+error_log {nginx_str(prefix / "logs" / "error.log")} warn;
+
+events {{
+    worker_connections 4096;
+}}
+
+http {{
+    default_type application/octet-stream;
+    server_tokens off;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_timeout 65s;
+    keepalive_requests 10000;
+
+    client_body_temp_path {nginx_str(prefix / "tmp" / "client_body")};
+    proxy_temp_path {nginx_str(prefix / "tmp" / "proxy")};
+    fastcgi_temp_path {nginx_str(prefix / "tmp" / "fastcgi")};
+    uwsgi_temp_path {nginx_str(prefix / "tmp" / "uwsgi")};
+    scgi_temp_path {nginx_str(prefix / "tmp" / "scgi")};
+
+    client_max_body_size {options.max_body};
+    # Bodies up to the maximum stay in memory, where the WAF reads them.
+    client_body_buffer_size {options.max_body};
+    client_header_timeout 10s;
+    client_body_timeout 15s;
+    send_timeout 30s;
+    # Room for long headers to reach the WAF's size rules (and a clean 403).
+    large_client_header_buffers 4 16k;
+
+    # The client's request id when it is sane, a fresh one otherwise.
+    map $http_x_request_id $hb_request_id {{
+        "~{SANE_REQUEST_ID}" $http_x_request_id;
+        default $request_id;
+    }}
+""")
+    if options.trusted_proxies:
+        lines.append("    # Only these proxies may say who the client is (X-Forwarded-For).\n")
+        lines += [f"    set_real_ip_from {cidr};\n" for cidr in options.trusted_proxies]
+        lines.append("    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n")
+    log_format = LOG_FIELDS_COMMON + (LOG_FIELDS_LUA if lua else "")
+    lines.append(f"""
+    log_format hotelbook_json escape=json '{{{log_format}}}';
+    access_log {nginx_str(prefix / "logs" / "access.log")} hotelbook_json;
+""")
+    if lua:
+        init = lua_init_options(options)
+        lines.append(f"""
+    lua_package_path {nginx_str(str(HERE / "lua" / "?.lua") + ";;")};
+    lua_shared_dict hb_ratelimit 16m;
+    init_by_lua_block {{
+        require("hotelbook.gateway").init({{ {init} }})
+    }}
+""")
+    lines.append("\n" + upstream_blocks(options.upstreams))
+    lines.append(f"""
+    server {{
+        listen {options.listen} reuseport;
+        server_name _;
+
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Request-ID $hb_request_id;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-Host $http_host;
+        proxy_connect_timeout 3s;
+        proxy_send_timeout 20s;
+        proxy_read_timeout {READ_TIMEOUT}s;
+        proxy_next_upstream off;
+
+        add_header X-Request-ID $hb_request_id always;
+""")
+    if lua:
+        lines.append(f"""
+        # Filled by the Lua access handler (empty values send no header).
+        set $hb_rl "";
+        set $hb_rl_policy "";
+        set $hb_rl_limit "";
+        set $hb_rl_remaining "";
+        set $hb_rl_reset "";
+        set $hb_waf_rule "";
+        set $hb_waf_action "";
+        add_header RateLimit-Limit $hb_rl_limit always;
+        add_header RateLimit-Remaining $hb_rl_remaining always;
+        add_header RateLimit-Reset $hb_rl_reset always;
+
+        # Answers nginx makes itself become problem+json.
+        error_page {" ".join(map(str, ERROR_STATUSES))} @problem;
+        location @problem {{
+            access_by_lua_block {{ return }}
+            content_by_lua_block {{ require("hotelbook.gateway").problem() }}
+        }}
+
+        access_by_lua_block {{ require("hotelbook.gateway").access() }}
+""")
+    lines.append("\n" + location_blocks(options))
+    lines.append("    }\n}\n")
+    return "".join(lines)
+
+
+def write(options: Options) -> Path:
+    for sub in ("logs", "tmp"):
+        (options.prefix / sub).mkdir(parents=True, exist_ok=True)
+    conf = options.prefix / "nginx.conf"
+    conf.write_text(render(options), encoding="utf-8")
+    return conf
+
+
+def run_command(prefix: Path) -> list[str]:
+    return ["nginx", "-p", str(prefix), "-c", "nginx.conf", "-g", "daemon off;"]
+
+
+def lua_init_options(options: Options) -> str:
+    return ", ".join([
+        f"limits = {lua_str(options.limits)}",
+        f"rules = {lua_str(options.waf_rules)}",
+        f"waf_mode = {lua_str(options.waf_mode)}",
+    ])
+
+
+def lua_check_conf(options: Options) -> str:
+    """A configuration that only loads the Lua side and exits: `nginx -t` does not
+    run init_by_lua, so bad rules or limits would otherwise pass the check."""
+    modules = "".join(f"load_module {nginx_str(m)};\n" for m in options.lua_modules)
+    return f"""{modules}pid {nginx_str(options.prefix / "logs" / "check.pid")};
+error_log stderr warn;
+events {{}}
+http {{
+    lua_package_path {nginx_str(str(HERE / "lua" / "?.lua") + ";;")};
+    lua_shared_dict hb_ratelimit 1m;
+    init_by_lua_block {{
+        local ok, err = pcall(require("hotelbook.gateway").init, {{ {lua_init_options(options)} }})
+        if not ok then
+            io.stderr:write("lua check failed: ", tostring(err), "\\n")
+            os.exit(1)
+        end
+        io.stderr:write("lua check: limits and WAF rules loaded\\n")
+        os.exit(0)
+    }}
+}}
+"""
+
+
+def check(options: Options) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` on the result, then the Lua start-up on the same files."""
+    nginx = shutil.which("nginx") or "nginx"
+    prefix = options.prefix
+    result = subprocess.run([nginx, "-t", "-p", str(prefix), "-c", "nginx.conf"],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0 or options.plain:
+        return result
+    (prefix / "check-lua.conf").write_text(lua_check_conf(options), encoding="utf-8")
+    lua = subprocess.run([nginx, "-p", str(prefix), "-c", "check-lua.conf", "-g", "daemon off; master_process off;"],
+                         capture_output=True, text=True, check=False, timeout=30)
+    return subprocess.CompletedProcess(lua.args, lua.returncode, result.stdout + lua.stdout,
+                                       result.stderr + lua.stderr)
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prefix", required=True, type=Path, help="folder for nginx.conf, logs/ and tmp/")
+    parser.add_argument("--listen", required=True, help="PORT (on 127.0.0.1) or HOST:PORT")
+    parser.add_argument("--upstream", action="append", default=[], metavar="NAME=HOST:PORT",
+                        help=f"one of {', '.join(ROUTES)}; defaults to the ports table")
+    parser.add_argument("--waf-mode", choices=("block", "detect"), default="block")
+    parser.add_argument("--trusted-proxy", action="append", default=[], metavar="CIDR",
+                        help="proxies whose X-Forwarded-For is believed (none by default)")
+    parser.add_argument("--limits", type=Path, default=HERE / "limits.json", help="rate limit policies (JSON)")
+    parser.add_argument("--waf-rules", type=Path, default=HERE / "waf_rules.json", help="WAF rules (JSON)")
+    parser.add_argument("--lua-module", help="path of ngx_http_lua_module.so, or `none` when built in "
+                                             "(default: detected)")
+    parser.add_argument("--plain", action="store_true", help="routing only: no Lua, no limits, no WAF")
+    parser.add_argument("--workers", default="auto", help="worker_processes (default auto)")
+    parser.add_argument("--client-max-body-size", default="1m")
+    parser.add_argument("--check", action="store_true", help="run `nginx -t` on the result")
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"auto|\d{1,3}", args.workers):
+        parser.error("--workers: auto or a number")
+    if not re.fullmatch(r"\d{1,6}[kKmM]?", args.client_max_body_size):
+        parser.error("--client-max-body-size: a size such as 1m")
+    try:
+        options = Options(
+            prefix=args.prefix.resolve(),
+            listen=parse_listen(args.listen),
+            upstreams=parse_upstreams(args.upstream),
+            waf_mode=args.waf_mode,
+            trusted_proxies=parse_cidrs(args.trusted_proxy),
+            limits=args.limits.resolve(),
+            waf_rules=args.waf_rules.resolve(),
+            lua_modules=[] if args.plain else detect_lua_modules(args.lua_module),
+            plain=args.plain,
+            workers=args.workers,
+            max_body=args.client_max_body_size,
+        )
+        if not options.plain:
+            check_data_files(options.limits, options.waf_rules)
+    except RenderError as error:
+        parser.error(str(error))
+    return options, args.check
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, want_check = parse_args(argv)
+    try:
+        write(options)
+    except RenderError as error:
+        print(f"render.py: {error}", file=sys.stderr)
+        return 2
+    if want_check:
+        result = check(options)
+        sys.stderr.write(result.stderr)
+        if result.returncode != 0:
+            return result.returncode
+    print(shlex.join(run_command(options.prefix)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
