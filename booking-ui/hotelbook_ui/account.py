@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import secrets
 import time
 
-from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
@@ -28,11 +28,14 @@ def _message(title: str, message: str, status: int = 200, tone: str = "info", **
     return render_template("message.html", title=title, message=message, tone=tone, links=links), status
 
 
+# A light check for a helpful message; users decides what it accepts.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 def _check_email(raw: str) -> tuple[str, str | None]:
-    try:
-        return validate_email(raw, check_deliverability=False).normalized, None
-    except EmailNotValidError:
-        return raw, "Enter a valid e-mail address, like name@example.com."
+    if _EMAIL.match(raw):
+        return raw, None
+    return raw, "Enter a valid e-mail address, like name@example.com."
 
 
 # --- sign up ------------------------------------------------------------------------------------

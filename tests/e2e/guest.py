@@ -1,0 +1,129 @@
+"""What a guest does in the browser, step by step, saving a screenshot of each page."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from hotelbook_chassis.smtp_sink import body_text
+
+PASSWORD = "correct horse battery staple 42"
+GOOD_CARD = "4242 4242 4242 4242"
+DECLINED_CARD = "4000 0000 0000 0002"
+
+
+def dates(days_ahead: int, nights: int = 2) -> tuple[str, str]:
+    checkin = date.today() + timedelta(days=days_ahead)
+    return checkin.isoformat(), (checkin + timedelta(days=nights)).isoformat()
+
+
+class BrowserGuest:
+    def __init__(self, page: Page, stack, label: str) -> None:
+        self.page = page
+        self.stack = stack
+        self.label = label
+        self.email = f"{label}-{uuid.uuid4().hex[:8]}@example.test"
+        self.name = f"Guest {label.title()}"
+        self.folder: Path = stack.screenshots
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(self.folder / f"{self.label}-{name}.png"), full_page=True)
+
+    # --- account ------------------------------------------------------------------------------
+
+    def sign_up(self) -> None:
+        page = self.page
+        page.goto("/")
+        page.get_by_role("link", name="Sign up").click()
+        page.get_by_label("Full name").fill(self.name)
+        page.get_by_label("E-mail address").fill(self.email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("Repeat password").fill(PASSWORD)
+        self.shot("signup")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_role("heading", name="Welcome to Hotelbook")).to_be_visible()
+        self.shot("signup-done")
+
+    def verify_email(self) -> None:
+        message = self.stack.mail.wait_for(self.email, subject_contains="", timeout=20)
+        link = re.search(r"https?://\S+/verify-email\?token=[^\s\"'<>]+", body_text(message))
+        assert link, body_text(message)
+        self.page.goto(link.group(0))
+        self.shot("verify-email")
+        self.page.get_by_role("button", name="Verify my e-mail address").click()
+        expect(self.page.get_by_text("your e-mail address is verified")).to_be_visible()
+        self.shot("verify-email-done")
+
+    def log_in(self) -> None:
+        page = self.page
+        page.goto("/")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in").click()
+        # auth's own login page (through the gateway): fields named email and password.
+        page.wait_for_url(re.compile(r"/oauth/authorize"))
+        page.locator("input[name=email]").fill(self.email)
+        page.locator("input[name=password]").fill(PASSWORD)
+        self.shot("auth-login")
+        page.locator("input[name=password]").press("Enter")
+        page.wait_for_url(lambda url: "/oauth/" not in url and "/auth/callback" not in url)
+        expect(page.get_by_text(f"Hello, {self.name}")).to_be_visible()
+        self.shot("logged-in")
+
+    def sign_up_and_log_in(self) -> None:
+        self.sign_up()
+        self.log_in()
+
+    # --- search and booking ----------------------------------------------------------------------
+
+    def search(self, city: str, checkin: str, checkout: str, guests: int = 2) -> None:
+        page = self.page
+        page.goto("/")
+        self.shot("home")
+        page.get_by_label("City").fill(city)
+        page.get_by_label("Check-in").fill(checkin)
+        page.get_by_label("Check-out").fill(checkout)
+        page.get_by_label("Guests").fill(str(guests))
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_role("heading", name=f"Hotels in {city}")).to_be_visible()
+        self.shot("results")
+
+    def open_hotel_from_results(self, hotel_name: str) -> None:
+        """Page through the results until the hotel shows up, then open it."""
+        page = self.page
+        for _ in range(40):
+            link = page.get_by_role("link", name=hotel_name, exact=True)
+            if link.count():
+                link.click()
+                expect(page.get_by_role("heading", name=hotel_name, level=1)).to_be_visible()
+                self.shot("hotel")
+                return
+            page.get_by_role("link", name="Next page").click()
+        raise AssertionError(f"{hotel_name} not found in the results")
+
+    def reserve(self, room_name: str = "Double") -> None:
+        self.page.get_by_role("button", name=f"Reserve {room_name}").click()
+
+    def pay(self, card: str) -> None:
+        page = self.page
+        expect(page.get_by_role("heading", name="Pay for your room")).to_be_visible()
+        expect(page.get_by_role("timer")).to_contain_text("left")
+        self.shot("hold")
+        page.get_by_label("Name on card").fill(self.name)
+        page.get_by_label("Card number").fill(card)
+        page.get_by_label("Expiry date (MM/YY)").fill(f"12/{(date.today().year + 2) % 100:02d}")
+        page.get_by_label("Security code (CVC)").fill("123")
+        page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+    def wait_confirmed(self, timeout: float = 20) -> None:
+        page = self.page
+        deadline = time.monotonic() + timeout
+        heading = page.get_by_role("heading", name="Your reservation is confirmed")
+        while not heading.count():
+            assert time.monotonic() < deadline, page.content()[:2000]
+            time.sleep(0.5)
+            page.reload()
+        self.shot("confirmed")

@@ -1,0 +1,114 @@
+"""A guest's whole visit in a real browser, through the gateway and every real service."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from playwright.sync_api import expect
+from pypdf import PdfReader
+
+from tests.e2e.guest import DECLINED_CARD, GOOD_CARD, BrowserGuest, dates
+
+
+def test_sign_up_verify_log_in_book_pay_receipt_cancel(stack, page):
+    hotel = stack.create_hotel(city="Zürich", rooms=2, nightly_price=12000, name="Hotel Edelweiss E2E")
+    guest = BrowserGuest(page, stack, "journey")
+    guest.sign_up()
+    guest.verify_email()
+    guest.log_in()
+
+    checkin, checkout = dates(60)
+    guest.search("Zürich", checkin, checkout)
+    guest.open_hotel_from_results(hotel["name"])
+    expect(page.get_by_text("€240.00").first).to_be_visible()  # 2 nights x €120
+    guest.reserve()
+    guest.pay(GOOD_CARD)
+    guest.wait_confirmed()
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download receipt (PDF)").click()
+    pdf = download_info.value.path().read_bytes()
+    assert pdf.startswith(b"%PDF")
+    text = " ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert hotel["name"] in re.sub(r"\s+", " ", text)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My reservations").click()
+    row = page.get_by_role("row").filter(has_text=hotel["name"])
+    expect(row).to_contain_text("Confirmed")
+    guest.shot("my-reservations")
+    row.get_by_role("button", name=f"Cancel reservation at {hotel['name']}").click()
+    expect(page.get_by_role("status").filter(has_text="Your reservation is cancelled")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text=hotel["name"])).to_contain_text("Cancelled")
+    guest.shot("cancelled")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_text("You are logged out")).to_be_visible()
+    guest.shot("logged-out")
+
+
+def test_declined_card_is_explained_and_another_card_works(stack, page):
+    hotel = stack.create_hotel(city="Zürich", rooms=1, nightly_price=9000, name="Hotel Bergblick E2E")
+    guest = BrowserGuest(page, stack, "declined")
+    guest.sign_up_and_log_in()
+    checkin, checkout = dates(70)
+    page.goto(f"/hotels/{hotel['id']}?checkin={checkin}&checkout={checkout}&guests=2")
+    guest.reserve()
+    guest.pay(DECLINED_CARD)
+    expect(page.get_by_role("alert").filter(has_text="Your card was declined")).to_be_visible()
+    guest.shot("declined")
+    guest.pay(GOOD_CARD)  # the hold is still there: a good card books it
+    guest.wait_confirmed()
+
+
+def test_room_taken_by_someone_else_meanwhile(stack, new_page):
+    hotel = stack.create_hotel(city="Zürich", rooms=1, nightly_price=15000, name="Hotel Letztes Zimmer E2E")
+    checkin, checkout = dates(80)
+    hotel_path = f"/hotels/{hotel['id']}?checkin={checkin}&checkout={checkout}&guests=2"
+
+    slow = BrowserGuest(new_page(), stack, "slow")
+    slow.sign_up_and_log_in()
+    slow.page.goto(hotel_path)
+    expect(slow.page.get_by_role("button", name="Reserve Double")).to_be_visible()
+
+    quick = BrowserGuest(new_page(), stack, "quick")
+    quick.sign_up_and_log_in()
+    quick.page.goto(hotel_path)
+    quick.reserve()
+    expect(quick.page.get_by_role("heading", name="Pay for your room")).to_be_visible()
+    quick.shot("took-the-last-room")
+
+    slow.reserve()  # the page was loaded before the last room went
+    expect(slow.page.get_by_role("alert").filter(has_text="that room was just taken")).to_be_visible()
+    slow.shot("room-taken")
+
+
+def test_search_still_works_while_reservations_is_down(stack, page):
+    hotel = stack.create_hotel(city="Zürich", rooms=1, nightly_price=11000, name="Hotel Ohne Buchung E2E")
+    guest = BrowserGuest(page, stack, "degraded")
+    guest.sign_up_and_log_in()
+    checkin, checkout = dates(90)
+    stack.stop("reservations")
+    try:
+        guest.search("Zürich", checkin, checkout)
+        expect(page.get_by_role("alert")).to_have_count(0)
+        guest.open_hotel_from_results(hotel["name"])
+        guest.reserve()
+        expect(page.get_by_role("alert").filter(has_text="Reservations are not available right now")).to_be_visible()
+        guest.shot("reserve-while-down")
+        page.goto("/reservations")
+        expect(page.get_by_role("alert").filter(has_text="Reservations are not available right now")).to_be_visible()
+        guest.shot("my-reservations-while-down")
+    finally:
+        stack.start("reservations")
+    page.goto("/reservations")
+    expect(page.get_by_role("heading", name="My reservations")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+@pytest.mark.parametrize("path", ["/no-such-page", "/hotels/00000000-0000-4000-8000-000000000000"])
+def test_missing_pages_are_friendly(stack, page, path):
+    page.goto(path)
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    expect(page.get_by_role("link", name="Skip to main content")).to_be_attached()
