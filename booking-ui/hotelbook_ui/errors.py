@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 from flask import Flask, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -41,6 +42,17 @@ def error_page(status: int, title: str | None = None, detail: str | None = None)
                            detail=detail or default_detail, request_id=g.get("request_id")), status
 
 
+def _back_to() -> str:
+    """Where to return after log-in: this page for a GET, the page the form was on for a POST."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    # Only the path is kept: the destination is always on this site.
+    referrer = urlsplit(request.referrer or "")
+    if referrer.path.startswith("/") and not referrer.path.startswith("//"):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return "/"
+
+
 def register_page_errors(app: Flask) -> None:
     """Registered after the chassis's handlers: HTML for pages, the chassis's answer otherwise."""
     chassis = app.error_handler_spec[None][None]
@@ -50,8 +62,7 @@ def register_page_errors(app: Flask) -> None:
 
     @app.errorhandler(LoginRequired)
     def login_required(_error: LoginRequired):
-        target = request.full_path if request.method == "GET" else (request.referrer or "/")
-        return redirect(url_for("account.login", next=target.rstrip("?")))
+        return redirect(url_for("account.login", next=_back_to()))
 
     @app.errorhandler(CSRFError)
     def csrf_refused(error: CSRFError):

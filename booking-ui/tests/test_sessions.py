@@ -1,0 +1,38 @@
+from datetime import UTC, datetime, timedelta
+
+from conftest import log_in
+
+from hotelbook_ui.models import BrowserSession, db
+
+
+def test_expired_sessions_are_ignored_and_purged(client, fake, app):
+    log_in(client, fake)
+    assert "Hello, Ada" in client.get("/").text
+    with app.app_context():
+        row = db.session.scalars(db.select(BrowserSession)).one()
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        db.session.commit()
+    assert "Hello, Ada" not in client.get("/").text
+    result = app.test_cli_runner().invoke(args=["purge-sessions"])
+    assert "1 expired sessions deleted" in result.output
+    with app.app_context():
+        assert db.session.scalars(db.select(BrowserSession)).all() == []
+
+
+def test_a_forged_cookie_is_just_an_anonymous_visitor(client, fake):
+    log_in(client, fake)
+    real = client.cookies["hb_session"]
+    client.reset()
+    client.set_cookie("hb_session", real[:-1] + ("A" if real[-1] != "A" else "B"))
+    page = client.get("/")
+    assert "Hello, Ada" not in page.text and "Log in" in page.text
+    client.reset()
+    client.set_cookie("hb_session", real)
+    assert "Hello, Ada" in client.get("/").text
+
+
+def test_anonymous_pages_without_forms_create_no_session(client, app):
+    client.get("/")
+    with app.app_context():
+        assert db.session.scalars(db.select(BrowserSession)).all() == []
+    assert "hb_session" not in client.cookies
