@@ -78,6 +78,7 @@ class EchoHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _answer
+    do_PROPFIND = do_TRACK = do_DEBUG = _answer
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
