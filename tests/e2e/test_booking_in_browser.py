@@ -112,3 +112,17 @@ def test_missing_pages_are_friendly(stack, page, path):
     page.goto(path)
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page.get_by_role("link", name="Skip to main content")).to_be_attached()
+
+
+def test_keyboard_only_guest_can_skip_to_the_form_and_search(stack, page):
+    page.goto("/")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("City")).to_be_focused()
+    page.keyboard.type("Zürich")
+    page.keyboard.press("Enter")  # dates and guests come prefilled
+    expect(page.get_by_role("heading", name="Hotels in Zürich")).to_be_visible()
+    page.screenshot(path=str(stack.screenshots / "keyboard-results.png"), full_page=True)
