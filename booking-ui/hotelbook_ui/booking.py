@@ -18,6 +18,9 @@ bp = Blueprint("booking", __name__)
 log = logging.getLogger("hotelbook.ui.booking")
 T = TypeVar("T")
 RESERVATIONS_DOWN = "Reservations are not available right now. Please try again in a minute."
+DECLINED = "Your card was declined. No money was taken. Please try another card."
+PAYMENT_FAILED = ("The payment could not be completed because of a problem at the bank. No money was taken. "
+                  "Please try again.")
 PAYMENTS_DOWN = ("Payments are not answering right now. You have not been charged twice: "
                  "send the form again in a minute, it is safe.")
 
@@ -147,8 +150,7 @@ def pay(reservation_id: str):
         return _render(found, error=PAYMENTS_DOWN, idempotency_key=key, holder=holder, status=503)
     except PeerError as problem:
         if problem.status == 402:
-            return _render(found, error="Your card was declined. No money was taken. Please try another card.",
-                           holder=holder, status=402)
+            return _render(found, error=DECLINED, holder=holder, status=402)
         if problem.status == 409:
             return _render(found, error="This reservation can no longer be paid: the hold has expired or the "
                            "room was taken. Please search again.", status=409)
@@ -159,10 +161,14 @@ def pay(reservation_id: str):
             field_errors = {k: v for k, v in field_errors.items() if v}
             return _render(found, errors=field_errors, error=None if field_errors else (
                 problem.detail or "The card details were not accepted."), holder=holder, status=400)
-        return _render(found, error=PAYMENTS_DOWN, idempotency_key=key, holder=holder, status=503)
-    if payment.get("status") in ("declined", "failed"):
-        return _render(found, error="Your card was declined. No money was taken. Please try another card.",
-                       holder=holder, status=402)
+        if problem.status == 504:
+            # No answer in time: the charge may have gone through, so the retry keeps the key.
+            return _render(found, error=PAYMENTS_DOWN, idempotency_key=key, holder=holder, status=503)
+        return _render(found, error=PAYMENT_FAILED, holder=holder, status=502)
+    if payment.get("status") == "declined":
+        return _render(found, error=DECLINED, holder=holder, status=402)
+    if payment.get("status") == "failed":
+        return _render(found, error=PAYMENT_FAILED, holder=holder, status=502)
     return redirect(url_for("booking.reservation", reservation_id=reservation_id, paid=1))
 
 

@@ -216,3 +216,19 @@ def test_cancel_without_csrf_token_is_refused(guest, fake):
     rid = reservation()["id"]
     guest.post(f"/reservations/{rid}/cancel", status=400)
     assert not form_bodies(fake, "POST", f"{RESERVATIONS}/reservations/{rid}/cancel")
+
+
+@pytest.mark.parametrize(("answer", "status", "same_key", "message"), [
+    ({"status": 201, "json": {"id": "p1", "status": "failed"}}, 502, False, "problem at the bank"),
+    ({"status": 502, "json": {"status": 502, "title": "Bad Gateway"}}, 502, False, "problem at the bank"),
+    ({"status": 504, "json": {"status": 504, "title": "Gateway Timeout"}}, 503, True, "not answering"),
+])
+def test_payment_failures_say_what_happened(guest, fake, answer, status, same_key, message):
+    held = reservation()
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    fake.post(f"{PAYMENTS}/payments", **answer)
+    _, form = pay_form(guest, held)
+    page = form.submit(status=status)
+    assert message in page.text
+    retry = next(f for f in page.forms.values() if f.action.endswith("/pay"))
+    assert (retry["idempotency_key"].value == form["idempotency_key"].value) is same_key
