@@ -9,7 +9,7 @@ import re
 import secrets
 import time
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
 from hotelbook_ui.domain import code_challenge, new_code_verifier, safe_next
@@ -164,7 +164,22 @@ def verify_email():
         if problem.status == 400:
             return render_template("verify_email.html", token="", status="invalid"), 400
         return render_template("verify_email.html", token=token, status="unavailable"), 503
+    if session.get("tokens"):
+        session["tokens"] = {**session["tokens"], "email_verified": True}
     return render_template("verify_email.html", token="", status="verified")
+
+
+@bp.post("/verify-email/resend")
+def resend_verification():
+    from hotelbook_ui.booking import as_guest
+
+    try:
+        as_guest(lambda token: peers().resend_verification(token))
+    except (PeerUnavailable, PeerError):
+        flash(UNAVAILABLE, "error")
+    else:
+        flash("We sent you a new verification link.", "success")
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])

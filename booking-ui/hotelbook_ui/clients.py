@@ -108,6 +108,9 @@ class Peers:
     def me(self, token: str) -> dict[str, Any]:
         return expect(self.users_public.get("/users/me", bearer=token), "users", 200)
 
+    def resend_verification(self, token: str) -> None:
+        expect(self.users_public.post("/users/me/verification-email", bearer=token), "users", 200, 202, 204)
+
     def verify_email(self, token: str) -> dict[str, Any] | None:
         return expect(self.users_public.post("/email-verifications", json={"token": token}), "users", 200, 204)
 

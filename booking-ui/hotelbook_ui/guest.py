@@ -24,12 +24,13 @@ def current_guest() -> dict[str, Any] | None:
     tokens = session.get("tokens")
     if not tokens:
         return None
-    return {"user_id": tokens.get("user_id"), "name": tokens.get("name"), "email": tokens.get("email")}
+    return {"user_id": tokens.get("user_id"), "name": tokens.get("name"), "email": tokens.get("email"),
+            "email_verified": tokens.get("email_verified", True)}
 
 
 def store_tokens(tokens: dict[str, Any], user: dict[str, Any]) -> None:
     session["tokens"] = {**tokens, "user_id": user.get("id"), "name": user.get("name"),
-                         "email": user.get("email")}
+                         "email": user.get("email"), "email_verified": user.get("email_verified", True)}
 
 
 def guest_token(*, force_refresh: bool = False) -> str:

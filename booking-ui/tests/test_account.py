@@ -249,3 +249,24 @@ def test_secure_cookie_when_served_over_https(service_config):
     app = create_app({**service_config, "PUBLIC_URL": "https://hotelbook.example"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert fake_jwt() and time.time()  # helpers importable
+
+
+def test_unverified_guest_can_ask_for_a_new_link(client, fake):
+    response = client.get("/login", status=302)
+    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
+    fake.post(f"{AUTH}/oauth/token", json=token_answer("access-u", "refresh-u"))
+    fake.get(f"{USERS}/users/me", json={"id": USER_ID, "email": "ada@example.com", "name": "Ada",
+                                        "email_verified": False})
+    client.get("/auth/callback", params={"code": "c", "state": state}, status=302)
+    page = client.get("/")
+    assert "Please verify your e-mail address" in page.text
+    fake.post(f"{USERS}/users/me/verification-email", status=202)
+    form = next(f for f in page.forms.values() if f.action == "/verify-email/resend")
+    after = form.submit(status=302).follow()
+    assert "We sent you a new verification link" in after.text
+    assert form_bodies(fake, "POST", f"{USERS}/users/me/verification-email")[0].headers["Authorization"] == \
+        "Bearer access-u"
+    fake.post(f"{USERS}/email-verifications", json={"email_verified": True})
+    verify = client.get("/verify-email", params={"token": "t"})
+    next(f for f in verify.forms.values() if f.action == "/verify-email").submit()
+    assert "Please verify your e-mail address" not in client.get("/").text
