@@ -10,6 +10,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from hotelbook_chassis import create_service_app
+from hotelbook_ui.api import blp as api_blp
 from hotelbook_ui.clients import init_peers
 from hotelbook_ui.errors import register_page_errors
 from hotelbook_ui.models import db
@@ -29,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         config=config,
         defaults=defaults(),
         db=db,
+        blueprints=[api_blp],
     )
     if config and "PUBLIC_URL" in config and "SESSION_COOKIE_SECURE" not in config:
         app.config["SESSION_COOKIE_SECURE"] = str(config["PUBLIC_URL"]).startswith("https://")

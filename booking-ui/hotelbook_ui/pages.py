@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, render_template, request
 
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
 from hotelbook_ui.domain import default_dates, is_uuidish, parse_stay, refine
@@ -19,20 +19,6 @@ def home():
     checkin, checkout = default_dates(date.today())
     return render_template("home.html", query=None, checkin=checkin.isoformat(), checkout=checkout.isoformat(),
                            logged_out=request.args.get("bye") == "1")
-
-
-@bp.get("/suggest/cities")
-def suggest_cities():
-    """City names for the search box's autocomplete (a small proxy of search's ``GET /cities``)."""
-    prefix = (request.args.get("prefix") or "").strip()[:50]
-    if len(prefix) < 1:
-        return jsonify([])
-    try:
-        cities = peers().cities(prefix)
-    except (PeerUnavailable, PeerError):
-        cities = []  # autocomplete is a convenience: the form works without it
-    names = [{"name": c.get("name"), "country": c.get("country")} for c in cities if isinstance(c, dict)]
-    return jsonify(names[:10])
 
 
 @bp.get("/hotels")

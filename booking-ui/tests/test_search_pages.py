@@ -90,3 +90,10 @@ def test_error_pages_html_for_browsers_problem_json_for_json_clients(client):
     problem = client.get("/no-such-page", headers={"Accept": "application/json"}, status=404)
     assert problem.content_type == "application/problem+json" and problem.json["status"] == 404
     assert client.get("/healthz").json["service"] == "booking-ui"
+
+
+def test_openapi_documents_the_json_endpoint(client):
+    spec = client.get("/openapi.json").json
+    assert "/suggest/cities" in spec["paths"]
+    assert client.get("/suggest/cities", params={"prefix": "x" * 51}, status=400).content_type == \
+        "application/problem+json"
