@@ -179,14 +179,11 @@ class Gateway:
             time.sleep(0.05)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 10)
-        kwargs.setdefault("allow_redirects", False)
-        return requests.get(self.url + path, **kwargs)
+        return self.request("GET", path, **kwargs)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 10)
         kwargs.setdefault("allow_redirects", False)
-        return requests.request(method, self.url + path, **kwargs)
+        return requests.request(method, self.url + path, timeout=kwargs.pop("timeout", 10), **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
 from conftest import NGINX_DIR, Gateway
 
 ROUTES = json.loads((NGINX_DIR / "limits.json").read_text())["routes"]
@@ -56,7 +55,8 @@ def test_burst_up_to_the_limit_then_429(limited: Gateway, problem, policy, metho
     ip = client_ip()
     headers = {"X-Forwarded-For": ip}
     for i in range(limit):
-        response = limited.request(method, path, headers=headers, data={"grant_type": "x"} if method == "POST" else None)
+        data = {"grant_type": "x"} if method == "POST" else None
+        response = limited.request(method, path, headers=headers, data=data)
         assert response.status_code == 200, response.text
         assert response.headers["RateLimit-Limit"] == str(limit)
         assert response.headers["RateLimit-Remaining"] == str(limit - 1 - i)

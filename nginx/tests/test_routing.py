@@ -6,7 +6,6 @@ import re
 
 import pytest
 import requests
-
 from conftest import Gateway
 
 

@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import pytest
-
 from conftest import NGINX_DIR, Gateway
 
 RULES = json.loads((NGINX_DIR / "waf_rules.json").read_text())["rules"]
@@ -122,7 +121,8 @@ BENIGN: list[dict[str, Any]] = [
         "csrf_token": CSRF, "name": "Zoë Ñúñez", "email": "zoe+x@example.com",
         "password": "correct horse; battery ' staple", "password_confirm": "correct horse; battery ' staple"}},
     {"path": "/reset-password", "method": "POST", "data": {
-        "csrf_token": CSRF, "token": "Ijk3OSI.Zz7x3Q.abc--def", "password": "x' OR 'x'='x", "password_confirm": "x' OR 'x'='x"}},
+        "csrf_token": CSRF, "token": "Ijk3OSI.Zz7x3Q.abc--def",
+        "password": "x' OR 'x'='x", "password_confirm": "x' OR 'x'='x"}},
     {"path": "/oauth/authorize", "params": {
         "response_type": "code", "client_id": "booking-ui", "redirect_uri": "http://127.0.0.1:8080/auth/callback",
         "scope": "guest", "state": "Zz7x3Q-abc_def", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
