@@ -36,3 +36,14 @@ def test_anonymous_pages_without_forms_create_no_session(client, app):
     with app.app_context():
         assert db.session.scalars(db.select(BrowserSession)).all() == []
     assert "hb_session" not in client.cookies
+
+
+def test_reading_a_page_does_not_rewrite_the_session(client, fake, app):
+    log_in(client, fake)
+    client.get("/")  # first page may store the CSRF token
+    with app.app_context():
+        before = db.session.scalars(db.select(BrowserSession.updated_at)).one()
+    client.get("/")
+    client.get("/signup")
+    with app.app_context():
+        assert db.session.scalars(db.select(BrowserSession.updated_at)).one() == before

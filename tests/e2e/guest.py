@@ -30,6 +30,7 @@ class BrowserGuest:
         self.email = f"{label}-{uuid.uuid4().hex[:8]}@example.test"
         self.name = f"Guest {label.title()}"
         self.folder: Path = stack.screenshots
+        self.password = PASSWORD
 
     def shot(self, name: str) -> None:
         self.page.screenshot(path=str(self.folder / f"{self.label}-{name}.png"), full_page=True)
@@ -42,22 +43,50 @@ class BrowserGuest:
         page.get_by_role("link", name="Sign up").click()
         page.get_by_label("Full name").fill(self.name)
         page.get_by_label("E-mail address").fill(self.email)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_label("Repeat password").fill(PASSWORD)
+        page.get_by_label("Password", exact=True).fill(self.password)
+        page.get_by_label("Repeat password").fill(self.password)
         self.shot("signup")
         page.get_by_role("button", name="Create account").click()
         expect(page.get_by_role("heading", name="Welcome to Hotelbook")).to_be_visible()
         self.shot("signup-done")
 
     def verify_email(self) -> None:
-        message = self.stack.mail.wait_for(self.email, subject_contains="", timeout=20)
-        link = re.search(r"https?://\S+/verify-email\?token=[^\s\"'<>]+", body_text(message))
-        assert link, body_text(message)
-        self.page.goto(link.group(0))
+        self.page.goto(self.mailed_link("/verify-email"))
         self.shot("verify-email")
         self.page.get_by_role("button", name="Verify my e-mail address").click()
         expect(self.page.get_by_text("your e-mail address is verified")).to_be_visible()
         self.shot("verify-email-done")
+
+    def mailed_link(self, page_path: str) -> str:
+        """The newest link to ``page_path`` mailed to this guest."""
+        deadline = time.monotonic() + 20
+        pattern = re.compile(rf"https?://\S+{re.escape(page_path)}\?token=[^\s\"'<>]+")
+        while time.monotonic() < deadline:
+            for message in reversed(self.stack.mail.messages):
+                if self.email.lower() in str(message["To"]).lower():
+                    found = pattern.search(body_text(message))
+                    if found:
+                        return found.group(0)
+            time.sleep(0.2)
+        raise AssertionError(f"no mail to {self.email} with a {page_path} link")
+
+    def reset_password(self, new_password: str) -> None:
+        page = self.page
+        page.goto("/")
+        page.get_by_role("link", name="Forgot your password?").click()
+        page.get_by_label("E-mail address").fill(self.email)
+        self.shot("forgot-password")
+        page.get_by_role("button", name="Send me a link").click()
+        expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+        self.shot("forgot-password-sent")
+        page.goto(self.mailed_link("/reset-password"))
+        page.get_by_label("New password", exact=True).fill(new_password)
+        page.get_by_label("Repeat new password").fill(new_password)
+        self.shot("reset-password")
+        page.get_by_role("button", name="Save new password").click()
+        expect(page.get_by_role("heading", name="Password changed")).to_be_visible()
+        self.shot("reset-password-done")
+        self.password = new_password
 
     def log_in(self) -> None:
         page = self.page
@@ -66,7 +95,7 @@ class BrowserGuest:
         # auth's own login page (through the gateway): fields named email and password.
         page.wait_for_url(re.compile(r"/oauth/authorize"))
         page.locator("input[name=email]").fill(self.email)
-        page.locator("input[name=password]").fill(PASSWORD)
+        page.locator("input[name=password]").fill(self.password)
         self.shot("auth-login")
         page.locator("input[name=password]").press("Enter")
         page.wait_for_url(lambda url: "/oauth/" not in url and "/auth/callback" not in url)

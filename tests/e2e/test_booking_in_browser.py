@@ -126,3 +126,10 @@ def test_keyboard_only_guest_can_skip_to_the_form_and_search(stack, page):
     page.keyboard.press("Enter")  # dates and guests come prefilled
     expect(page.get_by_role("heading", name="Hotels in Zürich")).to_be_visible()
     page.screenshot(path=str(stack.screenshots / "keyboard-results.png"), full_page=True)
+
+
+def test_forgotten_password_is_reset_from_the_mailed_link(stack, page):
+    guest = BrowserGuest(page, stack, "reset")
+    guest.sign_up()
+    guest.reset_password("a brand new passphrase for 2027")
+    guest.log_in()  # with the new password
