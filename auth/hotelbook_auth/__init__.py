@@ -1,0 +1,43 @@
+"""auth: the OAuth2 authorization server (Authlib): tokens, JWKS, login page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from hotelbook_auth.api import blp
+from hotelbook_auth.cli import init_cli
+from hotelbook_auth.clients import init_users_client
+from hotelbook_auth.login import bp as login_bp
+from hotelbook_auth.models import SigningKey, db
+from hotelbook_auth.server import init_oauth_server
+from hotelbook_auth.settings import auth_settings
+from hotelbook_chassis import create_service_app
+from hotelbook_chassis.health import add_ready_check
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = create_service_app(
+        __name__,
+        service="auth",
+        title="hotelbook auth",
+        config=config,
+        defaults=auth_settings(),
+        db=db,
+        blueprints=[blp],
+    )
+    init_oauth_server(app)
+    init_users_client(app)
+    app.register_blueprint(login_bp)
+    init_cli(app)
+
+    def signing_key_ready() -> str | None:
+        active = db.session.execute(select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1)).scalar()
+        db.session.rollback()
+        return None if active else "no active signing key"
+
+    add_ready_check(app, "signing_key", signing_key_ready)
+    return app

@@ -1,0 +1,92 @@
+"""``flask --app hotelbook_auth clients create|list`` and ``keys ensure|rotate|retire``."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from hotelbook_auth import domain, keys
+from hotelbook_auth.models import Client, db
+
+clients_cli = AppGroup("clients", help="OAuth clients.")
+keys_cli = AppGroup("keys", help="Token signing keys.")
+
+
+@clients_cli.command("create")
+@click.option("--name", required=True, help="Human name, shown on the login page.")
+@click.option("--scopes", required=True, help='Space separated, e.g. "guest users:create".')
+@click.option("--grants", required=True, help='Space separated, e.g. "client_credentials".')
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI (repeatable).")
+@click.option("--public", is_flag=True, help="A public client: no secret, PKCE only.")
+@click.option("--client-id", help="Use this id; an existing client gets a new secret and these settings.")
+def create_client(name: str, scopes: str, grants: str, redirect_uris: tuple[str, ...], public: bool,
+                  client_id: str | None) -> None:
+    """Register a client (or re-register one) and print {"client_id", "client_secret"} as JSON."""
+    scope_names, grant_names = domain.scope_list(scopes), domain.scope_list(grants)
+    try:
+        domain.check_registration(grants=grant_names, scopes=scope_names, redirect_uris=redirect_uris,
+                                  public=public)
+    except domain.PolicyError as error:
+        raise click.UsageError(str(error)) from error
+    if client_id is not None and not (0 < len(client_id) <= 100 and client_id.isprintable() and " " not in client_id):
+        raise click.UsageError("--client-id must be 1 to 100 printable characters without spaces")
+    client_id = client_id or str(uuid.uuid4())
+    now = int(time.time())
+    client = db.session.get(Client, client_id)
+    if client is None:
+        client = Client(client_id=client_id, created_at=now)
+        db.session.add(client)
+    secret = None if public else domain.new_client_secret()
+    client.name = name
+    client.is_public = public
+    client.secret_hash = domain.hash_client_secret(secret) if secret else None
+    client.grant_types = " ".join(grant_names)
+    client.scopes = " ".join(scope_names)
+    client.redirect_uris = list(redirect_uris)
+    client.updated_at = now
+    db.session.commit()
+    output = {"client_id": client_id}
+    if secret:
+        output["client_secret"] = secret
+    click.echo(json.dumps(output))
+
+
+@clients_cli.command("list")
+def list_clients() -> None:
+    """Registered clients and what they may do (never secrets)."""
+    for client in db.session.execute(select(Client).order_by(Client.client_id)).scalars():
+        click.echo(json.dumps({"client_id": client.client_id, "name": client.name, "public": client.is_public,
+                               "grants": client.grant_types, "scopes": client.scopes,
+                               "redirect_uris": client.redirect_uris}))
+
+
+@keys_cli.command("ensure")
+def ensure_key() -> None:
+    """Create the first signing key when there is none."""
+    kid, created = keys.ensure()
+    click.echo(f"{'created' if created else 'active'} signing key {kid}")
+
+
+@keys_cli.command("rotate")
+def rotate_key() -> None:
+    """Add a signing key and make it active; the previous one stays published until retired."""
+    click.echo(f"active signing key {keys.rotate()}")
+
+
+@keys_cli.command("retire")
+def retire_keys() -> None:
+    """Drop keys retired longer than the longest token lifetime plus leeway."""
+    config = current_app.config
+    dropped = keys.retire(max(config["ACCESS_TOKEN_TTL"], config["SERVICE_TOKEN_TTL"]), config["KEY_RETIRE_LEEWAY"])
+    click.echo(f"dropped {len(dropped)} retired key(s){': ' + ' '.join(dropped) if dropped else ''}")
+
+
+def init_cli(app: Flask) -> None:
+    app.cli.add_command(clients_cli)
+    app.cli.add_command(keys_cli)

@@ -1,0 +1,147 @@
+"""auth's rules in plain Python: scopes and audiences, client policy, secret and token hashing, PKCE.
+
+Nothing here imports Flask, SQLAlchemy or Authlib, so the rules are tested without an app.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+# The scope table of docs/contracts.md: the services each scope concerns (the token's `aud`).
+SCOPE_AUDIENCES: dict[str, tuple[str, ...]] = {
+    "guest": ("reservations", "payments", "users"),
+    "users:create": ("users",),
+    "users:verify": ("users",),
+    "users:read": ("users",),
+    "search:write": ("search",),
+    "reservations:availability": ("reservations",),
+    "reservations:read": ("reservations",),
+    "reservations:confirm": ("reservations",),
+    "payments:refund": ("payments",),
+    "payments:read": ("payments",),
+    "pdf:render": ("pdf-reporting",),
+}
+KNOWN_SCOPES: tuple[str, ...] = tuple(SCOPE_AUDIENCES)
+
+# No implicit and no password grant: only these can be registered.
+GRANT_TYPES: tuple[str, ...] = ("authorization_code", "refresh_token", "client_credentials")
+# Grants that act for a guest need a browser redirect back to the client.
+REDIRECT_GRANTS = frozenset({"authorization_code"})
+
+PKCE_METHOD = "S256"
+_PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+
+
+class PolicyError(ValueError):
+    """A client registration breaks a rule; the message says which."""
+
+
+def scope_list(scope: str | Iterable[str] | None) -> list[str]:
+    """``"a b  a"`` -> ``["a", "b"]``: order kept, duplicates dropped."""
+    if scope is None:
+        return []
+    items = scope.split() if isinstance(scope, str) else list(scope)
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def audiences_for(scope: str | Iterable[str] | None) -> list[str]:
+    """The services a set of scopes concerns, sorted, each once."""
+    services: set[str] = set()
+    for name in scope_list(scope):
+        services.update(SCOPE_AUDIENCES.get(name, ()))
+    return sorted(services)
+
+
+def allowed_scope(registered: Iterable[str], requested: str | None) -> str | None:
+    """The scope to grant, or None when the request asks for anything not registered.
+
+    A request without ``scope`` gets every registered scope (RFC 6749 section 3.3 default).
+    """
+    registered = scope_list(registered)
+    wanted = scope_list(requested) if requested is not None and requested.strip() else registered
+    if not wanted or not set(wanted) <= set(registered):
+        return None
+    return " ".join(wanted)
+
+
+def check_registration(*, grants: Iterable[str], scopes: Iterable[str], redirect_uris: Iterable[str],
+                       public: bool) -> None:
+    """Refuse registrations that would give more than the contract allows."""
+    grants, scopes, redirect_uris = list(grants), list(scopes), list(redirect_uris)
+    if not grants:
+        raise PolicyError("name at least one grant")
+    unknown = [g for g in grants if g not in GRANT_TYPES]
+    if unknown:
+        raise PolicyError(f"unsupported grant(s): {' '.join(unknown)} (allowed: {' '.join(GRANT_TYPES)})")
+    if not scopes:
+        raise PolicyError("name at least one scope")
+    unknown = [s for s in scopes if s not in SCOPE_AUDIENCES]
+    if unknown:
+        raise PolicyError(f"unknown scope(s): {' '.join(unknown)}")
+    if public and "client_credentials" in grants:
+        raise PolicyError("a public client has no secret, so it cannot use client_credentials")
+    if REDIRECT_GRANTS & set(grants) and not redirect_uris:
+        raise PolicyError("authorization_code needs at least one --redirect-uri")
+    if "refresh_token" in grants and "authorization_code" not in grants:
+        raise PolicyError("refresh_token only comes with authorization_code")
+    for uri in redirect_uris:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment or "#" in uri:
+            raise PolicyError(f"redirect URI must be an absolute http(s) URL without fragment: {uri}")
+
+
+# --- secrets -------------------------------------------------------------------------------------
+#
+# Client secrets are 256-bit random values, so one salted SHA-256 is enough (a slow password hash
+# protects guessable passwords, not these) and keeps client authentication cheap on the token path.
+
+def new_client_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_client_secret(secret: str, *, salt: str | None = None) -> str:
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
+    return f"sha256${salt}${digest}"
+
+
+def client_secret_matches(secret: str, stored: str | None) -> bool:
+    if not stored or not secret:
+        return False
+    try:
+        scheme, salt, _ = stored.split("$", 2)
+    except ValueError:
+        return False
+    if scheme != "sha256":
+        return False
+    return hmac.compare_digest(hash_client_secret(secret, salt=salt), stored)
+
+
+def token_digest(token: str) -> str:
+    """How codes and refresh tokens are stored: a database leak gives nothing usable."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# --- PKCE (RFC 7636, S256 only) ------------------------------------------------------------------
+
+def valid_pkce_value(value: str | None) -> bool:
+    return bool(value) and _PKCE_VALUE.match(value) is not None  # type: ignore[arg-type]
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def pkce_matches(verifier: str, challenge: str) -> bool:
+    return valid_pkce_value(verifier) and hmac.compare_digest(s256(verifier), challenge)

@@ -1,0 +1,84 @@
+"""``/oauth/authorize``: the login page of the authorization-code flow.
+
+The OAuth parameters stay in the page's URL (the form posts back to it) and Authlib validates
+them again on POST, so nothing hidden in the form can widen the request. Errors found before
+the client and its redirect URI are trusted are shown here, never redirected.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import Blueprint, Response, make_response, render_template, request
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from hotelbook_auth.clients import users
+from hotelbook_auth.keys import NoSigningKey
+from hotelbook_auth.server import Guest, oauth_server
+from hotelbook_chassis.client import PeerUnavailable
+
+log = logging.getLogger("hotelbook.auth.login")
+bp = Blueprint("login", __name__, template_folder="templates")
+
+BAD_CREDENTIALS = "The e-mail address or password is incorrect."
+UNAVAILABLE = "We cannot check your password right now. Please try again in a moment."
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+def _page(template: str, status: int, **context: Any) -> Response:
+    response = make_response(render_template(template, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"  # no clickjacking of the password form
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _invalid_request(error: OAuth2Error) -> Response:
+    if error.redirect_uri:
+        # The client and its redirect URI are known good: tell the client (RFC 6749 4.1.2.1).
+        if not error.description:
+            error.description = error.get_error_description() or error.error
+        return oauth_server().handle_error_response(None, error)
+    return _page("error.html", 400, title="This log-in link is not valid",
+                 detail=error.description or "The application sent an invalid log-in request.")
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    try:
+        grant = oauth_server().get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        return _invalid_request(error)
+    except (ValueError, UnicodeError):  # hostile parameters Authlib cannot even describe
+        return _page("error.html", 400, title="This log-in link is not valid",
+                     detail="The application sent an invalid log-in request.")
+    client_name = grant.client.name
+    action = request.full_path if request.query_string else request.path
+    form = LoginForm()
+    if request.method == "GET":
+        return _page("login.html", 200, form=form, action=action, client_name=client_name)
+    if not form.validate_on_submit():
+        expired = "csrf_token" in form.errors
+        message = ("This page expired. Please enter your details again." if expired
+                   else "Please enter your e-mail address and password.")
+        return _page("login.html", 400, form=form, action=action, client_name=client_name, error=message)
+    try:
+        user = users().verify(form.email.data.strip(), form.password.data)
+    except (PeerUnavailable, NoSigningKey):
+        return _page("login.html", 503, form=form, action=action, client_name=client_name, error=UNAVAILABLE)
+    if user is None:
+        # Same page, same status whether or not the e-mail address exists.
+        return _page("login.html", 200, form=form, action=action, client_name=client_name, error=BAD_CREDENTIALS)
+    log.info("guest logged in for client %s", grant.client.client_id)
+    return oauth_server().create_authorization_response(grant=grant, grant_user=Guest(str(user["id"])))
