@@ -33,33 +33,41 @@ def store_tokens(tokens: dict[str, Any], user: dict[str, Any]) -> None:
                          "email": user.get("email"), "email_verified": user.get("email_verified", True)}
 
 
+def _fresh(tokens: dict[str, Any]) -> bool:
+    return time.time() < float(tokens.get("expires_at", 0)) - REFRESH_MARGIN_SECONDS
+
+
 def guest_token(*, force_refresh: bool = False) -> str:
     """The guest's access token, refreshed (and the rotated refresh token stored) when expired."""
     tokens = session.get("tokens")
     if not tokens:
         raise LoginRequired
-    if not force_refresh and time.time() < float(tokens.get("expires_at", 0)) - REFRESH_MARGIN_SECONDS:
+    if not force_refresh and _fresh(tokens):
         return tokens["access_token"]
     if not tokens.get("refresh_token"):
         end_session()
         raise LoginRequired
-    try:
-        fresh = auth_client().refresh(tokens["refresh_token"])
-    except OAuthError:
-        # Another request of the same browser may have rotated the refresh token a moment
-        # ago (rotation makes the old one invalid): use what it stored, if anything.
-        stored = current_app.session_interface.reload(session)  # type: ignore[attr-defined]
-        stored_tokens = (stored or {}).get("tokens") or {}
-        if (stored_tokens.get("refresh_token") not in (None, tokens["refresh_token"])
-                and time.time() < float(stored_tokens.get("expires_at", 0)) - REFRESH_MARGIN_SECONDS):
-            session["tokens"] = stored_tokens
-            return stored_tokens["access_token"]
+    mine = tokens["refresh_token"]
+
+    def refresh(stored: dict[str, Any]) -> dict[str, Any]:
+        current = stored.get("tokens") or {}
+        if current.get("refresh_token") and current["refresh_token"] != mine and _fresh(current):
+            return {**stored, **dict(session), "tokens": current}  # another request just refreshed
+        try:
+            fresh = auth_client().refresh(current.get("refresh_token") or mine)
+        except OAuthError:
+            return {}
+        # Rotation: keep the new refresh token (the old one only if auth sent none).
+        return {**dict(session), "tokens": {**tokens, **current, **{k: v for k, v in fresh.items() if v}}}
+
+    interface = current_app.session_interface
+    data = interface.with_row_locked(session, refresh)  # type: ignore[attr-defined]
+    if not data.get("tokens"):
         log.info("refresh refused: the guest must log in again")
         end_session()
-        raise LoginRequired from None
-    # Rotation: keep the new refresh token; keep the old one only if auth sent none.
-    session["tokens"] = {**tokens, **{k: v for k, v in fresh.items() if v}}
-    return fresh["access_token"]
+        raise LoginRequired
+    session["tokens"] = data["tokens"]
+    return data["tokens"]["access_token"]
 
 
 def end_session() -> None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
+from hotelbook_chassis.database import is_sqlite
 from hotelbook_ui.models import BrowserSession, db
 
 log = logging.getLogger("hotelbook.ui.sessions")
@@ -80,18 +82,38 @@ class DatabaseSessionInterface(SessionInterface):
             return ServerSession()
         return ServerSession(data, sid=sid)
 
-    def reload(self, session: ServerSession) -> dict[str, Any] | None:
-        """The stored data of ``session`` as another worker may have written it."""
+    def with_row_locked(self, session: ServerSession,
+                        work: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Run ``work(stored_data) -> new_data`` while holding this session's row lock.
+
+        Used for the token refresh: auth rotates refresh tokens and treats a reused one as
+        theft (it revokes the whole family), so two requests of one browser must never
+        refresh at once. The second one waits here, then sees the first one's new tokens.
+        """
         if not session.sid:
-            return None
-        db.session.expire_all()
-        row = db.session.get(BrowserSession, hash_id(session.sid))
-        if row is None:
-            return None
+            return work(dict(session))
+        key = hash_id(session.sid)
+        db.session.rollback()  # start a fresh transaction
+        if is_sqlite(db):
+            # SQLite has no row locks: a write takes the database's write lock at once.
+            db.session.execute(db.update(BrowserSession).where(BrowserSession.id_hash == key)
+                               .values(updated_at=datetime.now(UTC)))
+        row = db.session.execute(db.select(BrowserSession).where(BrowserSession.id_hash == key)
+                                 .with_for_update()).scalar_one_or_none()
         try:
-            return json.loads(self.fernet.decrypt(row.data.encode()))
+            stored = json.loads(self.fernet.decrypt(row.data.encode())) if row is not None else dict(session)
         except (InvalidToken, ValueError):
-            return None
+            stored = dict(session)
+        try:
+            data = work(stored)
+        except BaseException:
+            db.session.rollback()
+            raise
+        if row is not None:
+            row.data = self.fernet.encrypt(json.dumps(data).encode()).decode()
+            row.updated_at = datetime.now(UTC)
+        db.session.commit()
+        return data
 
     # --- writing ---------------------------------------------------------------------
 

@@ -47,3 +47,30 @@ def test_reading_a_page_does_not_rewrite_the_session(client, fake, app):
     client.get("/signup")
     with app.app_context():
         assert db.session.scalars(db.select(BrowserSession.updated_at)).one() == before
+
+
+def test_a_refresh_done_meanwhile_by_another_request_is_adopted(client, fake, app, monkeypatch):
+    import time
+
+    from conftest import AUTH, RESERVATIONS, form_bodies
+
+    log_in(client, fake, access="old-access", refresh="refresh-1", expires_in=1)
+    interface = app.session_interface
+    original = interface.open_session
+
+    def loaded_then_rotated_elsewhere(flask_app, request):
+        session = original(flask_app, request)
+        if session.sid and request.path == "/reservations":
+            # Another request of this browser refreshes between our read and our refresh.
+            interface.with_row_locked(session, lambda stored: {**stored, "tokens": {
+                **stored["tokens"], "access_token": "access-by-other", "refresh_token": "refresh-2",
+                "expires_at": time.time() + 300}})
+        return session
+
+    monkeypatch.setattr(interface, "open_session", loaded_then_rotated_elsewhere)
+    fake.get(f"{RESERVATIONS}/reservations", json={"items": [], "next_token": None})
+    client.get("/reservations", status=200)
+    # No second use of refresh-1 (auth would take it for theft and revoke the family).
+    assert len(form_bodies(fake, "POST", f"{AUTH}/oauth/token")) == 1  # only the code exchange
+    assert form_bodies(fake, "GET", f"{RESERVATIONS}/reservations")[0].headers["Authorization"] == \
+        "Bearer access-by-other"
