@@ -324,6 +324,8 @@ class AuthServer(AuthorizationServer):
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
         if not error.description:
             error.description = error.get_error_description() or DEFAULT_DESCRIPTIONS.get(error.error, "")
+        if error.error == "unsupported_token_type":
+            error.status_code = 400  # RFC 7009 2.2.1 uses RFC 6749 5.2 errors; Authlib says 401
         db.session.rollback()
         return super().handle_error_response(request, error)
 

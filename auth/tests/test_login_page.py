@@ -1,0 +1,98 @@
+"""The login page: accessible form, CSRF, same answer for unknown e-mail and wrong password, users down."""
+
+import json
+import re
+
+import requests
+import responses
+from conftest import GUEST, PASSWORD, USERS_URL, authorize_params, fake_users_verify, log_in, query_of
+
+from hotelbook_auth.settings import auth_settings
+
+
+def _strip_csrf(html):
+    return re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "", html)
+
+
+def test_login_page_is_a_plain_accessible_form(client, ui_client):
+    page = client.get("/oauth/authorize", authorize_params(), status=200)
+    assert page.content_type == "text/html"
+    assert '<html lang="en">' in page.text and "<title>" in page.text
+    assert '<label for="email">' in page.text and '<label for="password">' in page.text
+    form = page.forms[0]
+    assert form.method.upper() == "POST"
+    assert set(form.fields) >= {"email", "password", "csrf_token"}
+    assert form.action.startswith("/oauth/authorize?")  # the OAuth request stays in the URL
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Cache-Control"] == "no-store"
+    assert "hotelbook" in page.text  # the client's name
+
+
+def test_session_cookie_flags(client, ui_client):
+    page = client.get("/oauth/authorize", authorize_params(), status=200)
+    cookie = page.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/oauth/" in cookie
+    assert "Secure" not in cookie  # PUBLIC_URL is http in tests
+
+
+def test_secure_cookie_when_public_url_is_https(monkeypatch):
+    monkeypatch.setenv("PUBLIC_URL", "https://hotels.example")
+    assert auth_settings()["SESSION_COOKIE_SECURE"] is True
+    monkeypatch.setenv("PUBLIC_URL", "http://127.0.0.1:8080")
+    assert auth_settings()["SESSION_COOKIE_SECURE"] is False
+
+
+def test_success_redirects_with_code_and_state_and_asks_users_with_its_own_token(
+        client, ui_client, users_api, verifier_for):
+    fake_users_verify(users_api)
+    params = authorize_params()
+    answer = log_in(client, params)
+    location = answer.headers["Location"]
+    assert location.startswith("http://127.0.0.1:8080/auth/callback?")
+    query = query_of(location)
+    assert query["state"] == params["state"] and len(query["code"]) >= 40
+    sent = users_api.calls[-1].request
+    assert json.loads(sent.body) == {"email": GUEST["email"], "password": PASSWORD}
+    token = sent.headers["Authorization"].removeprefix("Bearer ")
+    claims = verifier_for("users").verify(token)  # users accepts auth's self-signed service token
+    assert claims["scope"] == "users:verify" and claims["aud"] == ["users"] and claims["sub"] == "auth"
+
+
+def test_post_without_csrf_token_is_refused(client, ui_client, users_api):
+    fake_users_verify(users_api)
+    params = authorize_params()
+    client.get("/oauth/authorize", params, status=200)
+    answer = client.post("/oauth/authorize?" + "&".join(f"{k}={v}" for k, v in params.items()),
+                         {"email": GUEST["email"], "password": PASSWORD}, status=400)
+    assert "Location" not in answer.headers
+    assert "expired" in answer.text
+    assert not users_api.calls  # credentials not even checked
+
+
+def test_unknown_email_and_wrong_password_answer_the_same(client, ui_client, users_api):
+    fake_users_verify(users_api)
+    params = authorize_params()
+    wrong = log_in(client, params, password="wrong password", status=200)
+    unknown = log_in(client, params, email="nobody@example.test", status=200)
+    assert "The e-mail address or password is incorrect." in wrong.text
+    assert _strip_csrf(wrong.text).replace(GUEST["email"], "X") == \
+        _strip_csrf(unknown.text).replace("nobody@example.test", "X")
+    assert wrong.status_int == unknown.status_int == 200
+
+
+def test_users_down_shows_try_again(client, ui_client, users_api):
+    users_api.add(responses.POST, f"{USERS_URL}/credentials/verify", body=requests.ConnectionError("refused"))
+    answer = log_in(client, authorize_params(), status=503)
+    assert "try again" in answer.text
+    assert answer.content_type == "text/html"
+
+
+def test_users_error_shows_try_again(client, ui_client, users_api):
+    users_api.add(responses.POST, f"{USERS_URL}/credentials/verify", status=500, json={"status": 500})
+    answer = log_in(client, authorize_params(), status=503)
+    assert "try again" in answer.text
+
+
+def test_empty_fields_are_a_form_error(client, ui_client, users_api):
+    answer = log_in(client, authorize_params(), email="", password="", status=400)
+    assert "Please enter your e-mail address and password." in answer.text
+    assert not users_api.calls
