@@ -28,6 +28,9 @@ SCOPE_AUDIENCES: dict[str, tuple[str, ...]] = {
     "pdf:render": ("pdf-reporting",),
 }
 KNOWN_SCOPES: tuple[str, ...] = tuple(SCOPE_AUDIENCES)
+# Scopes that act for a guest (sub = the user id): only through authorization_code/refresh_token,
+# never in a client_credentials token, whose sub is the client itself.
+GUEST_SCOPES = frozenset({"guest"})
 
 # No implicit and no password grant: only these can be registered.
 GRANT_TYPES: tuple[str, ...] = ("authorization_code", "refresh_token", "client_credentials")
@@ -58,12 +61,15 @@ def audiences_for(scope: str | Iterable[str] | None) -> list[str]:
     return sorted(services)
 
 
-def allowed_scope(registered: Iterable[str], requested: str | None) -> str | None:
+def allowed_scope(registered: Iterable[str], requested: str | None, *, for_guest: bool | None = None) -> str | None:
     """The scope to grant, or None when the request asks for anything not registered.
 
     A request without ``scope`` gets every registered scope (RFC 6749 section 3.3 default).
+    ``for_guest`` True keeps only guest scopes (a user is involved), False only service scopes.
     """
     registered = scope_list(registered)
+    if for_guest is not None:
+        registered = [name for name in registered if (name in GUEST_SCOPES) == for_guest]
     wanted = scope_list(requested) if requested is not None and requested.strip() else registered
     if not wanted or not set(wanted) <= set(registered):
         return None

@@ -15,7 +15,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -147,6 +147,16 @@ class S256CodeChallenge(CodeChallenge):
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_METHODS
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri = super().validate_authorization_request()
+        # Only guest scopes act for a guest; without `scope` the client's guest scopes are meant.
+        scope = domain.allowed_scope(self.request.client.scopes.split(), self.request.payload.scope, for_guest=True)
+        if scope is None:
+            raise InvalidScopeError("Only guest scopes can be granted by a guest.", redirect_uri=redirect_uri,
+                                    state=self.request.payload.state)
+        self.request.scope = scope
+        return redirect_uri
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         payload = request.payload.data

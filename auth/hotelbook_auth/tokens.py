@@ -6,6 +6,7 @@ import time
 import uuid
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import g
 from joserfc import jws, jwt
@@ -78,6 +79,14 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         )
         self.keys = keys
         self.ttl = ttl
+
+    def generate(self, grant_type: str, client: Any, user: Any = None, scope: str | None = None,
+                 expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
+        # A guest scope only when a guest is involved; never in a client's own token.
+        scope = domain.allowed_scope(client.scopes.split(), scope, for_guest=user is not None)
+        if scope is None:
+            raise InvalidScopeError("The requested scope is not allowed for this client and grant.")
+        return super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
 
     def get_audiences(self, client: Any, user: Any, scope: str) -> list[str]:
         return domain.audiences_for(scope)

@@ -133,3 +133,11 @@ def test_code_of_another_client_is_invalid_grant(client, ui_client, register, lo
     other = register("other-ui", "guest", "authorization_code", redirect_uris=[REDIRECT_URI])
     code, verifier = login_code()
     assert_oauth_error(exchange(client, other, code, verifier, status=400), "invalid_grant")
+
+
+def test_guest_tokens_carry_only_guest_scopes(client, ui_client, login_code, verifier_for):
+    answer = client.get("/oauth/authorize", authorize_params(scope="guest users:create"), status=302)
+    assert query_of(answer.headers["Location"])["error"] == "invalid_scope"
+    code, verifier = login_code(scope=None)  # no scope: the client's guest scopes, not users:create
+    token = exchange(client, ui_client, code, verifier).json
+    assert token["scope"] == "guest"

@@ -79,3 +79,8 @@ def test_no_signing_key_is_503_not_500(client, register):
     answer = client_token(client, creds, status=503)
     assert_oauth_error(answer, "temporarily_unavailable")
     assert client.get("/readyz", status=503).json["checks"]["signing_key"]
+
+
+def test_client_credentials_never_carry_guest_scope(client, ui_client):
+    assert_oauth_error(client_token(client, ui_client, "guest", status=400), "invalid_scope")
+    assert client_token(client, ui_client).json["scope"] == "users:create"  # default: service scopes only

@@ -1,0 +1,55 @@
+import json
+
+from conftest import basic, client_token
+from sqlalchemy import select
+
+from hotelbook_auth.models import Client, db
+
+
+def test_create_prints_credentials_and_stores_only_a_hash(cli, clean_db, active_kid):
+    output = cli("clients", "create", "--name", "Search", "--scopes", "reservations:availability",
+                 "--grants", "client_credentials").output
+    creds = json.loads(output)
+    assert set(creds) == {"client_id", "client_secret"} and len(creds["client_secret"]) >= 43
+    with clean_db.app_context():
+        stored = db.session.get(Client, creds["client_id"])
+        assert stored.secret_hash.startswith("sha256$") and creds["client_secret"] not in stored.secret_hash
+
+
+def test_reregistering_with_client_id_replaces_secret_and_settings(client, cli, register, active_kid):
+    first = register("search", "reservations:availability")
+    second = register("search", "users:read")
+    assert first["client_id"] == second["client_id"] == "search"
+    assert first["client_secret"] != second["client_secret"]
+    client_token(client, first, status=401)
+    assert client_token(client, second).json["scope"] == "users:read"
+    listed = [json.loads(line) for line in cli("clients", "list").output.splitlines()]
+    assert [entry["client_id"] for entry in listed] == ["search"] and "secret" not in str(listed)
+
+
+def test_public_client_has_no_secret(register, clean_db, active_kid):
+    creds = register("spa", "guest", "authorization_code refresh_token", redirect_uris=["http://x.test/cb"],
+                     public=True)
+    assert creds == {"client_id": "spa"}
+    with clean_db.app_context():
+        assert db.session.get(Client, "spa").secret_hash is None
+
+
+def test_policy_errors_exit_non_zero(cli, clean_db):
+    for args in (["--scopes", "admin", "--grants", "client_credentials"],
+                 ["--scopes", "guest", "--grants", "password"],
+                 ["--scopes", "guest", "--grants", "authorization_code"]):
+        result = cli("clients", "create", "--name", "x", *args, ok=False)
+        assert result.exit_code != 0 and "Error" in result.output
+    with clean_db.app_context():
+        assert db.session.execute(select(Client)).first() is None
+
+
+def test_basic_credentials_are_url_decoded(client, register, active_kid):
+    # RFC 6749 2.3.1: client_id and secret are form-urlencoded inside Basic
+    creds = register("a:b+c", "users:read")
+    from urllib.parse import quote
+
+    answer = client.post("/oauth/token", {"grant_type": "client_credentials"},
+                         headers=basic(quote(creds["client_id"], safe=""), creds["client_secret"]))
+    assert answer.json["scope"] == "users:read"
