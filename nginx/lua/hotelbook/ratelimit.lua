@@ -11,7 +11,7 @@ local json = require("hotelbook.json")
 
 local ngx = ngx
 local now, floor, ceil = ngx.now, math.floor, math.ceil
-local sub, tostring = string.sub, tostring
+local find, tostring = string.find, tostring
 
 local _M = {}
 
@@ -52,7 +52,7 @@ end
 function _M.policy_for(uri, method)
     for i = 1, #routes do
         local r = routes[i]
-        if (r.path == uri or (r.prefix and sub(uri, 1, #r.prefix) == r.prefix))
+        if (r.path == uri or (r.prefix and find(uri, r.prefix, 1, true) == 1))
                 and (not r.methods or r.methods[method]) then
             return r.policy
         end

@@ -1,0 +1,256 @@
+"""Gateway benchmark: what the Lua (rate limit + WAF) costs, and how exact the limiter is.
+
+    python bench/gateway.py [--seconds 4] [--rounds 2]
+
+1. Throughput with wrk, in one run and interleaved (the machine is shared and noisy):
+   straight to a fast upstream (an nginx answering `return 200`), through the
+   gateway rendered with --plain (proxy_pass only), and through the full Lua
+   gateway (same routing plus rate limiting and WAF). Prints requests/s and the
+   ratio Lua / plain (goal >= 0.9).
+2. Rate limiter accuracy: a policy of LIMIT requests per second, offered 10x that
+   for 10 seconds over several connections and two nginx workers; prints the
+   configured, offered and accepted rates and the error (goal: within 10%).
+
+Needs nginx with the Lua module and wrk. Takes about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RENDER = ROOT / "nginx" / "render.py"
+SERVICES = ("booking-ui", "search", "reservations", "payments", "users", "auth")
+PATH = "/api/search/hotels?city=Paris&checkin=2026-12-01&checkout=2026-12-05&guests=2"
+HEADERS = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Accept": "application/json",
+    "Accept-Language": "en-GB,en;q=0.8",
+}
+LIMIT = 50  # requests per second for the accuracy run
+
+UPSTREAM_CONF = """
+worker_processes 1;
+pid "{prefix}/upstream.pid";
+error_log "{prefix}/upstream-error.log" warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path "{prefix}/tmp";
+    proxy_temp_path "{prefix}/tmp";
+    fastcgi_temp_path "{prefix}/tmp";
+    uwsgi_temp_path "{prefix}/tmp";
+    scgi_temp_path "{prefix}/tmp";
+    keepalive_requests 100000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            default_type application/json;
+            return 200 '{{"items":[],"next_token":null}}';
+        }}
+    }}
+}}
+"""
+
+# wrk script: paced requests (delay per request) and a count of answers by status.
+PACED_SCRIPT = """
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok = 0; limited = 0; other = 0 end
+function delay() return {delay_ms} end
+function response(status, headers, body)
+    if status == 200 then ok = ok + 1 elseif status == 429 then limited = limited + 1 else other = other + 1 end
+end
+function done(summary, latency, requests)
+    local a, l, o = 0, 0, 0
+    for _, t in ipairs(threads) do a = a + t:get("ok"); l = l + t:get("limited"); o = o + t:get("other") end
+    io.write(string.format("COUNTS %d %d %d\\n", a, l, o))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+class Nginx:
+    def __init__(self, prefix: Path, conf: str = "nginx.conf") -> None:
+        self.prefix, self.conf = prefix, conf
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the worker processes so far (Linux /proc)."""
+        if self.process is None:
+            return 0.0
+        total = 0
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        for pid in children.read_text().split() if children.exists() else []:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def start(self, port: int) -> Nginx:
+        self.process = subprocess.Popen(["nginx", "-p", str(self.prefix), "-c", self.conf, "-g", "daemon off;"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(port)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def render_gateway(prefix: Path, port: int, upstream: int, *extra: str) -> None:
+    command = [sys.executable, str(RENDER), "--prefix", str(prefix), "--listen", str(port), *extra]
+    for name in SERVICES:
+        command += ["--upstream", f"{name}=127.0.0.1:{upstream}"]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+
+
+def limits_file(path: Path, limit: int, window: float) -> Path:
+    routes = json.loads((ROOT / "nginx" / "limits.json").read_text())["routes"]
+    policies = {name: {"limit": limit, "window": window} for name in ("token", "login", "api", "pages", "static")}
+    path.write_text(json.dumps({"policies": policies, "routes": routes}))
+    return path
+
+
+def wrk(url: str, seconds: float, connections: int = 32, threads: int = 2, script: Path | None = None) -> str:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in HEADERS.items():
+        command += ["-H", f"{name}: {value}"]
+    if script:
+        command += ["-s", str(script)]
+    return subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+
+
+def requests_per_second(output: str) -> tuple[float, int]:
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if not match or not total:
+        raise RuntimeError(output)
+    if "Non-2xx" in output:
+        raise RuntimeError("some answers were not 200:\n" + output)
+    return float(match.group(1)), int(total.group(1))
+
+
+def throughput(tmp: Path, seconds: float, rounds: int) -> None:
+    upstream_port, plain_port, lua_port = free_port(), free_port(), free_port()
+    (tmp / "up" / "tmp").mkdir(parents=True)
+    (tmp / "up" / "nginx.conf").write_text(UPSTREAM_CONF.format(prefix=tmp / "up", port=upstream_port))
+    # One worker each: the gateways are compared, not the machine's core count.
+    render_gateway(tmp / "plain", plain_port, upstream_port, "--plain", "--workers", "1")
+    render_gateway(tmp / "lua", lua_port, upstream_port, "--workers", "1",
+                   "--limits", str(limits_file(tmp / "generous.json", 10**9, 60)))
+    servers = {"upstream": Nginx(tmp / "up").start(upstream_port), "plain": Nginx(tmp / "plain").start(plain_port),
+               "lua": Nginx(tmp / "lua").start(lua_port)}
+    try:
+        targets = {"upstream": upstream_port, "plain": plain_port, "lua": lua_port}
+        for port in targets.values():  # warm up connections, JIT and caches
+            wrk(f"http://127.0.0.1:{port}{PATH}", 1)
+        rates: dict[str, list[float]] = {name: [] for name in targets}
+        cpu: dict[str, list[float]] = {name: [] for name in targets}
+        ratios = []
+        for round_ in range(rounds):
+            # plain and Lua back to back, in alternating order: paired under the same noise
+            order = ("plain", "lua", "upstream") if round_ % 2 == 0 else ("lua", "plain", "upstream")
+            for name in order:
+                before = servers[name].cpu_seconds()
+                rate, total = requests_per_second(wrk(f"http://127.0.0.1:{targets[name]}{PATH}", seconds))
+                rates[name].append(rate)
+                cpu[name].append((servers[name].cpu_seconds() - before) / total * 1e6)
+            ratios.append(rates["lua"][-1] / rates["plain"][-1])
+        rate = {name: statistics.median(values) for name, values in rates.items()}
+        cost = {name: statistics.median(values) for name, values in cpu.items()}
+        print(f"throughput (wrk -t2 -c32, {rounds} rounds x {seconds:g}s, medians; GET {PATH})")
+        print("                                  req/s   nginx worker CPU per request")
+        print(f"  straight to the upstream      {rate['upstream']:8.0f}   {cost['upstream']:6.1f} us")
+        print(f"  nginx plain proxy_pass        {rate['plain']:8.0f}   {cost['plain']:6.1f} us")
+        print(f"  nginx + Lua (limits + WAF)    {rate['lua']:8.0f}   {cost['lua']:6.1f} us")
+        ratio = statistics.median(ratios)
+        verdict = "met" if ratio >= 0.9 else "NOT met"
+        print(f"  ratio Lua / plain (req/s)     {ratio:8.2f}   (median of paired rounds; goal >= 0.90: {verdict})")
+        print(f"  ratio plain / Lua (CPU)       {cost['plain'] / cost['lua']:8.2f}   (gateway CPU alone)")
+        print(f"  ratio plain / upstream        {rate['plain'] / rate['upstream']:8.2f}")
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def accuracy(tmp: Path, seconds: float = 10) -> None:
+    upstream_port, port = free_port(), free_port()
+    (tmp / "up2" / "tmp").mkdir(parents=True)
+    (tmp / "up2" / "nginx.conf").write_text(UPSTREAM_CONF.format(prefix=tmp / "up2", port=upstream_port))
+    render_gateway(tmp / "limited", port, upstream_port, "--workers", "2",
+                   "--limits", str(limits_file(tmp / "limit.json", LIMIT, 1)))
+    connections = 20
+    offered_target = LIMIT * 10
+    script = tmp / "paced.lua"
+    script.write_text(PACED_SCRIPT.format(delay_ms=round(1000 * connections / offered_target)))
+    servers = [Nginx(tmp / "up2").start(upstream_port), Nginx(tmp / "limited").start(port)]
+    try:
+        time.sleep(2.1)  # let the start-up probe's window fade
+        output = wrk(f"http://127.0.0.1:{port}{PATH}", seconds, connections=connections, threads=2, script=script)
+    finally:
+        for server in servers:
+            server.stop()
+    match = re.search(r"COUNTS (\d+) (\d+) (\d+)", output)
+    if not match:
+        raise RuntimeError(output)
+    accepted, limited, other = map(int, match.groups())
+    offered = (accepted + limited + other) / seconds
+    accepted_rate = accepted / seconds
+    error = (accepted_rate - LIMIT) / LIMIT * 100
+    print(f"rate limiter accuracy (policy {LIMIT} req/s, sliding window of 1 s, 2 workers, {seconds:g}s at ~10x)")
+    print(f"  configured {LIMIT:7.1f} req/s")
+    print(f"  offered    {offered:7.1f} req/s  ({offered / LIMIT:.1f}x)")
+    print(f"  accepted   {accepted_rate:7.1f} req/s  (429: {limited}, other: {other})")
+    print(f"  error      {error:+7.1f} %       (goal within 10%: {'met' if abs(error) <= 10 else 'NOT met'})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk"):
+        if shutil.which(tool) is None:
+            print(f"skipped: {tool} is not installed")
+            return 0
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        throughput(Path(tmp), args.seconds, args.rounds)
+        print()
+        accuracy(Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
