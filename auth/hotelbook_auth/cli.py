@@ -13,9 +13,11 @@ from sqlalchemy import select
 
 from hotelbook_auth import domain, keys
 from hotelbook_auth.models import Client, db
+from hotelbook_auth.server import purge_expired
 
 clients_cli = AppGroup("clients", help="OAuth clients.")
 keys_cli = AppGroup("keys", help="Token signing keys.")
+tokens_cli = AppGroup("tokens", help="Stored codes and tokens.")
 
 
 @clients_cli.command("create")
@@ -87,6 +89,14 @@ def retire_keys() -> None:
     click.echo(f"dropped {len(dropped)} retired key(s){': ' + ' '.join(dropped) if dropped else ''}")
 
 
+@tokens_cli.command("purge")
+@click.option("--grace", default=86400, show_default=True, help="Seconds past expiry to keep rows.")
+def purge_tokens(grace: int) -> None:
+    """Delete expired authorization codes, refresh tokens and revoked access-token ids."""
+    click.echo(json.dumps(purge_expired(grace)))
+
+
 def init_cli(app: Flask) -> None:
     app.cli.add_command(clients_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(tokens_cli)

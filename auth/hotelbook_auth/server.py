@@ -20,8 +20,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, current_app, g
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
 
 from hotelbook_auth import domain
 from hotelbook_auth.keys import KeyStore
@@ -86,8 +85,26 @@ def revoke_family(family_id: str) -> None:
 
 
 def revoke_jti(jti: str, expires_at: int) -> None:
-    if db.session.get(RevokedAccessToken, jti) is None:
-        db.session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+    """Idempotent, also when two requests revoke the same token at once."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(RevokedAccessToken).values(jti=jti, expires_at=expires_at).on_conflict_do_nothing())
+
+
+def purge_expired(grace: int) -> dict[str, int]:
+    """Delete codes, refresh tokens and revoked jtis expired more than ``grace`` seconds ago."""
+    cutoff = now() - grace
+    counts = {
+        "authorization_codes": db.session.execute(
+            delete(AuthorizationCode).where(AuthorizationCode.expires_at < cutoff)).rowcount,
+        "refresh_tokens": db.session.execute(delete(RefreshToken).where(RefreshToken.expires_at < cutoff)).rowcount,
+        "revoked_access_tokens": db.session.execute(
+            delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < cutoff)).rowcount,
+    }
+    db.session.commit()
+    return counts
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
@@ -324,10 +341,7 @@ class Revocation(RevocationEndpoint):
         else:
             # Logging out ends the whole grant, not just this one token.
             revoke_family(token.row.family_id)
-        try:
-            db.session.commit()
-        except IntegrityError:  # revoked twice at once: already done
-            db.session.rollback()
+        db.session.commit()
 
 
 class AuthServer(AuthorizationServer):

@@ -53,3 +53,22 @@ def test_basic_credentials_are_url_decoded(client, register, active_kid):
     answer = client.post("/oauth/token", {"grant_type": "client_credentials"},
                          headers=basic(quote(creds["client_id"], safe=""), creds["client_secret"]))
     assert answer.json["scope"] == "users:read"
+
+
+def test_purge_drops_only_long_expired_rows(client, cli, clean_db, ui_client, login_code):
+    from conftest import exchange
+    from sqlalchemy import update
+
+    from hotelbook_auth.models import AuthorizationCode, RefreshToken
+
+    code, verifier = login_code()
+    exchange(client, ui_client, code, verifier)
+    login_code()
+    assert json.loads(cli("tokens", "purge").output) == {
+        "authorization_codes": 0, "refresh_tokens": 0, "revoked_access_tokens": 0}
+    with clean_db.app_context():
+        db.session.execute(update(AuthorizationCode).values(expires_at=0))
+        db.session.execute(update(RefreshToken).values(expires_at=0))
+        db.session.commit()
+    assert json.loads(cli("tokens", "purge").output) == {
+        "authorization_codes": 2, "refresh_tokens": 1, "revoked_access_tokens": 0}
