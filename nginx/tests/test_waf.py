@@ -251,11 +251,24 @@ def test_log_only_rules_never_block(tmp_path, upstreams):
     rules_file.write_text(json.dumps(rules))
     gw = Gateway(tmp_path / "gw", upstreams, "--waf-rules", str(rules_file)).start()
     try:
-        response = send(gw, {"params": {"q": "<script>x</script>"}}, "logonly-1")
-        assert response.status_code == 200
-        assert gw.log_for("logonly-1")["waf_rule"] == "xss-script-tag"
+        for request_id in ("logonly-1", "logonly-1b"):  # logged every time, not only the first
+            response = send(gw, {"params": {"q": "<script>x</script>"}}, request_id)
+            assert response.status_code == 200
+            assert gw.log_for(request_id)["waf_rule"] == "xss-script-tag"
         # the other rules still block
         response = send(gw, {"params": {"q": "x' union select 1"}}, "logonly-2")
         assert response.status_code == 403
     finally:
         gw.stop()
+
+
+def test_repeated_requests_are_judged_the_same_every_time(gateway: Gateway):
+    """Clean values are remembered per worker; hostile ones never are."""
+    benign = {"params": {"city": "O'Brien", "guests": "2"}, "headers": {"User-Agent": "Mozilla/5.0 repeat"}}
+    hostile = {"params": {"city": "O'Brien' or '1'='1", "guests": "2"}, "headers": {"User-Agent": "Mozilla/5.0 repeat"}}
+    for i in range(6):
+        assert send(gateway, benign, f"repeat-b{i}").status_code == 200
+        assert send(gateway, hostile, f"repeat-h{i}").status_code == 403
+    # a header block seen clean before, now with a hostile cookie added
+    hostile_cookie = {**benign, "headers": {**benign["headers"], "Cookie": "a=1' union select 1"}}
+    assert send(gateway, hostile_cookie, "repeat-c").status_code == 403
