@@ -79,3 +79,24 @@ def test_refresh_tokens_are_stored_hashed(client, clean_db, ui_client, login_cod
     with clean_db.app_context():
         stored = db.session.execute(db.select(RefreshToken.token_hash)).scalars().all()
     assert stored and first["refresh_token"] not in stored
+
+
+def test_a_concurrent_second_use_counts_as_reuse(client, ui_client, login_code, monkeypatch):
+    from hotelbook_auth.server import RefreshTokenGrant
+
+    first = _tokens(client, ui_client, login_code)
+    original = RefreshTokenGrant.authenticate_user
+
+    def racing(self, row):
+        # another request spends the same refresh token between our check and our update
+        with db.engine.begin() as conn:
+            conn.execute(update(RefreshToken).where(RefreshToken.token_hash == row.token_hash).values(used_at=1))
+        return original(self, row)
+
+    monkeypatch.setattr(RefreshTokenGrant, "authenticate_user", racing)
+    assert_oauth_error(refresh(client, ui_client, first["refresh_token"], status=400), "invalid_grant")
+    monkeypatch.setattr(RefreshTokenGrant, "authenticate_user", original)
+    creds = basic(ui_client["client_id"], ui_client["client_secret"])
+    # the family is revoked, and the token the losing request minted was never stored
+    assert client.post("/oauth/introspect", {"token": first["access_token"]}, headers=creds).json == {
+        "active": False}
