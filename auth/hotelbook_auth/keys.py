@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 import time
 from typing import Any
 
+from cryptography.fernet import Fernet
+from flask import current_app
 from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import delete, select, update
 
@@ -23,6 +27,20 @@ class NoSigningKey(RuntimeError):
     """No active key: run ``flask --app hotelbook_auth keys ensure``."""
 
 
+def _box() -> Fernet:
+    # Private keys are encrypted at rest: a database dump alone cannot forge tokens.
+    secret = current_app.config["KEY_ENCRYPTION_KEY"]
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
+
+
+def seal(key: ECKey) -> str:
+    return _box().encrypt(json.dumps(key.as_dict(private=True)).encode()).decode("ascii")
+
+
+def unseal(stored: str) -> ECKey:
+    return ECKey.import_key(json.loads(_box().decrypt(stored.encode("ascii"))))
+
+
 class KeyStore:
     """Keys from the database; parsed keys are cached by kid (a kid never changes its key)."""
 
@@ -33,7 +51,7 @@ class KeyStore:
     def _parse(self, kid: str, private_jwk: str) -> ECKey:
         key = self._parsed.get(kid)
         if key is None:
-            key = ECKey.import_key(json.loads(private_jwk))
+            key = unseal(private_jwk)
             with self._lock:
                 self._parsed[kid] = key
         return key
@@ -76,7 +94,7 @@ def rotate() -> str:
     now = int(time.time())
     key = new_key()
     db.session.execute(update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now))
-    db.session.add(SigningKey(kid=key.kid, private_jwk=json.dumps(key.as_dict(private=True)), created_at=now))
+    db.session.add(SigningKey(kid=key.kid, private_jwk=seal(key), created_at=now))
     db.session.commit()
     return key.kid
 

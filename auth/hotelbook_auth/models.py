@@ -125,7 +125,7 @@ class RevokedAccessToken(db.Model):
 
 
 class SigningKey(db.Model):
-    """An ES256 key as a private JWK; the newest one not retired signs."""
+    """An ES256 key as a private JWK, encrypted (``keys.seal``); the newest one not retired signs."""
 
     __tablename__ = "signing_keys"
 

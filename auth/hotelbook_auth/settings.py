@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from hotelbook_chassis.config import peer_url
+from hotelbook_chassis.config import dev_secret, peer_url
 
 
 def _seconds(name: str, default: int) -> int:
@@ -26,6 +26,8 @@ def auth_settings() -> dict[str, Any]:
         "KEY_RETIRE_LEEWAY": _seconds("KEY_RETIRE_LEEWAY", 60),
         # auth's own token for users' /credentials/verify, minted locally.
         "SERVICE_TOKEN_TTL": _seconds("SERVICE_TOKEN_TTL", 60),
+        # Encrypts the private signing keys in the database (a development value is generated).
+        "KEY_ENCRYPTION_KEY": os.environ.get("KEY_ENCRYPTION_KEY") or dev_secret("auth-key-encryption-key"),
         "USERS_URL": peer_url("users"),
         "PUBLIC_URL": public_url,
         "USERS_TIMEOUT": (2.0, float(os.environ.get("USERS_READ_TIMEOUT", 5))),

@@ -25,7 +25,8 @@ def service_name():
 
 @pytest.fixture(scope="session")
 def app(service_config):
-    return create_app({**service_config, "USERS_URL": USERS_URL, "ACCESS_TOKEN_TTL": 300})
+    return create_app({**service_config, "USERS_URL": USERS_URL, "ACCESS_TOKEN_TTL": 300,
+                       "KEY_ENCRYPTION_KEY": "test-key-encryption-key"})
 
 
 @pytest.fixture

@@ -63,10 +63,13 @@ def test_ensure_is_idempotent(cli, clean_db):
     assert cli("keys", "ensure").output.strip() == f"active signing key {kid}"
 
 
-def test_private_keys_stay_in_the_database(client, clean_db, active_kid):
+def test_private_keys_stay_in_the_database_encrypted(client, clean_db, active_kid):
+    from hotelbook_auth.keys import unseal
+
     with clean_db.app_context():
         stored = db.session.get(SigningKey, active_kid).private_jwk
-    assert '"d"' in stored
+        assert '"d"' not in stored and active_kid not in stored  # encrypted at rest
+        assert unseal(stored).is_private and unseal(stored).kid == active_kid
     assert '"d"' not in client.get("/.well-known/jwks.json").text
 
 

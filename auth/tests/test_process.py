@@ -16,8 +16,10 @@ ISSUER = "http://issuer.process.test"
 @pytest.fixture
 def auth_process(tmp_path):
     url, drop = new_database_url(tmp_path, "auth-process")
-    env = {"DATABASE_URL": url, "VAR_DIR": str(tmp_path), "OAUTH_ISSUER": ISSUER, "LOG_LEVEL": "WARNING"}
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "OAUTH_ISSUER": ISSUER, "VAR_DIR": str(tmp_path)})
+    env = {"DATABASE_URL": url, "VAR_DIR": str(tmp_path), "OAUTH_ISSUER": ISSUER, "LOG_LEVEL": "WARNING",
+           "KEY_ENCRYPTION_KEY": "process-test-key-encryption-key"}
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "OAUTH_ISSUER": ISSUER, "VAR_DIR": str(tmp_path),
+                      "KEY_ENCRYPTION_KEY": env["KEY_ENCRYPTION_KEY"]})
     upgrade(app)
     runner = app.test_cli_runner()
     assert runner.invoke(args=["keys", "ensure"]).exit_code == 0
