@@ -66,6 +66,7 @@ class Options:
     plain: bool = False
     workers: str = "auto"
     max_body: str = "1m"
+    read_timeout: int = READ_TIMEOUT
 
 
 class RenderError(Exception):
@@ -195,7 +196,8 @@ def location_blocks(options: Options) -> str:
             target = f"http://{upstream_id(name)}" + ("/" if strip else "")
             extra = ""
             if name in SLOW_READ_TIMEOUTS:
-                extra = f"            proxy_read_timeout {SLOW_READ_TIMEOUTS[name]}s;\n"
+                slow = max(SLOW_READ_TIMEOUTS[name], options.read_timeout)
+                extra = f"            proxy_read_timeout {slow}s;\n"
             out.append(f"        location {prefix} {{\n            proxy_pass {target};\n{extra}        }}\n")
     # Any other /api/<name>/ is no service of ours.
     out.append("        location /api/ {\n            return 404;\n        }\n")
@@ -307,7 +309,7 @@ http {{
         proxy_set_header X-Forwarded-Host $http_host;
         proxy_connect_timeout 3s;
         proxy_send_timeout 20s;
-        proxy_read_timeout {READ_TIMEOUT}s;
+        proxy_read_timeout {options.read_timeout}s;
         proxy_next_upstream off;
 
         add_header X-Request-ID $hb_request_id always;
@@ -414,12 +416,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument("--plain", action="store_true", help="routing only: no Lua, no limits, no WAF")
     parser.add_argument("--workers", default="auto", help="worker_processes (default auto)")
     parser.add_argument("--client-max-body-size", default="1m")
+    parser.add_argument("--read-timeout", type=int, default=READ_TIMEOUT,
+                        help=f"upstream read timeout in seconds (default {READ_TIMEOUT}; payments at least "
+                             f"{SLOW_READ_TIMEOUTS['payments']})")
     parser.add_argument("--check", action="store_true", help="run `nginx -t` on the result")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"auto|\d{1,3}", args.workers):
         parser.error("--workers: auto or a number")
     if not re.fullmatch(r"\d{1,6}[kKmM]?", args.client_max_body_size):
         parser.error("--client-max-body-size: a size such as 1m")
+    if not 1 <= args.read_timeout <= 3600:
+        parser.error("--read-timeout: 1 to 3600 seconds")
     try:
         options = Options(
             prefix=args.prefix.resolve(),
@@ -433,6 +440,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
             plain=args.plain,
             workers=args.workers,
             max_body=args.client_max_body_size,
+            read_timeout=args.read_timeout,
         )
         if not options.plain:
             check_data_files(options.limits, options.waf_rules)

@@ -57,6 +57,8 @@ class EchoHandler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        if self.path.startswith("/sleep/"):
+            time.sleep(float(self.path.split("/")[2]))
         if self.path.startswith("/status/"):
             code = int(self.path.split("/")[2].split("?")[0])
             payload = json.dumps({"type": "about:blank", "status": code, "from": self.service}).encode()

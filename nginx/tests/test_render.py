@@ -126,3 +126,12 @@ def test_command_line_errors(tmp_path):
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         assert result.returncode == 2, args
         assert not (tmp_path / "nginx.conf").exists()
+
+
+def test_the_generous_limits_file_is_valid_and_keeps_the_routes(tmp_path, upstreams):
+    generous = json.loads((NGINX_DIR / "limits-generous.json").read_text())
+    normal = json.loads((NGINX_DIR / "limits.json").read_text())
+    assert generous["routes"] == normal["routes"]
+    assert all(p["limit"] >= 100000 for p in generous["policies"].values())
+    result = render(tmp_path / "gw", 18080, upstreams, "--limits", str(NGINX_DIR / "limits-generous.json"), check=True)
+    assert result.returncode == 0, result.stderr

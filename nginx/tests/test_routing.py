@@ -125,6 +125,18 @@ def test_upstream_down_is_a_problem_502(tmp_path, upstreams, problem):
         gw.stop()
 
 
+def test_upstream_too_slow_is_a_problem_504(tmp_path, upstreams, problem):
+    gw = Gateway(tmp_path / "gw", upstreams, "--read-timeout", "1").start()
+    try:
+        body = problem(gw.get("/api/search/sleep/2.5", headers={"X-Request-ID": "slow-1"}), 504)
+        assert body["type"] == "urn:problem:hotelbook:upstream-timeout"
+        assert body["request_id"] == "slow-1"
+        # payments keeps its longer timeout
+        assert gw.get("/api/payments/sleep/1.5").status_code == 200
+    finally:
+        gw.stop()
+
+
 def test_forwarded_for_is_ignored_from_untrusted_clients(gateway: Gateway):
     echo = gateway.get("/api/search/hotels", headers={"X-Forwarded-For": "203.0.113.9",
                                                       "X-Request-ID": "xff-untrusted"}).json()
