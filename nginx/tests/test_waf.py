@@ -11,6 +11,13 @@ from conftest import NGINX_DIR, Gateway
 
 RULES = json.loads((NGINX_DIR / "waf_rules.json").read_text())["rules"]
 
+
+def nested(value: Any, depth: int) -> Any:
+    for _ in range(depth):
+        value = {"a": [value]}
+    return value
+
+
 # (rule id, request): every rule of waf_rules.json appears here at least once.
 BLOCKED: list[tuple[str, dict[str, Any]]] = [
     ("method-not-allowed", {"method": "PROPFIND"}),
@@ -19,6 +26,7 @@ BLOCKED: list[tuple[str, dict[str, Any]]] = [
     ("size-path", {"path": "/hotels/" + "a" * 2100}),
     ("size-query", {"params": {"q": "a" * 5000}}),
     ("size-query-count", {"params": [(f"p{i}", "1") for i in range(120)]}),
+    ("size-query-count", {"params": [("a", "1")] * 250 + [("q", "x' union select 1")]}),  # past the parser cap
     ("size-header", {"headers": {"X-Big": "a" * 9000}}),
     ("size-header-count", {"headers": {f"X-H{i}": "1" for i in range(70)}}),
     ("size-cookies", {"headers": {"Cookie": "; ".join(f"c{i}=1" for i in range(60))}}),
@@ -29,6 +37,7 @@ BLOCKED: list[tuple[str, dict[str, Any]]] = [
     ("sqli-union-select", {"path": "/hotels/1%2527%2520UNION%2520SELECT%2520null"}),  # double-encoded
     ("sqli-union-select", {"method": "POST", "json": {"guest": {"name": "a' union select 1--"}}}),
     ("sqli-union-select", {"headers": {"Cookie": "pref=1%27+UNION+SELECT+1"}}),
+    ("sqli-union-select", {"method": "POST", "json": nested("x' union select 1", 70)}),  # too deep to parse
     ("sqli-quoted-select", {"params": {"q": "1'; select name from users"}}),
     ("sqli-quoted-select", {"params": {"q": "x\") select count(*) from users"}}),
     ("sqli-tautology", {"params": {"user": "admin' or '1'='1"}}),

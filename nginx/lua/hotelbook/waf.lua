@@ -189,11 +189,13 @@ function Scan:size(target, length, count, field)
     return false
 end
 
--- A name=value map (query args, form fields): names and values, minus excepted fields.
+-- A name=value map (query args, form fields): names and values, minus excepted
+-- fields. The count is of values (a repeated name counts each time), so a
+-- payload cannot hide behind the parser's cap on arguments.
 function Scan:fields(target, args)
     local n = 0
     for name, value in pairs(args) do
-        n = n + 1
+        n = n + (type(value) == "table" and #value or 1)
         if not self.skip[name] then
             if self:value(target, name, name) then return true end
             if type(value) == "table" then
@@ -209,7 +211,8 @@ function Scan:fields(target, args)
 end
 
 function Scan:json(value, depth)
-    if depth > 32 then return false end
+    -- json.decode refuses nesting deeper than 64, and such bodies are inspected whole
+    if depth > 64 then return false end
     for k, v in pairs(value) do
         if not self.skip[k] then
             local kind = type(v)
