@@ -63,7 +63,8 @@ class Guest:
 
 
 def query_client(client_id: str | None) -> Client | None:
-    if not client_id or len(client_id) > 100:
+    # isprintable: a NUL byte would be a database error on PostgreSQL, not an unknown client.
+    if not client_id or len(client_id) > 100 or not client_id.isprintable():
         return None
     return db.session.get(Client, client_id)
 

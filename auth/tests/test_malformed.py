@@ -87,3 +87,20 @@ def test_hostile_authorize_parameters_show_an_error_page(client, ui_client):
         assert answer.status_int in (302, 400), answer.text
         if answer.status_int == 302:
             assert answer.headers["Location"].startswith("http://127.0.0.1:8080/auth/callback")
+
+
+def test_nul_bytes_are_client_errors_on_every_database(client, service_client, ui_client):
+    bad_basic = {"Authorization": "Basic " + base64.b64encode(b"pay\x00ments:secret").decode()}
+    answer = client.post("/oauth/token", {"grant_type": "client_credentials"}, headers=bad_basic, status=401)
+    assert_oauth_error(answer, "invalid_client")
+    answer = client.post("/oauth/token", {"grant_type": "client_credentials", "client_id": "a\x00",
+                                          "client_secret": "b"}, status=400)  # no Basic: 400 (RFC 6749 5.2)
+    assert_oauth_error(answer, "invalid_client")
+    page = client.get("/oauth/authorize", {"response_type": "code", "client_id": "booking\x00ui"}, status=400)
+    assert "Location" not in page.headers
+    # a JWT whose header names a kid with a NUL byte
+    header = base64.urlsafe_b64encode(b'{"alg":"ES256","typ":"at+jwt","kid":"a\\u0000b"}').rstrip(b"=").decode()
+    token = f"{header}.eyJzdWIiOiJ4In0.c2ln"
+    answer = client.post("/oauth/introspect", {"token": token},
+                         headers=basic("payments", service_client["client_secret"]))
+    assert answer.json == {"active": False}
