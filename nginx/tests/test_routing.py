@@ -176,3 +176,10 @@ def test_keepalive_connections_are_reused(gateway: Gateway):
             assert echo["headers"].get("connection", "") != "close"
             ports.add(echo["service"])
         assert ports == {"search"}
+
+
+def test_headers_too_large_for_nginx_are_a_problem_too(gateway: Gateway, problem):
+    # Beyond large_client_header_buffers nginx refuses before any Lua runs.
+    response = gateway.get("/api/search/hotels", headers={"X-Huge": "a" * 20000})
+    body = problem(response, 400)
+    assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
