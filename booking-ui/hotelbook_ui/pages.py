@@ -54,8 +54,14 @@ def hotel(hotel_id: str):
     if not is_uuidish(hotel_id):
         abort(404)
     query = parse_stay(request.args, date.today(), need_city=False)
+    params = query.stay_params() if not query.errors else {}
     try:
-        found = peers().hotel(hotel_id, query.search_params() if not query.errors else {})
+        try:
+            found = peers().hotel(hotel_id, params)
+        except PeerError as problem:
+            if problem.status != 400 or not params:
+                raise
+            found = peers().hotel(hotel_id, {})  # the hotel without prices beats no page at all
     except PeerUnavailable:
         return render_template("message.html", title="Hotel details unavailable",
                                message="We cannot show this hotel right now. Please try again in a minute.",

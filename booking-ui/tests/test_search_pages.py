@@ -2,6 +2,7 @@ import responses
 from conftest import HOTEL_ID, SEARCH, hotel
 
 STAY = {"city": "Zürich", "checkin": "2030-03-01", "checkout": "2030-03-03", "guests": "2"}
+DATES_ONLY = {"checkin": "2030-03-01", "checkout": "2030-03-03", "guests": "2"}
 
 
 def result(name, stars, amount, **extra):
@@ -97,3 +98,12 @@ def test_openapi_documents_the_json_endpoint(client):
     assert "/suggest/cities" in spec["paths"]
     assert client.get("/suggest/cities", params={"prefix": "x" * 51}, status=400).content_type == \
         "application/problem+json"
+
+
+def test_hotel_page_still_shows_when_search_refuses_the_dates(client, fake):
+    fake.get(f"{SEARCH}/hotels/{HOTEL_ID}", status=400, json={"status": 400, "invalid_params": [
+        {"name": "checkin", "reason": "too far"}]}, match=[responses.matchers.query_param_matcher(
+            {"checkin": "2030-03-01", "checkout": "2030-03-03", "guests": "2"})])
+    fake.get(f"{SEARCH}/hotels/{HOTEL_ID}", json=hotel())
+    page = client.get(f"/hotels/{HOTEL_ID}", params=DATES_ONLY)
+    assert "Hotel Bellevue" in page.text and "Double room" in page.text
