@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from hotelbook_auth.api import blp
+from hotelbook_auth.api import blp, wrong_methods
 from hotelbook_auth.cli import init_cli
 from hotelbook_auth.clients import init_users_client
 from hotelbook_auth.login import bp as login_bp
@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_oauth_server(app)
     init_users_client(app)
     app.register_blueprint(login_bp)
+    app.register_blueprint(wrong_methods)
     init_cli(app)
 
     def signing_key_ready() -> str | None:

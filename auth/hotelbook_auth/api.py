@@ -12,19 +12,48 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import flask
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Response, current_app, json, jsonify, request
 
 from hotelbook_auth import domain
 from hotelbook_auth.keys import NoSigningKey
+from hotelbook_auth.schemas import (
+    EmptySchema,
+    IntrospectionSchema,
+    JWKSSchema,
+    MetadataSchema,
+    TokenQuerySchema,
+    TokenRequestSchema,
+    TokenResponseSchema,
+    form_body,
+)
 from hotelbook_auth.server import ALL_METHODS, CONFIDENTIAL_METHODS, oauth_server
 from hotelbook_chassis import Blueprint
 
 log = logging.getLogger("hotelbook.auth.api")
-blp = Blueprint("oauth", __name__, description="OAuth 2 authorization server (RFC 6749, 7009, 7662, 8414, 9068)")
+
+
+class OAuthBlueprint(Blueprint):
+    """No default problem+json error response in the docs: these endpoints answer RFC 6749 errors."""
+
+    @staticmethod
+    def _prepare_response_doc(doc: dict, doc_info: dict, **kwargs: Any) -> dict:
+        doc = Blueprint._prepare_response_doc(doc, doc_info, **kwargs)
+        doc.get("responses", {}).pop("default", None)
+        return doc
+
+
+blp = OAuthBlueprint("oauth", __name__,
+                     description="OAuth 2 authorization server (RFC 6749, 7009, 7662, 8414, 9068)")
+# Other methods on the OAuth endpoints: outside the documented API, still OAuth error JSON.
+wrong_methods = flask.Blueprint("oauth_methods", __name__)
 
 FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Not declared as 4xx responses: the chassis would document them as problem+json.
+OAUTH_ERRORS = (" Errors are RFC 6749 JSON {error, error_description}: 400, or 401 with"
+                " WWW-Authenticate for invalid_client.")
 
 
 def oauth_error(error: str, description: str, status: int = 400, headers: dict[str, str] | None = None) -> Response:
@@ -88,9 +117,11 @@ def _post_only() -> Response:
 
 
 @blp.route("/oauth/token", methods=["POST"])
-@blp.doc(summary="Token endpoint (RFC 6749 section 3.2)",
+@blp.doc(summary="Token endpoint (RFC 6749 section 3.2)", requestBody=form_body(TokenRequestSchema),
          description="grant_type client_credentials, authorization_code (PKCE S256) or refresh_token; "
-                     "client authentication client_secret_basic (or client_secret_post, none for public clients).")
+                     "client authentication client_secret_basic (or client_secret_post, none for public clients)."
+                     + OAUTH_ERRORS)
+@blp.alt_response(200, schema=TokenResponseSchema, description="Tokens")
 def token() -> Any:
     def answer() -> Any:
         if not request.form.get("grant_type"):
@@ -101,24 +132,29 @@ def token() -> Any:
 
 
 @blp.route("/oauth/introspect", methods=["POST"])
-@blp.doc(summary="Token introspection (RFC 7662)", description="Needs client authentication.")
+@blp.doc(summary="Token introspection (RFC 7662)", requestBody=form_body(TokenQuerySchema),
+         description="Needs client authentication." + OAUTH_ERRORS)
+@blp.alt_response(200, schema=IntrospectionSchema, description="{active: false} or the token's claims")
 def introspect() -> Any:
     return _guarded(lambda: oauth_server().create_endpoint_response("introspection"))
 
 
 @blp.route("/oauth/revoke", methods=["POST"])
-@blp.doc(summary="Token revocation (RFC 7009)", description="Needs client authentication.")
+@blp.doc(summary="Token revocation (RFC 7009)", requestBody=form_body(TokenQuerySchema),
+         description="Needs client authentication." + OAUTH_ERRORS)
+@blp.alt_response(200, schema=EmptySchema, description="Revoked, or nothing to revoke")
 def revoke() -> Any:
     return _guarded(lambda: oauth_server().create_endpoint_response("revocation"))
 
 
 for _path, _name in (("/oauth/token", "token_other"), ("/oauth/introspect", "introspect_other"),
                      ("/oauth/revoke", "revoke_other")):
-    blp.add_url_rule(_path, _name, _post_only, methods=["GET", "PUT", "PATCH", "DELETE"])
+    wrong_methods.add_url_rule(_path, _name, _post_only, methods=["GET", "PUT", "PATCH", "DELETE"])
 
 
 @blp.route("/.well-known/jwks.json", methods=["GET"])
 @blp.doc(summary="Public signing keys (JWKS): the active key and retired ones still in use")
+@blp.alt_response(200, schema=JWKSSchema, description="JWKS")
 def jwks() -> Any:
     response = jsonify(current_app.extensions["auth_keys"].jwks())
     # Short: services refetch on an unknown kid anyway, and a rotation must show up soon.
@@ -128,6 +164,7 @@ def jwks() -> Any:
 
 @blp.route("/.well-known/oauth-authorization-server", methods=["GET"])
 @blp.doc(summary="Authorization server metadata (RFC 8414)")
+@blp.alt_response(200, schema=MetadataSchema, description="Metadata")
 def metadata() -> Any:
     issuer = current_app.config["OAUTH_ISSUER"].rstrip("/")
     response = jsonify({
