@@ -80,6 +80,7 @@ def authorize() -> Any:
     except (PeerUnavailable, NoSigningKey):
         return _page("login.html", 503, form=form, action=action, client_name=client_name, error=UNAVAILABLE)
     if user is None:
+        log.info("failed login for client %s", grant.client.client_id)  # never the e-mail or password
         # Same page, same status whether or not the e-mail address exists.
         return _page("login.html", 200, form=form, action=action, client_name=client_name, error=BAD_CREDENTIALS)
     log.info("guest logged in for client %s", grant.client.client_id)

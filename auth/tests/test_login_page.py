@@ -96,3 +96,23 @@ def test_empty_fields_are_a_form_error(client, ui_client, users_api):
     answer = log_in(client, authorize_params(), email="", password="", status=400)
     assert "Please enter your e-mail address and password." in answer.text
     assert not users_api.calls
+
+
+def test_users_refusing_auths_token_is_unavailable_not_a_wrong_password(client, ui_client, users_api):
+    users_api.add(responses.POST, f"{USERS_URL}/credentials/verify", status=403, json={"status": 403})
+    answer = log_in(client, authorize_params(), status=503)
+    assert "try again" in answer.text and "incorrect" not in answer.text
+
+
+def test_users_rejecting_the_input_is_a_failed_login(client, ui_client, users_api):
+    users_api.add(responses.POST, f"{USERS_URL}/credentials/verify", status=400, json={"status": 400})
+    answer = log_in(client, authorize_params(), email="not-an-email", status=200)
+    assert "The e-mail address or password is incorrect." in answer.text
+
+
+def test_password_is_never_echoed_or_logged(client, ui_client, users_api, caplog):
+    fake_users_verify(users_api)
+    answer = log_in(client, authorize_params(), password="s3cret-Wrong-pass", status=200)
+    assert "s3cret-Wrong-pass" not in answer.text
+    assert "failed login for client booking-ui" in caplog.text  # the log is captured...
+    assert "s3cret-Wrong-pass" not in caplog.text and GUEST["email"] not in caplog.text  # ...without secrets
