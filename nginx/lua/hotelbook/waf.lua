@@ -320,32 +320,35 @@ end
 -- Inspects the current request. Returns the blocking rule (or nil) and the ids
 -- of every rule that matched (or nil).
 function _M.inspect(method, uri)
-    local var = ngx.var
+    local request_uri = ngx.var.request_uri
+    local q = find(request_uri, "?", 1, true)
+    local path = q and sub(request_uri, 1, q - 1) or request_uri
+    local query = q and sub(request_uri, q + 1)
+    -- The header block as received: the same browser sends the same block again.
+    local raw_ok, raw = pcall(ngx.req.raw_header, true)
+    -- Fast path: everything seen clean before, under every rule, and no body.
+    if not BODY_METHODS[method] and memo.method[method] and memo.whole_path[path]
+            and (not query or memo.whole_query[query]) and raw_ok and memo.whole_headers[raw] then
+        return nil, nil
+    end
+
     local skip, off = exceptions_for(uri, method)
     local scan = setmetatable({ skip = skip, off = off }, Scan)
     local strict = skip == NO_FIELDS and off == NO_RULES
-    local request_uri = var.request_uri
-    local q = find(request_uri, "?", 1, true)
-    local path = q and sub(request_uri, 1, q - 1) or request_uri
     if scan:value("method", method) then return scan.blocked, scan.hits end
     if not memo.whole_path[path] then
         if scan:size("path", #path) or scan:value("path", path) then return scan.blocked, scan.hits end
         if strict and not scan.hits then remember("whole_path", path) end
     end
-    if q then
-        local query = sub(request_uri, q + 1)
-        if not memo.whole_query[query] then
-            if scan:size("query", #query) or scan:fields("query", ngx.req.get_uri_args(200)) then
-                return scan.blocked, scan.hits
-            end
-            if strict and not scan.hits then remember("whole_query", query) end
+    if query and not memo.whole_query[query] then
+        if scan:size("query", #query) or scan:fields("query", ngx.req.get_uri_args(200)) then
+            return scan.blocked, scan.hits
         end
+        if strict and not scan.hits then remember("whole_query", query) end
     end
-    -- The header block as received: the same browser sends the same block again.
-    local ok, raw = pcall(ngx.req.raw_header, true)
-    if not (ok and memo.whole_headers[raw]) then
+    if not (raw_ok and memo.whole_headers[raw]) then
         if scan:headers() then return scan.blocked, scan.hits end
-        if ok and strict and not scan.hits then remember("whole_headers", raw) end
+        if raw_ok and strict and not scan.hits then remember("whole_headers", raw) end
     end
     scan:body(method)
     return scan.blocked, scan.hits
