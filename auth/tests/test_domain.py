@@ -52,3 +52,16 @@ def test_registration_policy(kwargs, message):
     kwargs = {"redirect_uris": [], "public": False, **kwargs}
     with pytest.raises(domain.PolicyError, match=message):
         domain.check_registration(**kwargs)
+
+
+def test_lifetimes_come_from_the_environment(monkeypatch):
+    from hotelbook_auth.settings import auth_settings
+
+    monkeypatch.setenv("ACCESS_TOKEN_TTL", "120")
+    monkeypatch.setenv("REFRESH_TOKEN_TTL", "3600")
+    monkeypatch.setenv("AUTH_CODE_TTL", "30")
+    settings = auth_settings()
+    assert (settings["ACCESS_TOKEN_TTL"], settings["REFRESH_TOKEN_TTL"], settings["AUTH_CODE_TTL"]) == (120, 3600, 30)
+    monkeypatch.setenv("ACCESS_TOKEN_TTL", "0")
+    with pytest.raises(ValueError, match="ACCESS_TOKEN_TTL"):
+        auth_settings()
