@@ -214,7 +214,8 @@ def accuracy(tmp: Path, seconds: float = 10) -> None:
     connections = 20
     offered_target = LIMIT * 10
     script = tmp / "paced.lua"
-    script.write_text(PACED_SCRIPT.format(delay_ms=round(1000 * connections / offered_target)))
+    # each connection waits `delay` between answer and next request (~1 ms per answer)
+    script.write_text(PACED_SCRIPT.format(delay_ms=round(1000 * connections / offered_target) - 1))
     servers = [Nginx(tmp / "up2").start(upstream_port), Nginx(tmp / "limited").start(port)]
     try:
         time.sleep(2.1)  # let the start-up probe's window fade

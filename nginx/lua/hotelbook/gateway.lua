@@ -7,7 +7,6 @@ local ratelimit = require("hotelbook.ratelimit")
 local waf = require("hotelbook.waf")
 
 local ngx = ngx
-local tostring = tostring
 
 local _M = {}
 
@@ -111,9 +110,5 @@ function _M.problem()
     end
     return send_problem(status)
 end
-
--- Exposed for the unit-ish tests run through nginx.
-_M.json = json
-_M.tostring = tostring
 
 return _M

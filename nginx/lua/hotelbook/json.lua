@@ -1,7 +1,6 @@
 -- Minimal JSON for the gateway: Debian's ngx_lua ships without lua-cjson, so the
--- config files are decoded and problem documents encoded here (cjson is used for
--- encoding when present, e.g. under OpenResty). Decoding only runs at start-up
--- and for request bodies the WAF inspects.
+-- config files are decoded and problem documents encoded here, the same way
+-- under OpenResty. Decoding runs at start-up and for JSON bodies the WAF inspects.
 local byte, char, sub, find, format = string.byte, string.char, string.sub, string.find, string.format
 local concat, floor = table.concat, math.floor
 local type, tostring, pairs, ipairs, next, error, pcall = type, tostring, pairs, ipairs, next, error, pcall
