@@ -312,6 +312,8 @@ http {{
         proxy_read_timeout {options.read_timeout}s;
         proxy_next_upstream off;
 
+        # The services echo the request id too: one copy, the gateway's.
+        proxy_hide_header X-Request-ID;
         add_header X-Request-ID $hb_request_id always;
 """)
     if lua:
@@ -324,6 +326,9 @@ http {{
         set $hb_rl_reset "";
         set $hb_waf_rule "";
         set $hb_waf_action "";
+        proxy_hide_header RateLimit-Limit;
+        proxy_hide_header RateLimit-Remaining;
+        proxy_hide_header RateLimit-Reset;
         add_header RateLimit-Limit $hb_rl_limit always;
         add_header RateLimit-Remaining $hb_rl_remaining always;
         add_header RateLimit-Reset $hb_rl_reset always;

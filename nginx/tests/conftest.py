@@ -75,6 +75,8 @@ class EchoHandler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
+        # like the services: the request id goes back on the answer
+        self.send_header("X-Request-ID", self.headers.get("X-Request-ID", "none"))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
