@@ -61,7 +61,10 @@ def test_burst_up_to_the_limit_then_429(limited: Gateway, problem, policy, metho
         assert response.headers["RateLimit-Limit"] == str(limit)
         assert response.headers["RateLimit-Remaining"] == str(limit - 1 - i)
         assert 1 <= int(response.headers["RateLimit-Reset"]) <= 2 * SMALL["policies"][policy]["window"]
+        last_reset = int(response.headers["RateLimit-Reset"])
     refused = limited.request(method, path, headers={**headers, "X-Request-ID": f"limited-{policy}"})
+    # with nothing left, Reset says when the next request fits, as Retry-After does
+    assert abs(int(refused.headers["Retry-After"]) - last_reset) <= 1
     body = problem(refused, 429)
     assert body["type"] == "urn:problem:hotelbook:rate-limited"
     assert policy in body["detail"]

@@ -60,8 +60,23 @@ function _M.policy_for(uri, method)
     return nil
 end
 
+-- Seconds until one more request fits, given the counts after this request.
+local function wait_for_next(previous, current, limit, window, elapsed)
+    local wait
+    if current <= limit - 1 and previous > 0 then
+        -- Within this window, once enough of the previous one has faded.
+        wait = (1 - (limit - 1 - current) / previous) * window - elapsed
+    else
+        -- This window is full: in the next one, once this one has faded enough.
+        wait = window - elapsed + (1 - (limit - 1) / current) * window
+    end
+    wait = ceil(wait)
+    return wait >= 1 and wait or 1
+end
+
 -- Counts one request. Returns allowed, limit, remaining, reset_seconds,
--- retry_after_seconds (only when refused).
+-- retry_after_seconds (only when refused). Reset is when the current window
+-- ends, or, when nothing is left, when the next request fits.
 function _M.take(policy, client)
     local limit, window = policy.limit, policy.window
     local t = now()
@@ -76,29 +91,20 @@ function _M.take(policy, client)
         return true, limit, limit, ceil(window - elapsed)
     end
     local previous = dict:get(prefix .. (index - 1)) or 0
-    local fade = 1 - elapsed / window
-    local estimate = previous * fade + current
+    local estimate = previous * (1 - elapsed / window) + current
     if estimate <= limit then
         local remaining = floor(limit - estimate)
-        local reset = ceil(window - elapsed)
-        if remaining <= 0 and previous > 0 and current < limit then
-            -- When a new request fits again, as the previous window fades.
-            reset = ceil(((1 - (limit - 1 - current) / previous) * window) - elapsed)
+        local reset
+        if remaining >= 1 then
+            reset = ceil(window - elapsed)
+            if reset < 1 then reset = 1 end
+        else
+            reset = wait_for_next(previous, current, limit, window, elapsed)
         end
-        return true, limit, remaining, reset > 0 and reset or 1
+        return true, limit, remaining, reset
     end
     dict:incr(key, -1)
-    current = current - 1
-    local wait
-    if current <= limit - 1 and previous > 0 then
-        -- Within this window, once enough of the previous one has faded.
-        wait = (1 - (limit - 1 - current) / previous) * window - elapsed
-    else
-        -- This window is full: in the next one, once this one has faded enough.
-        wait = window - elapsed + (1 - (limit - 1) / current) * window
-    end
-    wait = ceil(wait)
-    if wait < 1 then wait = 1 end
+    local wait = wait_for_next(previous, current - 1, limit, window, elapsed)
     return false, limit, 0, wait, wait
 end
 
