@@ -107,3 +107,24 @@ def test_hotel_page_still_shows_when_search_refuses_the_dates(client, fake):
     fake.get(f"{SEARCH}/hotels/{HOTEL_ID}", json=hotel())
     page = client.get(f"/hotels/{HOTEL_ID}", params=DATES_ONLY)
     assert "Hotel Bellevue" in page.text and "Double room" in page.text
+
+
+def test_an_unexpected_error_is_a_friendly_page_never_a_traceback(client, app, monkeypatch):
+    peers = app.extensions["ui_peers"]
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(peers, "hotels", broken)
+    page = client.get("/hotels", params=STAY, status=500)
+    assert page.content_type == "text/html"
+    assert "Something went wrong on our side" in page.text and "boom" not in page.text
+    assert "Traceback" not in page.text and page.headers["X-Request-ID"] in page.text
+    monkeypatch.setattr(peers, "cities", broken)
+    problem = client.get("/suggest/cities", params={"prefix": "Z"}, status=500)
+    assert problem.content_type == "application/problem+json" and "boom" not in problem.text
+
+
+def test_wrong_method_is_a_friendly_page(client):
+    page = client.get("/logout", status=405)
+    assert page.content_type == "text/html" and "That did not work" in page.text
