@@ -294,6 +294,9 @@ http {{
     }}
 """)
     lines.append("\n" + upstream_blocks(options.upstreams))
+    # A client's own X-Forwarded-For is passed on only when it came through a
+    # trusted proxy; otherwise the services see just the address nginx saw.
+    forwarded_for = "$proxy_add_x_forwarded_for" if options.trusted_proxies else "$remote_addr"
     lines.append(f"""
     server {{
         listen {options.listen} reuseport;
@@ -304,7 +307,7 @@ http {{
         proxy_set_header Host $http_host;
         proxy_set_header X-Request-ID $hb_request_id;
         proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-For {forwarded_for};
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header X-Forwarded-Host $http_host;
         proxy_connect_timeout 3s;

@@ -142,6 +142,7 @@ def test_forwarded_for_is_ignored_from_untrusted_clients(gateway: Gateway):
     echo = gateway.get("/api/search/hotels", headers={"X-Forwarded-For": "203.0.113.9",
                                                       "X-Request-ID": "xff-untrusted"}).json()
     assert echo["headers"]["x-real-ip"] == "127.0.0.1"
+    assert echo["headers"]["x-forwarded-for"] == "127.0.0.1"  # the client's claim is dropped
     assert gateway.log_for("xff-untrusted")["remote_addr"] == "127.0.0.1"
 
 
@@ -151,6 +152,7 @@ def test_forwarded_for_is_believed_from_trusted_proxies(tmp_path, upstreams):
         echo = gw.get("/api/search/hotels", headers={"X-Forwarded-For": "203.0.113.9, 10.1.2.3",
                                                      "X-Request-ID": "xff-trusted"}).json()
         assert echo["headers"]["x-real-ip"] == "203.0.113.9"
+        assert echo["headers"]["x-forwarded-for"] == "203.0.113.9, 10.1.2.3, 127.0.0.1"
         assert gw.log_for("xff-trusted")["remote_addr"] == "203.0.113.9"
     finally:
         gw.stop()
