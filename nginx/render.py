@@ -279,6 +279,9 @@ http {{
         lines.append("    # Only these proxies may say who the client is (X-Forwarded-For).\n")
         lines += [f"    set_real_ip_from {cidr};\n" for cidr in options.trusted_proxies]
         lines.append("    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n")
+        lines.append('    map $http_x_forwarded_for $hb_forwarded_for {\n'
+                     '        "" $realip_remote_addr;\n'
+                     '        default "$http_x_forwarded_for, $realip_remote_addr";\n    }\n')
     log_format = LOG_FIELDS_COMMON + (LOG_FIELDS_LUA if lua else "")
     lines.append(f"""
     log_format hotelbook_json escape=json '{{{log_format}}}';
@@ -296,7 +299,8 @@ http {{
     lines.append("\n" + upstream_blocks(options.upstreams))
     # A client's own X-Forwarded-For is passed on only when it came through a
     # trusted proxy; otherwise the services see just the address nginx saw.
-    forwarded_for = "$proxy_add_x_forwarded_for" if options.trusted_proxies else "$remote_addr"
+    # ($proxy_add_x_forwarded_for would append the address realip found, not the peer's.)
+    forwarded_for = "$hb_forwarded_for" if options.trusted_proxies else "$remote_addr"
     lines.append(f"""
     server {{
         listen {options.listen} reuseport;
