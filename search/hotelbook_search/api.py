@@ -1,26 +1,209 @@
-"""HTTP endpoints: translate requests to domain calls and back."""
+"""HTTP endpoints: translate requests to catalogue and domain calls and back."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from datetime import date
+from typing import Any
 
-from hotelbook_chassis import Blueprint
-from hotelbook_search.models import City, db
+from flask.views import MethodView
+
+from hotelbook_chassis import Blueprint, Problem
+from hotelbook_chassis.pagination import decode_page_token, page
+from hotelbook_search import catalogue
+from hotelbook_search.clients import free_rooms
+from hotelbook_search.domain import cheapest_fitting, city_key, money, nights
+from hotelbook_search.models import Hotel, RoomType, db
+from hotelbook_search.schemas import (
+    CityPage,
+    CityQuery,
+    HotelIn,
+    HotelOut,
+    HotelPage,
+    HotelPatch,
+    HotelQuery,
+    RoomTypeIn,
+    RoomTypeOut,
+    RoomTypePatch,
+    StayQuery,
+)
 
 blp = Blueprint("search", __name__, description="Hotel catalogue and search")
 
+# With dates, availability may drop candidates: look at a few more than a page,
+# still with one availability call per page.
+OVERFETCH = 3
 
-class CityQuery(Schema):
-    prefix = fields.String(load_default="")
+
+@blp.get("/hotels")
+@blp.arguments(HotelQuery, location="query")
+@blp.response(200, HotelPage)
+def search_hotels(query: dict[str, Any]) -> dict[str, Any]:
+    """Hotels in a city; with dates, only those with a fitting room free every night."""
+    salt = f"hotels:{city_key(query['city'])}:{query['sort']}"
+    after = decode_page_token(query.get("next_token"), salt)
+    limit = query["limit"]
+    checkin, checkout = query.get("checkin"), query.get("checkout")
+    if not checkin:
+        hotels = catalogue.find_hotels(query, after, limit + 1)
+        more = len(hotels) > limit
+        hotels = hotels[:limit]
+        items = [summary(h, query["guests"]) for h in hotels]
+        return page(items, catalogue.position_of(hotels[-1], query["sort"]) if more else None, salt)
+
+    candidates = catalogue.find_hotels(query, after, limit * OVERFETCH + 1)
+    exhausted = len(candidates) <= limit * OVERFETCH
+    candidates = candidates[: limit * OVERFETCH]
+    inventory = {rt.id: rt.rooms for h in candidates for rt in h.room_types if rt.capacity >= query["guests"]}
+    free = free_rooms(checkin, checkout, inventory)
+    items, last = [], None
+    for hotel in candidates:
+        item = summary(hotel, query["guests"], checkin, checkout, free)
+        if item["available"] is False:
+            last = hotel
+            continue
+        items.append(item)
+        last = hotel
+        if len(items) == limit:
+            break
+    done = exhausted and (last is None or last is candidates[-1])
+    return page(items, None if done or last is None else catalogue.position_of(last, query["sort"]), salt)
 
 
-class CityOut(Schema):
-    name = fields.String()
-    country = fields.String()
+def summary(hotel: Hotel, guests: int, checkin: date | None = None, checkout: date | None = None,
+            free: dict[str, int] | None = None) -> dict[str, Any]:
+    offers = catalogue.offers(hotel)
+    item: dict[str, Any] = {
+        "id": hotel.id, "name": hotel.name, "city": hotel.city, "country": hotel.country,
+        "address": hotel.address, "stars": hotel.stars,
+        "nightly_price_from": money(hotel.min_price, hotel.currency),
+    }
+    if checkin and checkout:
+        best = cheapest_fitting(offers, guests, free)
+        item["available"] = None if free is None else best is not None
+        item["stay_price"] = money(best.nightly_amount * nights(checkin, checkout), best.currency) if best else None
+    return item
 
 
 @blp.get("/cities")
 @blp.arguments(CityQuery, location="query")
-@blp.response(200, CityOut(many=True))
-def cities(query):
-    return db.session.scalars(db.select(City).where(City.name.startswith(query["prefix"])).limit(10)).all()
+@blp.response(200, CityPage)
+def list_cities(query: dict[str, Any]) -> dict[str, Any]:
+    """Cities with hotels whose name starts with ``prefix`` (accents and case ignored), busiest first."""
+    return {"items": catalogue.cities(query["prefix"])}
+
+
+def get_hotel_or_404(hotel_id: str) -> Hotel:
+    hotel = db.session.get(Hotel, hotel_id) if len(hotel_id) <= 36 else None
+    if hotel is None:
+        raise Problem(404, "No hotel with this id.", type="not-found")
+    return hotel
+
+
+@blp.route("/hotels/<hotel_id>")
+class HotelResource(MethodView):
+    @blp.arguments(StayQuery, location="query")
+    @blp.response(200, HotelOut)
+    def get(self, query: dict[str, Any], hotel_id: str) -> dict[str, Any]:
+        """A hotel with its room types; with dates, each room type's free rooms."""
+        hotel = get_hotel_or_404(hotel_id)
+        if not query.get("checkin"):
+            return catalogue.hotel_out(hotel)
+        free = free_rooms(query["checkin"], query["checkout"], {rt.id: rt.rooms for rt in hotel.room_types})
+        return catalogue.hotel_out(hotel, free, with_availability=True)
+
+    @blp.requires("search:write")
+    @blp.arguments(HotelPatch)
+    @blp.response(200, HotelOut)
+    def patch(self, body: dict[str, Any], hotel_id: str) -> dict[str, Any]:
+        """Change a hotel (scope search:write)."""
+        hotel = get_hotel_or_404(hotel_id)
+        moved = "city" in body or "country" in body
+        if moved:
+            catalogue.count_city(hotel.city, hotel.country, -1)
+        for name, value in body.items():
+            setattr(hotel, name, value)
+        hotel.city_key = city_key(hotel.city)
+        if moved:
+            catalogue.count_city(hotel.city, hotel.country, +1)
+        db.session.commit()
+        return catalogue.hotel_out(hotel)
+
+    @blp.requires("search:write")
+    @blp.response(204)
+    def delete(self, hotel_id: str) -> None:
+        """Remove a hotel and its room types (scope search:write)."""
+        hotel = get_hotel_or_404(hotel_id)
+        catalogue.count_city(hotel.city, hotel.country, -1)
+        db.session.delete(hotel)
+        db.session.commit()
+
+
+@blp.post("/hotels")
+@blp.requires("search:write")
+@blp.arguments(HotelIn)
+@blp.response(201, HotelOut)
+def create_hotel(body: dict[str, Any]) -> dict[str, Any]:
+    """Add a hotel with its room types (scope search:write)."""
+    room_types = body.pop("room_types")
+    hotel = Hotel(**body, city_key=city_key(body["city"]))
+    hotel.room_types = [new_room_type(rt) for rt in room_types]
+    hotel.refresh_summary()
+    db.session.add(hotel)
+    catalogue.count_city(hotel.city, hotel.country, +1)
+    db.session.commit()
+    return catalogue.hotel_out(hotel)
+
+
+def new_room_type(body: dict[str, Any]) -> RoomType:
+    price = body["nightly_price"]
+    return RoomType(name=body["name"], capacity=body["capacity"], rooms=body["rooms"],
+                    price_amount=price["amount"], currency=price["currency"])
+
+
+@blp.post("/hotels/<hotel_id>/room-types")
+@blp.requires("search:write")
+@blp.arguments(RoomTypeIn)
+@blp.response(201, RoomTypeOut)
+def add_room_type(body: dict[str, Any], hotel_id: str) -> dict[str, Any]:
+    """Add a room type to a hotel (scope search:write)."""
+    hotel = get_hotel_or_404(hotel_id)
+    room_type = new_room_type(body)
+    hotel.room_types.append(room_type)
+    hotel.refresh_summary()
+    db.session.commit()
+    return catalogue.room_type_out(room_type)
+
+
+def get_room_type_or_404(hotel: Hotel, room_type_id: str) -> RoomType:
+    for room_type in hotel.room_types:
+        if room_type.id == room_type_id:
+            return room_type
+    raise Problem(404, "No room type with this id in this hotel.", type="not-found")
+
+
+@blp.route("/hotels/<hotel_id>/room-types/<room_type_id>")
+class RoomTypeResource(MethodView):
+    @blp.requires("search:write")
+    @blp.arguments(RoomTypePatch)
+    @blp.response(200, RoomTypeOut)
+    def patch(self, body: dict[str, Any], hotel_id: str, room_type_id: str) -> dict[str, Any]:
+        """Change a room type (scope search:write)."""
+        hotel = get_hotel_or_404(hotel_id)
+        room_type = get_room_type_or_404(hotel, room_type_id)
+        price = body.pop("nightly_price", None)
+        if price:
+            room_type.price_amount, room_type.currency = price["amount"], price["currency"]
+        for name, value in body.items():
+            setattr(room_type, name, value)
+        hotel.refresh_summary()
+        db.session.commit()
+        return catalogue.room_type_out(room_type)
+
+    @blp.requires("search:write")
+    @blp.response(204)
+    def delete(self, hotel_id: str, room_type_id: str) -> None:
+        """Remove a room type (scope search:write)."""
+        hotel = get_hotel_or_404(hotel_id)
+        hotel.room_types.remove(get_room_type_or_404(hotel, room_type_id))
+        hotel.refresh_summary()
+        db.session.commit()

@@ -130,7 +130,7 @@ class ServiceClient:
                      status_forcelist=(502, 503, 504), allowed_methods=None, raise_on_status=False)
         # Non-idempotent calls retry only when the connection was never made.
         unsafe = Retry(total=retries, connect=retries, read=0, status=0, other=0, backoff_factor=backoff,
-                       allowed_methods=frozenset(), raise_on_status=False)
+                       allowed_methods=None, raise_on_status=False)
         self._safe = _session(safe)
         self._unsafe = _session(unsafe)
 

@@ -20,6 +20,7 @@ def alembic_config(app: Flask) -> Config:
     versions = Path(package.__file__).parent / "migrations" / "versions"
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "alembic"))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(versions))
     config.set_main_option("sqlalchemy.url", app.config["SQLALCHEMY_DATABASE_URI"])
     config.attributes["app"] = app

@@ -1,0 +1,97 @@
+"""Reading and writing the catalogue (the repository between the API and the tables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from hotelbook_search.domain import RoomOffer, city_key, money
+from hotelbook_search.models import City, Hotel, RoomType, db
+
+SORT_COLUMNS = {"name": Hotel.name, "stars": Hotel.stars, "price": Hotel.min_price}
+
+
+def sort_spec(sort: str) -> tuple[Any, bool]:
+    """``-stars`` -> (Hotel.stars, descending)."""
+    return SORT_COLUMNS[sort.lstrip("-")], sort.startswith("-")
+
+
+def find_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int) -> list[Hotel]:
+    """Hotels of a city matching the filters, in sort order, after a keyset position."""
+    column, descending = sort_spec(query["sort"])
+    conditions: list[ColumnElement[bool]] = [Hotel.city_key == city_key(query["city"])]
+    if query.get("stars"):
+        conditions.append(Hotel.stars >= query["stars"])
+    if query.get("max_price"):
+        conditions.append(Hotel.min_price <= query["max_price"])
+    if query.get("guests", 1) > 1:
+        conditions.append(Hotel.max_capacity >= query["guests"])
+    if after is not None:
+        position = tuple_(column, Hotel.id)
+        value = (after["v"], after["id"])
+        conditions.append(position < value if descending else position > value)
+    order = (column.desc(), Hotel.id.desc()) if descending else (column.asc(), Hotel.id.asc())
+    return list(db.session.scalars(select(Hotel).where(*conditions).order_by(*order).limit(limit)))
+
+
+def position_of(hotel: Hotel, sort: str) -> dict[str, Any]:
+    column, _ = sort_spec(sort)
+    return {"v": getattr(hotel, column.key), "id": hotel.id}
+
+
+def offers(hotel: Hotel) -> list[RoomOffer]:
+    return [RoomOffer(rt.id, rt.capacity, rt.price_amount, rt.currency, rt.rooms) for rt in hotel.room_types]
+
+
+def room_type_out(rt: RoomType, free: int | None = None, known: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": rt.id, "name": rt.name, "capacity": rt.capacity,
+                           "nightly_price": money(rt.price_amount, rt.currency), "rooms": rt.rooms}
+    if known:
+        out["free"] = free
+        out["available"] = None if free is None else free > 0
+    return out
+
+
+def hotel_out(hotel: Hotel, free: dict[str, int] | None = None, with_availability: bool = False) -> dict[str, Any]:
+    return {
+        "id": hotel.id, "name": hotel.name, "city": hotel.city, "country": hotel.country,
+        "address": hotel.address, "stars": hotel.stars, "description": hotel.description,
+        "amenities": list(hotel.amenities or []),
+        "room_types": [room_type_out(rt, None if free is None else free.get(rt.id, 0), with_availability)
+                       for rt in hotel.room_types],
+    }
+
+
+def cities(prefix: str, limit: int = 10) -> list[City]:
+    key = city_key(prefix)
+    # A range, not LIKE: it uses the plain b-tree index on every database.
+    statement = select(City).where(City.hotels > 0)
+    if key:
+        statement = statement.where(City.city_key >= key, City.city_key < key + "\uffff")
+    return list(db.session.scalars(statement.order_by(City.hotels.desc(), City.name).limit(limit)))
+
+
+def count_city(name: str, country: str, delta: int) -> None:
+    key = city_key(name)
+    row_key = f"{key}|{country}"
+    if db.session.get(City, row_key) is None:
+        db.session.add(City(key=row_key, city_key=key, name=name, country=country, hotels=0))
+        db.session.flush()
+    db.session.execute(update(City).where(City.key == row_key).values(hotels=City.hotels + delta))
+
+
+def recount_cities() -> None:
+    """Rebuild the city table from the hotels (after a bulk seed)."""
+    db.session.execute(City.__table__.delete())
+    rows = db.session.execute(
+        select(Hotel.city_key, Hotel.city, Hotel.country, func.count()).group_by(Hotel.city_key, Hotel.city,
+                                                                                 Hotel.country))
+    merged: dict[str, dict[str, Any]] = {}
+    for key, name, country, count in rows:
+        entry = merged.setdefault(f"{key}|{country}", {"key": f"{key}|{country}", "city_key": key, "name": name,
+                                                      "country": country, "hotels": 0})
+        entry["hotels"] += count
+    if merged:
+        db.session.execute(City.__table__.insert(), list(merged.values()))

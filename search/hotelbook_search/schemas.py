@@ -1,0 +1,125 @@
+"""Request and response schemas: they validate input and document /openapi.json."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from hotelbook_search.domain import MAX_GUESTS, SORTS, stay_errors
+
+ID = validate.Length(min=1, max=36)
+
+
+class MoneySchema(Schema):
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**9))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+
+
+class StayQuery(Schema):
+    checkin = fields.Date()
+    checkout = fields.Date()
+    guests = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_GUESTS))
+
+    @validates_schema
+    def check_stay(self, data: dict, **_: object) -> None:
+        errors = stay_errors(data.get("checkin"), data.get("checkout"), date.today())
+        if errors:
+            raise ValidationError({name: [reason] for name, reason in errors.items()})
+
+
+class HotelQuery(StayQuery):
+    city = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    stars = fields.Integer(validate=validate.Range(min=1, max=5), metadata={"description": "minimum stars"})
+    max_price = fields.Integer(validate=validate.Range(min=1), 
+                               metadata={"description": "max nightly price, minor units"})
+    sort = fields.String(load_default="name", validate=validate.OneOf(SORTS))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    next_token = fields.String(validate=validate.Length(max=2000))
+
+
+class CityQuery(Schema):
+    prefix = fields.String(load_default="", validate=validate.Length(max=120))
+
+
+class CitySchema(Schema):
+    name = fields.String()
+    country = fields.String()
+    hotels = fields.Integer()
+
+
+class CityPage(Schema):
+    items = fields.List(fields.Nested(CitySchema))
+
+
+class RoomTypeIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_GUESTS))
+    nightly_price = fields.Nested(MoneySchema, required=True)
+    rooms = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10000))
+
+
+class RoomTypePatch(RoomTypeIn):
+    class Meta:
+        partial = True
+
+
+class RoomTypeOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    capacity = fields.Integer()
+    nightly_price = fields.Nested(MoneySchema)
+    rooms = fields.Integer()
+    available = fields.Boolean(allow_none=True)
+    free = fields.Integer(allow_none=True)
+
+
+class HotelIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    city = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$"))
+    address = fields.String(load_default="", validate=validate.Length(max=300))
+    stars = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    amenities = fields.List(fields.String(validate=validate.Length(min=1, max=60)), load_default=list,
+                            validate=validate.Length(max=50))
+    room_types = fields.List(fields.Nested(RoomTypeIn), load_default=list, validate=validate.Length(max=50))
+
+
+class HotelPatch(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    city = fields.String(validate=validate.Length(min=1, max=120))
+    country = fields.String(validate=validate.Regexp(r"^[A-Z]{2}$"))
+    address = fields.String(validate=validate.Length(max=300))
+    stars = fields.Integer(strict=True, validate=validate.Range(min=1, max=5))
+    description = fields.String(validate=validate.Length(max=5000))
+    amenities = fields.List(fields.String(validate=validate.Length(min=1, max=60)), validate=validate.Length(max=50))
+
+
+class HotelOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    city = fields.String()
+    country = fields.String()
+    address = fields.String()
+    stars = fields.Integer()
+    description = fields.String()
+    amenities = fields.List(fields.String())
+    room_types = fields.List(fields.Nested(RoomTypeOut))
+
+
+class HotelSummary(Schema):
+    id = fields.String()
+    name = fields.String()
+    city = fields.String()
+    country = fields.String()
+    address = fields.String()
+    stars = fields.Integer()
+    nightly_price_from = fields.Nested(MoneySchema)
+    available = fields.Boolean(allow_none=True)
+    stay_price = fields.Nested(MoneySchema, allow_none=True)
+
+
+class HotelPage(Schema):
+    items = fields.List(fields.Nested(HotelSummary))
+    next_token = fields.String(allow_none=True)

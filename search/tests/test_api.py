@@ -1,0 +1,174 @@
+import json
+from datetime import date, timedelta
+
+import pytest
+import requests
+import responses
+
+from hotelbook_chassis.testing import bearer
+from tests.conftest import RESERVATIONS
+
+CHECKIN = (date.today() + timedelta(days=30)).isoformat()
+CHECKOUT = (date.today() + timedelta(days=32)).isoformat()
+
+
+def stay(**extra):
+    return {"city": "zurich", "checkin": CHECKIN, "checkout": CHECKOUT, **extra}
+
+
+def test_admin_writes_need_search_write(client, token_factory):
+    body = {"name": "X", "city": "Bern", "country": "CH", "stars": 3}
+    client.post_json("/hotels", body, status=401)
+    client.post_json("/hotels", body, headers=bearer(token_factory("guest")), status=403)
+
+
+def test_city_search_is_accent_and_case_insensitive(client, make_hotel):
+    hotel = make_hotel()
+    make_hotel(name="Elsewhere", city="Bern")
+    for city in ("zurich", "ZÜRICH", "Zürich"):
+        items = client.get("/hotels", {"city": city}).json["items"]
+        assert [item["id"] for item in items] == [hotel["id"]]
+
+
+def test_cities_autocomplete(client, make_hotel):
+    make_hotel(city="Zürich")
+    make_hotel(name="Two", city="Zürich")
+    make_hotel(city="Zug")
+    body = client.get("/cities", {"prefix": "zu"}).json
+    assert body["items"][0] == {"name": "Zürich", "country": "CH", "hotels": 2}
+    assert {c["name"] for c in body["items"]} == {"Zürich", "Zug"}
+    assert client.get("/cities", {"prefix": "zür"}).json["items"][0]["name"] == "Zürich"
+
+
+def test_hotel_detail_and_404(client, make_hotel):
+    hotel = make_hotel()
+    got = client.get(f"/hotels/{hotel['id']}").json
+    assert got["room_types"][0]["nightly_price"] == {"amount": 12000, "currency": "EUR"}
+    response = client.get("/hotels/00000000-0000-0000-0000-000000000000", status=404)
+    assert response.content_type == "application/problem+json"
+    client.get("/hotels/" + "x" * 300, status=404)
+
+
+@responses.activate
+def test_dates_bring_availability_in_one_batched_call(client, make_hotel):
+    full = make_hotel(name="Full", rooms=(("Double", 2, 9000, 1),))
+    free = make_hotel(name="Free", rooms=(("Double", 2, 15000, 2), ("Family", 4, 30000, 1)))
+    small = make_hotel(name="Small", rooms=(("Single", 1, 5000, 4),))
+    calls = []
+
+    def availability(request):
+        body = json.loads(request.body)
+        calls.append(body)
+        answer = {rt["room_type_id"]: rt["rooms"] for rt in body["room_types"]}
+        answer[full["room_types"][0]["id"]] = 0
+        return 200, {}, json.dumps({"room_types": [{"room_type_id": k, "free": v} for k, v in answer.items()]})
+
+    responses.add_callback(responses.POST, f"{RESERVATIONS}/availability", callback=availability)
+    items = client.get("/hotels", stay(guests=2)).json["items"]
+    assert len(calls) == 1
+    assert calls[0]["checkin"] == CHECKIN
+    # Single rooms do not fit two guests, so they are not asked about.
+    assert small["room_types"][0]["id"] not in {rt["room_type_id"] for rt in calls[0]["room_types"]}
+    assert [item["name"] for item in items] == ["Free"]
+    assert items[0]["available"] is True
+    assert items[0]["stay_price"] == {"amount": 30000, "currency": "EUR"}
+    assert free["id"] == items[0]["id"]
+
+
+@responses.activate
+def test_reservations_down_still_answers_with_unknown_availability(client, make_hotel):
+    make_hotel()
+    responses.add(responses.POST, f"{RESERVATIONS}/availability", body=requests.ConnectionError("down"))
+    response = client.get("/hotels", stay(guests=2))
+    assert response.status_int == 200
+    assert response.json["items"][0]["available"] is None
+    assert response.json["items"][0]["stay_price"] == {"amount": 24000, "currency": "EUR"}
+
+
+@responses.activate
+def test_reservations_error_answer_is_unknown_not_500(client, make_hotel):
+    make_hotel()
+    responses.add(responses.POST, f"{RESERVATIONS}/availability", status=500)
+    assert client.get("/hotels", stay()).json["items"][0]["available"] is None
+
+
+def test_paging_has_no_duplicates_or_gaps(client, make_hotel):
+    ids = {make_hotel(name=f"Hotel {i:02d}", stars=1 + i % 5)["id"] for i in range(23)}
+    for sort in ("name", "-stars", "price"):
+        seen, token = [], None
+        while True:
+            params = {"city": "Zürich", "limit": 5, "sort": sort, **({"next_token": token} if token else {})}
+            body = client.get("/hotels", params).json
+            seen += [item["id"] for item in body["items"]]
+            token = body["next_token"]
+            if not token:
+                break
+        assert len(seen) == len(set(seen)) == 23
+        assert set(seen) == ids
+
+
+def test_filters(client, make_hotel):
+    make_hotel(name="Cheap", stars=2, rooms=(("Double", 2, 8000, 1),))
+    make_hotel(name="Posh", stars=5, rooms=(("Suite", 4, 40000, 1),))
+    names = lambda **q: [i["name"] for i in client.get("/hotels", {"city": "zurich", **q}).json["items"]]  # noqa: E731
+    assert names(stars=4) == ["Posh"]
+    assert names(max_price=10000) == ["Cheap"]
+    assert names(guests=3) == ["Posh"]
+    assert names(sort="-price") == ["Posh", "Cheap"]
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"sort": "random"}, "sort"),
+    ({"checkin": CHECKIN, "checkout": CHECKIN}, "checkout"),
+    ({"checkin": "2020-01-01", "checkout": "2020-01-03"}, "checkin"),
+    ({"checkin": CHECKIN, "checkout": (date.today() + timedelta(days=61)).isoformat()}, "checkout"),
+    ({"next_token": "forged.token"}, "next_token"), ({"guests": 0}, "guests"), ({"checkin": "soon"}, "checkin"),
+    ({"city": ""}, "city"),
+])
+def test_bad_input_names_the_field(client, params, field):
+    response = client.get("/hotels", {"city": "zurich", **params}, status=400)
+    assert response.content_type == "application/problem+json"
+    assert field in {p["name"] for p in response.json["invalid_params"]}
+
+
+def test_next_token_of_another_query_is_refused(client, make_hotel):
+    for i in range(3):
+        make_hotel(name=f"H{i}")
+    token = client.get("/hotels", {"city": "zurich", "limit": 1}).json["next_token"]
+    client.get("/hotels", {"city": "bern", "limit": 1, "next_token": token}, status=400)
+
+
+def test_admin_update_and_delete(client, make_hotel, admin):
+    hotel = make_hotel()
+    client.patch_json(f"/hotels/{hotel['id']}", {"city": "Bern"}, headers=admin)
+    assert client.get("/hotels", {"city": "bern"}).json["items"][0]["id"] == hotel["id"]
+    room = client.post_json(f"/hotels/{hotel['id']}/room-types", {"name": "Cheap", "capacity": 1,
+                            "nightly_price": {"amount": 100, "currency": "EUR"}, "rooms": 1}, headers=admin,
+                            status=201).json
+    assert client.get("/hotels", {"city": "bern"}).json["items"][0]["nightly_price_from"]["amount"] == 100
+    client.delete(f"/hotels/{hotel['id']}/room-types/{room['id']}", headers=admin, status=204)
+    client.delete(f"/hotels/{hotel['id']}", headers=admin, status=204)
+    assert client.get("/hotels", {"city": "bern"}).json["items"] == []
+    assert client.get("/cities", {"prefix": "bern"}).json["items"] == []
+
+
+def test_admin_input_validated(client, admin):
+    bad = {"name": "", "city": "Bern", "country": "Switzerland", "stars": 9, "price": 1,
+           "room_types": [{"name": "x", "capacity": 0, "nightly_price": {"amount": 1.5, "currency": "eur"},
+                           "rooms": 1}]}
+    names = {p["name"] for p in client.post_json("/hotels", bad, headers=admin, status=400).json["invalid_params"]}
+    assert {"name", "country", "stars", "price"} <= names
+    assert any(n.startswith("room_types") for n in names)
+
+
+def test_seed_is_deterministic_and_idempotent(clean_db):
+    from hotelbook_search.models import City, Hotel, db
+    from hotelbook_search.seed import seed
+
+    with clean_db.app_context():
+        seed(300)
+        first = sorted(db.session.scalars(db.select(Hotel.id)))
+        seed(300)
+        assert sorted(db.session.scalars(db.select(Hotel.id))) == first
+        assert len(first) == 300
+        assert sum(db.session.scalars(db.select(City.hotels))) == 300

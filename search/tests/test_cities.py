@@ -1,2 +1,0 @@
-def test_cities_empty(client):
-    assert client.get("/cities?prefix=Zu").json == []
