@@ -31,7 +31,7 @@ class StayQuery(Schema):
 class HotelQuery(StayQuery):
     city = fields.String(required=True, validate=validate.Length(min=1, max=120))
     stars = fields.Integer(validate=validate.Range(min=1, max=5), metadata={"description": "minimum stars"})
-    max_price = fields.Integer(validate=validate.Range(min=1), 
+    max_price = fields.Integer(validate=validate.Range(min=1),
                                metadata={"description": "max nightly price, minor units"})
     sort = fields.String(load_default="name", validate=validate.OneOf(SORTS))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
