@@ -257,7 +257,10 @@ function Scan:body(method)
     local data = read_body()
     if not data or data == "" then return false end
     if self:size("body", #data) then return true end
-    if #data > state.max_body then return false end
+    if #data > state.max_body then
+        -- Past what is parsed (when no size rule refused it): patterns on the start.
+        return self:value("body", sub(data, 1, state.max_body))
+    end
     if kind == "form" then
         return self:fields("body", ngx.decode_args(data, 1000))
     elseif kind == "json" then
