@@ -9,9 +9,10 @@ from flask.views import MethodView
 
 from hotelbook_chassis import Blueprint, Problem
 from hotelbook_chassis.pagination import decode_page_token, page
+from hotelbook_chassis.stays import money, nights
 from hotelbook_search import catalogue
 from hotelbook_search.clients import free_rooms
-from hotelbook_search.domain import cheapest_fitting, city_key, money, nights
+from hotelbook_search.domain import cheapest_fitting, city_key
 from hotelbook_search.models import Hotel, RoomType, db
 from hotelbook_search.schemas import (
     CityPage,

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from hotelbook_search.domain import RoomOffer, city_key, money
+from hotelbook_chassis.stays import money
+from hotelbook_search.domain import RoomOffer, city_key
 from hotelbook_search.models import City, Hotel, RoomType, db
 
 SORT_COLUMNS = {"name": Hotel.name, "stars": Hotel.stars, "price": Hotel.min_price}

@@ -1,12 +1,14 @@
-"""Search rules in plain Python: stays, prices, city names."""
+"""Search rules in plain Python: city names, the cheapest room that fits."""
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
 
-MAX_NIGHTS = 30
+from hotelbook_chassis.stays import MAX_NIGHTS, money, nights, stay_errors
+
+__all__ = ["MAX_NIGHTS", "money", "nights", "stay_errors"]
+
 MAX_GUESTS = 10
 SORTS = ("name", "stars", "-stars", "price", "-price")
 
@@ -15,26 +17,6 @@ def city_key(name: str) -> str:
     """``Zürich`` and ``zurich`` share one key: case-folded, accents stripped."""
     decomposed = unicodedata.normalize("NFKD", name.strip())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def stay_errors(checkin: date | None, checkout: date | None, today: date) -> dict[str, str]:
-    """Field name -> reason, for a stay that cannot be searched or booked."""
-    if checkin is None and checkout is None:
-        return {}
-    if checkin is None or checkout is None:
-        missing = "checkin" if checkin is None else "checkout"
-        return {missing: "checkin and checkout go together."}
-    if checkin < today:
-        return {"checkin": "The stay cannot start in the past."}
-    if checkout <= checkin:
-        return {"checkout": "checkout must be after checkin."}
-    if (checkout - checkin).days > MAX_NIGHTS:
-        return {"checkout": f"A stay is at most {MAX_NIGHTS} nights."}
-    return {}
-
-
-def nights(checkin: date, checkout: date) -> int:
-    return (checkout - checkin).days
 
 
 @dataclass(frozen=True)
@@ -52,5 +34,3 @@ def cheapest_fitting(offers: list[RoomOffer], guests: int, free: dict[str, int] 
     return min(fitting, key=lambda o: (o.nightly_amount, o.room_type_id), default=None)
 
 
-def money(amount: int, currency: str) -> dict[str, int | str]:
-    return {"amount": amount, "currency": currency}

@@ -6,7 +6,8 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from hotelbook_search.domain import MAX_GUESTS, SORTS, stay_errors
+from hotelbook_chassis.stays import stay_errors
+from hotelbook_search.domain import MAX_GUESTS, SORTS
 
 ID = validate.Length(min=1, max=36)
 

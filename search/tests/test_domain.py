@@ -1,6 +1,7 @@
 from datetime import date
 
-from hotelbook_search.domain import RoomOffer, cheapest_fitting, city_key, stay_errors
+from hotelbook_chassis.stays import stay_errors
+from hotelbook_search.domain import RoomOffer, cheapest_fitting, city_key
 
 TODAY = date(2026, 11, 23)
 
