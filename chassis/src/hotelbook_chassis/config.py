@@ -75,6 +75,7 @@ def base_config(service: str) -> dict[str, Any]:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or dev_secret(f"{service}-secret-key"),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "AUTH_URL": peer_url("auth"),
+        "JWKS_URL": os.environ.get("JWKS_URL"),  # default: AUTH_URL/.well-known/jwks.json
         # The issuer is the public base URL of auth (the gateway in a full run).
         "OAUTH_ISSUER": os.environ.get("OAUTH_ISSUER", f"http://127.0.0.1:{PORTS['gateway']}"),
         "TOKEN_AUDIENCE": os.environ.get("TOKEN_AUDIENCE", service),

@@ -1,0 +1,45 @@
+"""reservations: holds that never overbook, confirmations, cancellations and receipts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import click
+from flask import Flask
+
+from hotelbook_chassis import create_service_app
+from hotelbook_chassis.config import peer_url
+from hotelbook_reservations.api import blp
+from hotelbook_reservations.clients import init_clients
+from hotelbook_reservations.models import db
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    import os
+
+    app = create_service_app(
+        __name__,
+        service="reservations",
+        title="hotelbook reservations",
+        config=config,
+        defaults={
+            "HOLD_MINUTES": int(os.environ.get("HOLD_MINUTES", "15")),
+            "SEARCH_URL": peer_url("search"),
+            "PAYMENTS_URL": peer_url("payments"),
+            "USERS_URL": peer_url("users"),
+            "PDF_REPORTING_URL": peer_url("pdf-reporting"),
+        },
+        db=db,
+        blueprints=[blp],
+    )
+    init_clients(app)
+
+    @app.cli.command("sweep")
+    def sweep_command() -> None:
+        """Expire every hold past its time and give its nights back."""
+        from hotelbook_reservations.bookings import sweep
+
+        click.echo(f"expired {sweep()} holds")
+
+    return app

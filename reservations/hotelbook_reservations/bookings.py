@@ -1,0 +1,182 @@
+"""Holding, confirming, cancelling and expiring reservations, each in one transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from hotelbook_chassis import Problem
+from hotelbook_chassis.problems import invalid
+from hotelbook_reservations import clients, domain, inventory
+from hotelbook_reservations.models import Reservation, db
+
+RETRYABLE_PG_CODES = {"40P01", "40001"}  # deadlock, serialization failure
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def hold(user_id: str, hotel_id: str, room_type_id: str, checkin: date, checkout: date, guests: int
+         ) -> Reservation:
+    """Hold one room for the stay at search's price, or raise 409 when a night is full."""
+    hotel = clients.fetch_hotel(hotel_id)  # before any transaction: no lock held while waiting on search
+    room_type = next((rt for rt in hotel.get("room_types", []) if rt["id"] == room_type_id), None)
+    if room_type is None:
+        raise invalid("room_type_id", "This hotel has no such room type.")
+    if guests > room_type["capacity"]:
+        raise invalid("guests", f"This room type sleeps at most {room_type['capacity']}.")
+    price = room_type["nightly_price"]
+    for attempt in range(3):
+        try:
+            return _hold_once(user_id, hotel, room_type, checkin, checkout, guests, price)
+        except (OperationalError, DBAPIError) as error:
+            db.session.rollback()
+            if getattr(error.orig, "sqlstate", None) not in RETRYABLE_PG_CODES or attempt == 2:
+                current_app.logger.warning("hold failed on the database: %s", error.orig)
+                raise Problem(503, "Too many bookings at once; please try again.", type="busy",
+                              headers={"Retry-After": "1"}) from error
+    raise AssertionError("unreachable")
+
+
+def _hold_once(user_id: str, hotel: dict[str, Any], room_type: dict[str, Any], checkin: date, checkout: date,
+               guests: int, price: dict[str, Any]) -> Reservation:
+    now = utcnow()
+    # Writes first: on SQLite the transaction takes the write lock at once and waits its turn.
+    expire_due(Reservation.room_type_id == room_type["id"], now=now)
+    if not inventory.claim_nights(room_type["id"], checkin, checkout, int(room_type["rooms"])):
+        db.session.rollback()
+        raise Problem(409, "No room of this type is free for every night of the stay.", type="no-availability")
+    reservation = Reservation(
+        user_id=user_id, hotel_id=hotel["id"], room_type_id=room_type["id"], checkin=checkin, checkout=checkout,
+        guests=guests, status=domain.HELD, nightly_amount=price["amount"], currency=price["currency"],
+        total_amount=domain.stay_total(price["amount"], checkin, checkout),
+        hold_expires_at=domain.hold_expiry(now, current_app.config["HOLD_MINUTES"]), created_at=now,
+        hotel_name=hotel["name"], hotel_address=hotel.get("address") or "", hotel_city=hotel["city"],
+        hotel_country=hotel["country"], room_type_name=room_type["name"],
+    )
+    db.session.add(reservation)
+    db.session.commit()
+    return reservation
+
+
+def expire_due(*where: Any, now: datetime | None = None) -> int:
+    """Expire holds past their time and give their nights back (exactly once: conditional UPDATE)."""
+    now = now or utcnow()
+    expired = db.session.execute(
+        update(Reservation)
+        .where(Reservation.status == domain.HELD, Reservation.hold_expires_at <= now, *where)
+        .values(status=domain.EXPIRED)
+        .returning(Reservation.room_type_id, Reservation.checkin, Reservation.checkout)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for room_type_id, checkin, checkout in expired:
+        inventory.release_nights(room_type_id, checkin, checkout)
+    return len(expired)
+
+
+def sweep() -> int:
+    """Expire every overdue hold (the periodic job)."""
+    count = expire_due()
+    db.session.commit()
+    return count
+
+
+def _move(reservation: Reservation, wanted: str, **values: Any) -> bool:
+    """Change status only if nobody changed it meanwhile; release nights when leaving a holding status."""
+    current = reservation.status
+    domain.check_transition(current, wanted)
+    conditions = [Reservation.id == reservation.id, Reservation.status == current]
+    if wanted == domain.CONFIRMED:
+        conditions.append(Reservation.hold_expires_at > utcnow())
+    moved = db.session.execute(
+        update(Reservation).where(and_(*conditions)).values(status=wanted, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved and domain.releases_nights(current, wanted):
+        inventory.release_nights(reservation.room_type_id, reservation.checkin, reservation.checkout)
+    return bool(moved)
+
+
+def load(reservation_id: str, *, user_id: str | None = None, fresh: bool = True) -> Reservation:
+    """The reservation (the owner's only, when ``user_id`` is given), with an overdue hold expired."""
+    if fresh and expire_due(Reservation.id == reservation_id):
+        db.session.commit()
+    reservation = db.session.get(Reservation, reservation_id, populate_existing=True) \
+        if len(reservation_id) <= 36 else None
+    if reservation is None or (user_id is not None and reservation.user_id != user_id):
+        raise Problem(404, "No such reservation.", type="not-found")
+    return reservation
+
+
+def transition_problem(error: domain.InvalidTransition) -> Problem:
+    return Problem(409, str(error), type="invalid-transition", status_now=error.current)
+
+
+def confirm(reservation_id: str, payment_id: str) -> tuple[Reservation, bool]:
+    """Confirm a held reservation; idempotent for the same payment. Returns (reservation, newly confirmed)."""
+    reservation = load(reservation_id)
+    if reservation.status == domain.CONFIRMED and reservation.payment_id == payment_id:
+        return reservation, False
+    try:
+        moved = _move(reservation, domain.CONFIRMED, payment_id=payment_id)
+    except domain.InvalidTransition as error:
+        raise transition_problem(error) from error
+    db.session.commit()
+    if not moved:  # it changed (or expired) under us: answer from what it is now
+        return confirm_after_race(reservation_id, payment_id)
+    return load(reservation_id, fresh=False), True
+
+
+def confirm_after_race(reservation_id: str, payment_id: str) -> tuple[Reservation, bool]:
+    reservation = load(reservation_id)
+    if reservation.status == domain.CONFIRMED and reservation.payment_id == payment_id:
+        return reservation, False
+    if reservation.status == domain.HELD:  # expired by the clock but not yet swept
+        expire_due(Reservation.id == reservation_id, now=reservation.hold_expires_at)
+        db.session.commit()
+        reservation = load(reservation_id, fresh=False)
+    raise Problem(409, f"A {reservation.status} reservation cannot become confirmed.", type="invalid-transition",
+                  status_now=reservation.status)
+
+
+def cancel(reservation_id: str, user_id: str) -> Reservation:
+    """Cancel the guest's reservation; a confirmed one is refunded first (503 when payments cannot)."""
+    reservation = load(reservation_id, user_id=user_id)
+    try:
+        domain.check_transition(reservation.status, domain.CANCELLED)
+    except domain.InvalidTransition as error:
+        raise transition_problem(error) from error
+    if reservation.status == domain.CONFIRMED and reservation.payment_id:
+        # Money first: if the refund cannot be made, the room stays booked and paid, consistently.
+        clients.refund(reservation.payment_id)
+    if not _move(reservation, domain.CANCELLED):
+        db.session.rollback()
+        reservation = load(reservation_id, user_id=user_id)
+        if reservation.status != domain.CANCELLED:
+            raise Problem(409, "The reservation changed meanwhile; please reload it.", type="invalid-transition",
+                          status_now=reservation.status)
+    db.session.commit()
+    return load(reservation_id, user_id=user_id, fresh=False)
+
+
+def list_for(user_id: str, after: dict[str, Any] | None, limit: int) -> list[Reservation]:
+    if expire_due(Reservation.user_id == user_id):
+        db.session.commit()
+    statement = select(Reservation).where(Reservation.user_id == user_id)
+    if after:
+        from sqlalchemy import tuple_
+
+        position = (datetime.fromisoformat(after["created_at"]), after["id"])
+        statement = statement.where(tuple_(Reservation.created_at, Reservation.id) < position)
+    statement = statement.order_by(Reservation.created_at.desc(), Reservation.id.desc()).limit(limit)
+    return list(db.session.scalars(statement))
+
+
+def availability(checkin: date, checkout: date, inventory_by_type: dict[str, int]) -> dict[str, int]:
+    booked = inventory.most_booked(list(inventory_by_type), checkin, checkout)
+    return {rt: max(rooms - booked.get(rt, 0), 0) for rt, rooms in inventory_by_type.items()}

@@ -1,0 +1,71 @@
+"""Calls to search (prices), payments (refunds), users (guest names) and pdf-reporting (receipts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+from hotelbook_chassis import Problem
+from hotelbook_chassis.client import ClientCredentials, PeerUnavailable, ServiceClient
+
+SCOPES = "pdf:render payments:refund users:read"
+
+
+@dataclass(frozen=True)
+class Peers:
+    search: ServiceClient
+    payments: ServiceClient
+    users: ServiceClient
+    pdf: ServiceClient
+
+
+def init_clients(app: Flask) -> None:
+    config = app.config
+    tokens = None
+    if config.get("CLIENT_ID") and config.get("CLIENT_SECRET"):
+        tokens = ClientCredentials(f"{config['AUTH_URL']}/oauth/token", config["CLIENT_ID"],
+                                   config["CLIENT_SECRET"], SCOPES)
+    app.extensions["reservations_peers"] = Peers(
+        search=ServiceClient("search", config["SEARCH_URL"]),
+        payments=ServiceClient("payments", config["PAYMENTS_URL"], tokens=tokens, read_timeout=20),
+        users=ServiceClient("users", config["USERS_URL"], tokens=tokens),
+        pdf=ServiceClient("pdf-reporting", config["PDF_REPORTING_URL"], tokens=tokens, read_timeout=20),
+    )
+
+
+def peers() -> Peers:
+    return current_app.extensions["reservations_peers"]
+
+
+def fetch_hotel(hotel_id: str) -> dict[str, Any]:
+    response = peers().search.get(f"/hotels/{hotel_id}")
+    if response.status_code == 404:
+        raise Problem(404, "No hotel with this id.", type="not-found", invalid_params=[
+            {"name": "hotel_id", "reason": "unknown hotel"}])
+    if response.status_code != 200:
+        raise PeerUnavailable("search")
+    return response.json()
+
+
+def refund(payment_id: str) -> None:
+    response = peers().payments.post(f"/payments/{payment_id}/refund", idempotency_key=f"refund-{payment_id}")
+    if response.status_code != 200:
+        current_app.logger.error("refund refused: %s %s", response.status_code, response.text[:300])
+        raise PeerUnavailable("payments")
+
+
+def guest(user_id: str) -> dict[str, Any]:
+    response = peers().users.get(f"/users/{user_id}")
+    if response.status_code != 200:
+        raise PeerUnavailable("users")
+    return response.json()
+
+
+def render_pdf(template: str, data: dict[str, Any]) -> bytes:
+    response = peers().pdf.post("/render", json={"template": template, "data": data})
+    if response.status_code != 200:
+        current_app.logger.error("render refused: %s %s", response.status_code, response.text[:300])
+        raise PeerUnavailable("pdf-reporting")
+    return response.content

@@ -1,0 +1,74 @@
+"""Receipts: rendered by pdf-reporting once, after the confirm answer, and kept."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy.exc import IntegrityError
+
+from hotelbook_chassis.client import PeerUnavailable
+from hotelbook_chassis.stays import money, nights
+from hotelbook_reservations import clients
+from hotelbook_reservations.bookings import utcnow
+from hotelbook_reservations.models import Receipt, Reservation, db
+
+log = logging.getLogger(__name__)
+
+
+def receipt_data(reservation: Reservation, guest: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "reservation_id": reservation.id,
+        "payment_id": reservation.payment_id,
+        "hotel": {"name": reservation.hotel_name, "address": reservation.hotel_address,
+                  "city": reservation.hotel_city, "country": reservation.hotel_country},
+        "guest": {"name": guest.get("name") or "", "email": guest.get("email") or ""},
+        "room_type": reservation.room_type_name,
+        "checkin": reservation.checkin.isoformat(),
+        "checkout": reservation.checkout.isoformat(),
+        "nights": nights(reservation.checkin, reservation.checkout),
+        "guests": reservation.guests,
+        "nightly_price": money(reservation.nightly_amount, reservation.currency),
+        "total": money(reservation.total_amount, reservation.currency),
+        "issued_at": utcnow().replace(microsecond=0).isoformat() + "Z",
+    }
+
+
+def ensure_receipt(reservation: Reservation) -> Receipt:
+    """The kept receipt, rendering it first if needed (raises PeerUnavailable)."""
+    kept = db.session.get(Receipt, reservation.id)
+    if kept is not None:
+        return kept
+    pdf = clients.render_pdf("receipt", receipt_data(reservation, clients.guest(reservation.user_id)))
+    receipt = Receipt(reservation_id=reservation.id, pdf=pdf, etag=hashlib.sha256(pdf).hexdigest()[:32],
+                      created_at=utcnow())
+    db.session.add(receipt)
+    try:
+        db.session.commit()
+    except IntegrityError:  # rendered twice at once: keep the first
+        db.session.rollback()
+        return db.session.get(Receipt, reservation.id)
+    return receipt
+
+
+def render_in_background(app: Flask, reservation_id: str) -> None:
+    """Off the confirm hot path; a failure only means the first download renders it."""
+
+    def work() -> None:
+        with app.app_context():
+            try:
+                reservation = db.session.get(Reservation, reservation_id)
+                if reservation is not None:
+                    ensure_receipt(reservation)
+            except PeerUnavailable:
+                log.info("receipt for %s not rendered yet: a peer is unavailable", reservation_id)
+            except Exception:
+                log.exception("receipt rendering failed for %s", reservation_id)
+            finally:
+                db.session.remove()
+
+    if current_app.config.get("RECEIPTS_IN_BACKGROUND", True):
+        threading.Thread(target=work, name=f"receipt-{reservation_id}", daemon=True).start()

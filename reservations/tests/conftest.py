@@ -1,0 +1,85 @@
+import json
+import threading
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from hotelbook_chassis.testing import bearer, free_port
+from hotelbook_reservations import create_app
+
+SEARCH = "http://search.test"
+PAYMENTS = "http://payments.test"
+USERS = "http://users.test"
+PDF = "http://pdf.test"
+HOTEL_ID = "0b7d2f3e-0000-4000-8000-000000000001"
+ROOM_ID = "0b7d2f3e-0000-4000-8000-0000000000aa"
+
+
+def hotel(rooms: int = 2, price: int = 12000, capacity: int = 2) -> dict[str, Any]:
+    return {"id": HOTEL_ID, "name": "Hotel Limmat", "city": "Zürich", "country": "CH", "address": "Limmatquai 1",
+            "stars": 4, "room_types": [{"id": ROOM_ID, "name": "Double", "capacity": capacity, "rooms": rooms,
+                                        "nightly_price": {"amount": price, "currency": "EUR"}}]}
+
+
+def stay(offset: int = 30, length: int = 2) -> tuple[str, str]:
+    checkin = date.today() + timedelta(days=offset)
+    return checkin.isoformat(), (checkin + timedelta(days=length)).isoformat()
+
+
+@pytest.fixture(scope="session")
+def service_name():
+    return "reservations"
+
+
+@pytest.fixture(scope="session")
+def app(service_config):
+    return create_app({**service_config, "SEARCH_URL": SEARCH, "PAYMENTS_URL": PAYMENTS, "USERS_URL": USERS,
+                       "PDF_REPORTING_URL": PDF, "RECEIPTS_IN_BACKGROUND": False})
+
+
+@pytest.fixture
+def guest(token_factory):
+    def make(sub: str = "guest-1") -> dict[str, str]:
+        return bearer(token_factory("guest", sub=sub))
+
+    return make
+
+
+@pytest.fixture
+def payments_token(token_factory):
+    return bearer(token_factory("reservations:confirm reservations:read", sub="payments"))
+
+
+class FakePeer:
+    """A tiny real HTTP server (a thread) standing in for search and auth's JWKS in process tests."""
+
+    def __init__(self, routes: dict[str, Any]) -> None:
+        self.routes = routes
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = make_server("127.0.0.1", self.port, self.wsgi, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @Request.application
+    def wsgi(self, request: Request) -> Response:
+        body = self.routes.get(request.path)
+        if body is None:
+            return Response(json.dumps({"status": 404}), status=404, mimetype="application/problem+json")
+        return Response(json.dumps(body), mimetype="application/json")
+
+    def __enter__(self) -> "FakePeer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def fake_peer(jwks) -> Iterator[FakePeer]:
+    with FakePeer({"/.well-known/jwks.json": jwks}) as peer:
+        yield peer

@@ -1,0 +1,221 @@
+from datetime import datetime, timedelta
+
+import pytest
+import requests
+import responses
+from sqlalchemy import select
+
+from hotelbook_chassis.testing import bearer
+from hotelbook_reservations.models import NightCount, Reservation, db
+from tests.conftest import HOTEL_ID, PAYMENTS, PDF, ROOM_ID, SEARCH, USERS, hotel, stay
+
+
+@pytest.fixture
+def search_has(request):
+    """Fake search's GET /hotels/{id} (responses), with the given rooms."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        def answer(rooms=2, **kwargs):
+            mock.replace(responses.GET, f"{SEARCH}/hotels/{HOTEL_ID}", json=hotel(rooms, **kwargs)) \
+                if any(c.url == f"{SEARCH}/hotels/{HOTEL_ID}" for c in mock.registered()) \
+                else mock.add(responses.GET, f"{SEARCH}/hotels/{HOTEL_ID}", json=hotel(rooms, **kwargs))
+            return mock
+
+        yield answer
+
+
+def hold(client, headers, offset=30, length=2, guests=2, status=201, **extra):
+    checkin, checkout = stay(offset, length)
+    body = {"hotel_id": HOTEL_ID, "room_type_id": ROOM_ID, "checkin": checkin, "checkout": checkout,
+            "guests": guests, **extra}
+    return client.post_json("/reservations", body, headers=headers, status=status)
+
+
+def nights(app):
+    with app.app_context():
+        return {n.night.isoformat(): n.booked for n in db.session.scalars(select(NightCount))}
+
+
+def test_hold_prices_from_search(client, guest, search_has):
+    search_has(rooms=2, price=12000)
+    body = hold(client, guest()).json
+    assert body["status"] == "held"
+    assert body["total"] == {"amount": 24000, "currency": "EUR"}
+    expires = datetime.fromisoformat(body["hold_expires_at"].rstrip("Z"))
+    assert timedelta(minutes=14) < expires - datetime.utcnow() <= timedelta(minutes=15)
+
+
+def test_client_cannot_send_the_price(client, guest, search_has):
+    search_has()
+    problem = hold(client, guest(), status=400, total={"amount": 1, "currency": "EUR"}).json
+    assert "total" in {p["name"] for p in problem["invalid_params"]}
+
+
+def test_last_room_then_409(client, clean_db, guest, search_has):
+    search_has(rooms=1)
+    hold(client, guest("a"))
+    problem = hold(client, guest("b"), status=409)
+    assert problem.content_type == "application/problem+json"
+    assert set(nights(clean_db).values()) == {1}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"guests": 3}, "guests"), ({"room_type_id": "nope"}, "room_type_id"), ({"checkin": "2020-01-01"}, "checkin"),
+    ({"guests": 0}, "guests"), ({"checkout": "bad"}, "checkout"),
+])
+def test_bad_holds_name_the_field(client, guest, search_has, body, field):
+    search_has()
+    checkin, checkout = stay()
+    full = {"hotel_id": HOTEL_ID, "room_type_id": ROOM_ID, "checkin": checkin, "checkout": checkout, "guests": 2,
+            **body}
+    problem = client.post_json("/reservations", full, headers=guest(), status=400).json
+    assert field in {p["name"] for p in problem["invalid_params"]}
+
+
+def test_unknown_hotel_404_and_search_down_503(client, guest):
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, f"{SEARCH}/hotels/{HOTEL_ID}", status=404)
+        hold(client, guest(), status=404)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, f"{SEARCH}/hotels/{HOTEL_ID}", body=requests.ConnectionError())
+        assert hold(client, guest(), status=503).json["type"].endswith("peer-unavailable")
+
+
+def test_owner_only(client, guest, search_has, token_factory):
+    search_has()
+    mine = hold(client, guest("a")).json
+    client.get(f"/reservations/{mine['id']}", headers=guest("a"))
+    client.get(f"/reservations/{mine['id']}", headers=guest("b"), status=404)
+    client.post(f"/reservations/{mine['id']}/cancel", headers=guest("b"), status=404)
+    client.get(f"/reservations/{mine['id']}", headers=bearer(token_factory("reservations:read", sub="payments")))
+    assert client.get("/reservations", headers=guest("b")).json["items"] == []
+
+
+def test_confirm_is_idempotent_and_needs_scope(client, guest, payments_token, search_has):
+    search_has()
+    held = hold(client, guest()).json
+    client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "p1"}, headers=guest(), status=403)
+    first = client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "p1"}, headers=payments_token)
+    again = client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "p1"}, headers=payments_token)
+    assert first.json["status"] == again.json["status"] == "confirmed"
+    other = client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "p2"}, headers=payments_token,
+                             status=409)
+    assert other.json["status_now"] == "confirmed"
+
+
+def expire_now(app, reservation_id):
+    with app.app_context():
+        db.session.get(Reservation, reservation_id).hold_expires_at = datetime.utcnow() - timedelta(seconds=1)
+        db.session.commit()
+
+
+def test_expired_hold_cannot_be_confirmed_and_gives_nights_back(client, clean_db, guest, payments_token,
+                                                                search_has):
+    search_has(rooms=1)
+    held = hold(client, guest("a")).json
+    expire_now(clean_db, held["id"])
+    problem = client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "p1"},
+                               headers=payments_token, status=409).json
+    assert problem["status_now"] == "expired"
+    assert set(nights(clean_db).values()) == {0}
+    hold(client, guest("b"))  # the room is free again
+
+
+def test_lazy_expiry_on_read_and_sweeper(client, clean_db, guest, search_has):
+    search_has(rooms=3)
+    first = hold(client, guest("a"), offset=40).json
+    second = hold(client, guest("b"), offset=40).json
+    expire_now(clean_db, first["id"])
+    expire_now(clean_db, second["id"])
+    assert client.get(f"/reservations/{first['id']}", headers=guest("a")).json["status"] == "expired"
+    result = clean_db.test_cli_runner().invoke(args=["sweep"])
+    assert "expired 1 holds" in result.output
+    assert set(nights(clean_db).values()) == {0}
+    # Releasing happens once: sweeping again changes nothing.
+    clean_db.test_cli_runner().invoke(args=["sweep"])
+    assert set(nights(clean_db).values()) == {0}
+
+
+def test_state_machine_over_http(client, clean_db, guest, payments_token, search_has):
+    search_has()
+    held = hold(client, guest()).json
+    client.post(f"/reservations/{held['id']}/cancel", headers=guest())
+    problem = client.post(f"/reservations/{held['id']}/cancel", headers=guest(), status=409).json
+    assert problem["status_now"] == "cancelled"
+    client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "p"}, headers=payments_token,
+                     status=409)
+    assert set(nights(clean_db).values()) == {0}
+
+
+def test_cancel_confirmed_refunds_first(client, clean_db, guest, payments_token, search_has):
+    search_has()
+    held = hold(client, guest()).json
+    client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "pay-1"}, headers=payments_token)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, f"{PAYMENTS}/payments/pay-1/refund", body=requests.ConnectionError())
+        client.post(f"/reservations/{held['id']}/cancel", headers=guest(), status=503)
+    assert client.get(f"/reservations/{held['id']}", headers=guest()).json["status"] == "confirmed"
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, f"{PAYMENTS}/payments/pay-1/refund", json={"id": "pay-1", "status": "refunded"})
+        assert client.post(f"/reservations/{held['id']}/cancel", headers=guest()).json["status"] == "cancelled"
+    assert set(nights(clean_db).values()) == {0}
+
+
+def test_list_pages(client, guest, search_has):
+    search_has(rooms=10)
+    ids = {hold(client, guest(), offset=30 + i).json["id"] for i in range(5)}
+    seen, token = [], None
+    while True:
+        body = client.get("/reservations", {"limit": 2, **({"next_token": token} if token else {})},
+                          headers=guest()).json
+        seen += [r["id"] for r in body["items"]]
+        token = body["next_token"]
+        if not token:
+            break
+    assert len(seen) == 5 and set(seen) == ids
+    client.get("/reservations", {"next_token": "forged"}, headers=guest(), status=400)
+
+
+def test_availability_batched(client, guest, search_has, token_factory):
+    search_has(rooms=2)
+    hold(client, guest(), offset=30, length=2)
+    checkin, checkout = stay(30, 3)
+    body = {"checkin": checkin, "checkout": checkout,
+            "room_types": [{"room_type_id": ROOM_ID, "rooms": 2}, {"room_type_id": "other", "rooms": 4}]}
+    headers = bearer(token_factory("reservations:availability", sub="search"))
+    answer = client.post_json("/availability", body, headers=headers).json
+    assert {r["room_type_id"]: r["free"] for r in answer["room_types"]} == {ROOM_ID: 1, "other": 4}
+    client.post_json("/availability", body, headers=guest(), status=403)
+    too_many = {**body, "room_types": [{"room_type_id": f"r{i}", "rooms": 1} for i in range(501)]}
+    client.post_json("/availability", too_many, headers=headers, status=400)
+
+
+def test_receipt_rendered_once_and_kept(client, guest, payments_token, search_has):
+    search_has()
+    held = hold(client, guest("u1")).json
+    client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u1"), status=409)
+    client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "pay-9"}, headers=payments_token)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, f"{USERS}/users/u1", json={"id": "u1", "name": "山田太郎", "email": "y@example.test"})
+        render = mock.add(responses.POST, f"{PDF}/render", body=b"%PDF-1.7 fake", content_type="application/pdf")
+        first = client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u1"))
+        second = client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u1"))
+        assert render.call_count == 1
+    assert first.body == second.body == b"%PDF-1.7 fake"
+    assert first.content_type == "application/pdf"
+    sent = __import__("json").loads(render.calls[0].request.body)
+    assert sent["template"] == "receipt"
+    assert sent["data"]["guest"]["name"] == "山田太郎"
+    assert sent["data"]["total"] == {"amount": 24000, "currency": "EUR"}
+    client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u2"), status=404)
+    client.get(f"/reservations/{held['id']}/receipt.pdf", headers={**guest("u1"), "If-None-Match": first.etag},
+               status=304)
+
+
+def test_receipt_when_pdf_service_down_is_503(client, guest, payments_token, search_has):
+    search_has()
+    held = hold(client, guest("u1")).json
+    client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "pay-9"}, headers=payments_token)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, f"{USERS}/users/u1", json={"id": "u1", "name": "Zoë", "email": "z@example.test"})
+        mock.add(responses.POST, f"{PDF}/render", body=requests.ConnectionError())
+        client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u1"), status=503)
