@@ -1,0 +1,65 @@
+"""The templates this service renders, and the data each one needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import Schema, fields, validate
+
+TEXT = validate.Length(max=300)
+
+
+class Money(Schema):
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=-10**12, max=10**12))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+
+
+class HotelPart(Schema):
+    name = fields.String(required=True, validate=TEXT)
+    address = fields.String(load_default="", validate=TEXT)
+    city = fields.String(required=True, validate=TEXT)
+    country = fields.String(required=True, validate=TEXT)
+
+
+class GuestPart(Schema):
+    name = fields.String(required=True, validate=TEXT)
+    email = fields.String(load_default="", validate=TEXT)
+
+
+class ReceiptData(Schema):
+    reservation_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    payment_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    hotel = fields.Nested(HotelPart, required=True)
+    guest = fields.Nested(GuestPart, required=True)
+    room_type = fields.String(required=True, validate=TEXT)
+    checkin = fields.Date(required=True)
+    checkout = fields.Date(required=True)
+    nights = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=366))
+    guests = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=50))
+    nightly_price = fields.Nested(Money, required=True)
+    total = fields.Nested(Money, required=True)
+    issued_at = fields.String(load_default="", validate=validate.Length(max=40))
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    description: str
+    schema: type[Schema]
+    stylesheet: str
+
+
+TEMPLATES: dict[str, Template] = {
+    "receipt": Template("receipt", "A4 receipt of a paid reservation", ReceiptData, "receipt.css"),
+}
+
+
+def fields_of(schema: type[Schema]) -> list[str]:
+    """Dotted names of the required fields, for ``GET /templates``."""
+    out: list[str] = []
+    for name, field in schema().fields.items():
+        if isinstance(field, fields.Nested):
+            out += [f"{name}.{inner}" for inner in fields_of(type(field.schema))]
+        elif field.required:
+            out.append(name)
+    return out

@@ -1,0 +1,114 @@
+import io
+import json
+
+import pytest
+from pypdf import PdfReader
+
+from hotelbook_chassis.testing import bearer
+from hotelbook_pdf.rendering import TEMPLATES, OwnFilesOnly, RefusedURL, Renderer, money
+
+
+def pdf_text(body: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+
+
+def test_receipt_has_hotel_total_and_names_in_any_script(client, receipt, renderer_token):
+    response = client.post_json("/render", {"template": "receipt", "data": receipt}, headers=renderer_token)
+    assert response.content_type == "application/pdf"
+    assert response.body.startswith(b"%PDF")
+    text = pdf_text(response.body)
+    assert "Hotel Limmatblick" in text
+    assert "300.00 EUR" in text and "150.00 EUR" in text
+    assert "Zoë Ñúñez" in text
+    assert "山田太郎" in text
+    assert receipt["reservation_id"] in text
+
+
+def test_render_needs_scope(client, receipt, token_factory):
+    client.post_json("/render", {"template": "receipt", "data": receipt}, status=401)
+    client.post_json("/render", {"template": "receipt", "data": receipt},
+                     headers=bearer(token_factory("guest")), status=403)
+
+
+def test_templates_listed(client):
+    items = client.get("/templates").json["items"]
+    assert items[0]["name"] == "receipt"
+    assert "hotel.name" in items[0]["fields"]
+
+
+def test_unknown_template_is_404_problem(client, receipt, renderer_token):
+    response = client.post_json("/render", {"template": "../../etc/passwd", "data": receipt},
+                                headers=renderer_token, status=404)
+    assert response.content_type == "application/problem+json"
+
+
+def test_missing_and_wrong_fields_named(client, receipt, renderer_token):
+    del receipt["hotel"]["name"]
+    receipt["total"] = {"amount": "lots", "currency": "EUR"}
+    problem = client.post_json("/render", {"template": "receipt", "data": receipt}, headers=renderer_token,
+                               status=400).json
+    names = {p["name"] for p in problem["invalid_params"]}
+    assert {"data.hotel.name", "data.total.amount"} <= names
+
+
+def test_oversize_data_is_413_problem(client, receipt, renderer_token):
+    receipt["padding"] = "x" * 70_000
+    response = client.post_json("/render", {"template": "receipt", "data": receipt}, headers=renderer_token,
+                                status=413)
+    assert response.content_type == "application/problem+json"
+
+
+def test_data_is_text_not_markup_or_code(client, receipt, renderer_token):
+    receipt["guest"]["name"] = "{{ ''.__class__.__mro__ }} <img src='file:///etc/passwd'>"
+    receipt["hotel"]["name"] = "<style>@import url('http://127.0.0.1:9/steal');</style>Evil"
+    body = client.post_json("/render", {"template": "receipt", "data": receipt}, headers=renderer_token).body
+    text = pdf_text(body)
+    assert "{{ ''.__class__.__mro__ }}" in text  # printed as typed, never evaluated
+    assert "root:" not in text
+    assert "<style>" in text
+
+
+def test_fetcher_refuses_everything_outside_the_templates_folder(tmp_path):
+    fetcher = OwnFilesOnly(TEMPLATES)
+    for url in ("file:///etc/passwd", "http://127.0.0.1:9/x", "https://example.com/a.png",
+                f"{TEMPLATES.as_uri()}/../../../../etc/passwd", "data:text/plain,hi", "ftp://x/y",
+                f"{(tmp_path / 'x.css').as_uri()}", "file://evil.example/etc/passwd"):
+        with pytest.raises(RefusedURL):
+            fetcher.fetch(url)
+    assert len(fetcher.refused) == 8
+    response = fetcher.fetch(f"{TEMPLATES.as_uri()}/receipt.css")
+    assert response is not None
+
+
+def test_document_urls_go_through_the_fetcher_and_are_refused():
+    # If a template ever referenced outside resources, the fetcher would refuse them.
+    renderer = Renderer()
+    fetcher = OwnFilesOnly(TEMPLATES)
+    pdf = renderer.pdf_from_html(
+        "<img src='file:///etc/passwd'><img src='http://127.0.0.1:1/ssrf'>"
+        "<link rel=stylesheet href='http://127.0.0.1:1/x.css'><p>hello</p>", fetcher=fetcher)
+    assert pdf.startswith(b"%PDF")
+    assert set(fetcher.refused) == {"file:///etc/passwd", "http://127.0.0.1:1/ssrf", "http://127.0.0.1:1/x.css"}
+    assert "hello" in pdf_text(pdf)
+
+
+def test_sandbox_blocks_unsafe_template_code():
+    from jinja2.exceptions import SecurityError
+
+    renderer = Renderer()
+    with pytest.raises(SecurityError):
+        renderer.env.from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}").render()
+
+
+def test_money_format():
+    assert money({"amount": 12345, "currency": "EUR"}) == "123.45 EUR"
+    assert money({"amount": 123456789, "currency": "CHF"}) == "1,234,567.89 CHF"
+    assert money({"amount": 5, "currency": "EUR"}) == "0.05 EUR"
+
+
+def test_malformed_body(client, renderer_token):
+    client.post("/render", "{", content_type="application/json", headers=renderer_token, status=400)
+    problem = client.post_json("/render", {"template": "receipt"}, headers=renderer_token, status=400).json
+    assert "data" in {p["name"] for p in problem["invalid_params"]}
+    client.post_json("/render", {"template": "receipt", "data": [], "x": 1}, headers=renderer_token, status=400)
+    assert json.loads(client.get("/openapi.json").text)["paths"]["/render"]
