@@ -18,6 +18,8 @@ SORTS = {
     "stars": "Stars: high to low",
     "name": "Name",
 }
+# The same orders in search's words (``sort`` of ``GET /hotels``).
+SEARCH_SORTS = {"price": "price", "price_desc": "-price", "stars": "-stars", "name": "name"}
 
 
 # --- money and dates -------------------------------------------------------------------
@@ -66,7 +68,7 @@ class StayQuery:
     checkout: date | None = None
     guests: int = 2
     min_stars: int | None = None
-    max_price: int | None = None  # whole euros per stay, as typed
+    max_price: int | None = None  # whole euros per night, as typed
     sort: str = "price"
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -77,11 +79,13 @@ class StayQuery:
         return None
 
     def search_params(self) -> dict[str, Any]:
-        """Query parameters for search's ``GET /hotels``."""
-        params: dict[str, Any] = {"city": self.city, "guests": self.guests}
-        if self.checkin and self.checkout:
-            params["checkin"] = self.checkin.isoformat()
-            params["checkout"] = self.checkout.isoformat()
+        """Query parameters for search's ``GET /hotels``: the stay, the filters and the order,
+        so that paging with ``next_token`` stays right."""
+        params: dict[str, Any] = {"city": self.city, **self.stay_params(), "sort": SEARCH_SORTS[self.sort]}
+        if self.min_stars:
+            params["stars"] = self.min_stars
+        if self.max_price:
+            params["max_price"] = self.max_price * 100
         return params
 
     def stay_params(self) -> dict[str, Any]:
@@ -143,8 +147,8 @@ def parse_stay(args: dict[str, str], today: date, *, need_city: bool = True) -> 
     return query
 
 
-def _price(item: dict[str, Any]) -> int | None:
-    price = item.get("stay_price")
+def _price(item: dict[str, Any], key: str = "stay_price") -> int | None:
+    price = item.get(key) or (item.get("nightly_price_from") if key == "stay_price" else None)
     return int(price["amount"]) if isinstance(price, dict) and "amount" in price else None
 
 
@@ -155,8 +159,8 @@ def refine(items: list[dict[str, Any]], query: StayQuery) -> list[dict[str, Any]
     for item in items:
         if query.min_stars and int(item.get("stars") or 0) < query.min_stars:
             continue
-        price = _price(item)
-        if query.max_price and price is not None and price > query.max_price * 100:
+        nightly = _price(item, "nightly_price_from")
+        if query.max_price and nightly is not None and nightly > query.max_price * 100:
             continue
         kept.append(item)
     big = 1 << 62

@@ -30,7 +30,11 @@ def test_stay_needs_city_and_ordered_dates():
         "checkin": "Check-in cannot be in the past."}
     ok = parse_stay({"city": " Rome ", "checkin": "2027-01-12", "checkout": "2027-01-15", "guests": "3"}, TODAY)
     assert not ok.errors and ok.city == "Rome" and ok.nights == 3
-    assert ok.search_params() == {"city": "Rome", "guests": 3, "checkin": "2027-01-12", "checkout": "2027-01-15"}
+    assert ok.search_params() == {"city": "Rome", "guests": 3, "checkin": "2027-01-12", "checkout": "2027-01-15",
+                                  "sort": "price"}
+    filtered = parse_stay({"city": "Rome", "stars": "4", "max_price": "90", "sort": "stars"}, TODAY)
+    assert filtered.search_params() == {"city": "Rome", "guests": 2, "sort": "-stars", "stars": 4,
+                                        "max_price": 9000}
 
 
 def test_stay_rejects_bad_guests_and_one_date_only():
@@ -39,16 +43,16 @@ def test_stay_rejects_bad_guests_and_one_date_only():
 
 
 def test_refine_filters_and_sorts():
-    items = [
-        {"name": "B", "stars": 3, "stay_price": {"amount": 30000, "currency": "EUR"}},
-        {"name": "A", "stars": 5, "stay_price": {"amount": 50000, "currency": "EUR"}},
-        {"name": "C", "stars": 2, "stay_price": {"amount": 10000, "currency": "EUR"}},
-    ]
+    def hotel(name, stars, amount):
+        return {"name": name, "stars": stars, "stay_price": {"amount": amount, "currency": "EUR"},
+                "nightly_price_from": {"amount": amount // 2, "currency": "EUR"}}
+
+    items = [hotel("B", 3, 30000), hotel("A", 5, 50000), hotel("C", 2, 10000)]
     by_price = refine(items, parse_stay({"city": "x"}, TODAY))
     assert [h["name"] for h in by_price] == ["C", "B", "A"]
     filtered = refine(items, parse_stay({"city": "x", "stars": "3", "sort": "stars"}, TODAY))
     assert [h["name"] for h in filtered] == ["A", "B"]
-    cheap = refine(items, parse_stay({"city": "x", "max_price": "300"}, TODAY))
+    cheap = refine(items, parse_stay({"city": "x", "max_price": "150"}, TODAY))  # per night
     assert [h["name"] for h in cheap] == ["C", "B"]
 
 

@@ -29,6 +29,7 @@ def test_results_show_stay_price_stars_filters_and_next_page(client, fake):
     assert page.status_code == 200
     sent = fake.calls[0].request.url
     assert "city=Z%C3%BCrich" in sent and "checkin=2030-03-01" in sent and "guests=2" in sent
+    assert "stars=3" in sent and "sort=price" in sent  # filters and order are search's, for paging
     html = page.text
     assert "Cheap" not in html  # below 3 stars
     assert html.index("Middle") < html.index("Pricey")  # cheapest first
