@@ -105,9 +105,11 @@ def _load(reservation_id: str) -> dict[str, Any]:
 def _render(reservation: dict[str, Any], *, errors: dict[str, str] | None = None, error: str | None = None,
             idempotency_key: str | None = None, holder: str = "", status: int = 200):
     hotel = hotel_summary(reservation.get("hotel_id"))
+    if reservation.get("hotel_name") and hotel.get("name") == "Your hotel":
+        hotel["name"] = reservation["hotel_name"]  # search is down: reservations knows the name
     return render_template(
         "reservation.html", reservation=reservation, hotel=hotel,
-        room=room_name(hotel, reservation.get("room_type_id")),
+        room=reservation.get("room_type_name") or room_name(hotel, reservation.get("room_type_id")),
         seconds_left=seconds_left(reservation.get("hold_expires_at")),
         # A new key per form render: a double submit of this form never charges twice,
         # while a new attempt (another card after a decline) is a new payment.
@@ -215,6 +217,9 @@ def my_reservations():
     items = list(page.get("items") or [])
     hotels: dict[str, dict[str, Any]] = {}
     for item in items:
+        if item.get("hotel_name") and item.get("room_type_name"):
+            item["room_name"] = item["room_type_name"]  # reservations keeps the names: no call to search
+            continue
         hotel_id = item.get("hotel_id")
         if hotel_id not in hotels:
             hotels[hotel_id] = hotel_summary(hotel_id)

@@ -232,3 +232,15 @@ def test_payment_failures_say_what_happened(guest, fake, answer, status, same_ke
     assert message in page.text
     retry = next(f for f in page.forms.values() if f.action.endswith("/pay"))
     assert (retry["idempotency_key"].value == form["idempotency_key"].value) is same_key
+
+
+def test_names_kept_by_reservations_are_used_when_search_is_down(guest, fake):
+    held = reservation("confirmed", hotel_name="Hotel Seeblick", room_type_name="Junior suite")
+    fake.replace(responses.GET, f"{SEARCH}/hotels/{HOTEL_ID}", body=responses.ConnectionError("down"))
+    fake.get(f"{RESERVATIONS}/reservations", json={"items": [held], "next_token": None})
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    listing = guest.get("/reservations")
+    assert "Hotel Seeblick" in listing.text and "Junior suite" in listing.text
+    detail = guest.get(f"/reservations/{held['id']}")
+    assert "Hotel Seeblick" in detail.text and "Junior suite" in detail.text
+    assert "Your reservation is confirmed" in detail.text
