@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask.views import MethodView
@@ -48,17 +47,22 @@ def search_hotels(query: dict[str, Any]) -> dict[str, Any]:
         hotels = catalogue.find_hotels(query, after, limit + 1)
         more = len(hotels) > limit
         hotels = hotels[:limit]
-        items = [summary(h, query["guests"]) for h in hotels]
+        items = [summary(h) for h in hotels]
         return page(items, catalogue.position_of(hotels[-1], query["sort"]) if more else None, salt)
 
     candidates = catalogue.find_hotels(query, after, limit * OVERFETCH + 1)
     exhausted = len(candidates) <= limit * OVERFETCH
     candidates = candidates[: limit * OVERFETCH]
-    inventory = {rt.id: rt.rooms for h in candidates for rt in h.room_types if rt.capacity >= query["guests"]}
+    offers = catalogue.offers_by_hotel([h.id for h in candidates])
+    inventory = {o.room_type_id: o.rooms for found in offers.values() for o in found if o.capacity >= query["guests"]}
     free = free_rooms(checkin, checkout, inventory)
     items, last = [], None
     for hotel in candidates:
-        item = summary(hotel, query["guests"], checkin, checkout, free)
+        item = summary(hotel)
+        best = cheapest_fitting(offers[hotel.id], query["guests"], free)
+        item["available"] = None if free is None else best is not None
+        stay_amount = best.nightly_amount * nights(checkin, checkout) if best else None
+        item["stay_price"] = money(stay_amount, best.currency) if best else None
         if item["available"] is False:
             last = hotel
             continue
@@ -70,19 +74,12 @@ def search_hotels(query: dict[str, Any]) -> dict[str, Any]:
     return page(items, None if done or last is None else catalogue.position_of(last, query["sort"]), salt)
 
 
-def summary(hotel: Hotel, guests: int, checkin: date | None = None, checkout: date | None = None,
-            free: dict[str, int] | None = None) -> dict[str, Any]:
-    offers = catalogue.offers(hotel)
-    item: dict[str, Any] = {
+def summary(hotel: Any) -> dict[str, Any]:
+    return {
         "id": hotel.id, "name": hotel.name, "city": hotel.city, "country": hotel.country,
         "address": hotel.address, "stars": hotel.stars,
         "nightly_price_from": money(hotel.min_price, hotel.currency),
     }
-    if checkin and checkout:
-        best = cheapest_fitting(offers, guests, free)
-        item["available"] = None if free is None else best is not None
-        item["stay_price"] = money(best.nightly_amount * nights(checkin, checkout), best.currency) if best else None
-    return item
 
 
 @blp.get("/cities")

@@ -19,8 +19,15 @@ def sort_spec(sort: str) -> tuple[Any, bool]:
     return SORT_COLUMNS[sort.lstrip("-")], sort.startswith("-")
 
 
-def find_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int) -> list[Hotel]:
-    """Hotels of a city matching the filters, in sort order, after a keyset position."""
+SUMMARY_COLUMNS = (Hotel.id, Hotel.name, Hotel.city, Hotel.country, Hotel.address, Hotel.stars, Hotel.min_price,
+                   Hotel.currency)
+
+
+def find_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int) -> list[Any]:
+    """Summary rows of a city's hotels matching the filters, in sort order, after a keyset position.
+
+    Plain rows, not ORM objects: a search page is read-only and this is its hot path.
+    """
     column, descending = sort_spec(query["sort"])
     conditions: list[ColumnElement[bool]] = [Hotel.city_key == city_key(query["city"])]
     if query.get("stars"):
@@ -34,16 +41,23 @@ def find_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int)
         value = (after["v"], after["id"])
         conditions.append(position < value if descending else position > value)
     order = (column.desc(), Hotel.id.desc()) if descending else (column.asc(), Hotel.id.asc())
-    return list(db.session.scalars(select(Hotel).where(*conditions).order_by(*order).limit(limit)))
+    return list(db.session.execute(select(*SUMMARY_COLUMNS).where(*conditions).order_by(*order).limit(limit)))
 
 
-def position_of(hotel: Hotel, sort: str) -> dict[str, Any]:
+def position_of(hotel: Any, sort: str) -> dict[str, Any]:
     column, _ = sort_spec(sort)
     return {"v": getattr(hotel, column.key), "id": hotel.id}
 
 
-def offers(hotel: Hotel) -> list[RoomOffer]:
-    return [RoomOffer(rt.id, rt.capacity, rt.price_amount, rt.currency, rt.rooms) for rt in hotel.room_types]
+def offers_by_hotel(hotel_ids: list[str]) -> dict[str, list[RoomOffer]]:
+    """Every room type of these hotels, in one query."""
+    found: dict[str, list[RoomOffer]] = {hotel_id: [] for hotel_id in hotel_ids}
+    if hotel_ids:
+        rows = db.session.execute(select(RoomType.hotel_id, RoomType.id, RoomType.capacity, RoomType.price_amount,
+                                         RoomType.currency, RoomType.rooms).where(RoomType.hotel_id.in_(hotel_ids)))
+        for hotel_id, *offer in rows:
+            found[hotel_id].append(RoomOffer(*offer))
+    return found
 
 
 def room_type_out(rt: RoomType, free: int | None = None, known: bool = False) -> dict[str, Any]:

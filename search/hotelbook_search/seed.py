@@ -6,6 +6,7 @@ nothing twice (INSERT ... ON CONFLICT DO NOTHING) and a larger N only adds.
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from collections.abc import Iterator
@@ -40,10 +41,11 @@ def real_cities(limit: int = 2000) -> list[tuple[str, str]]:
 
 def generate(count: int, seed: int) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     cities = real_cities()
-    weights = [1 / (rank + 5) for rank in range(len(cities))]  # big cities get more hotels
+    # Big cities get more hotels (Zipf-like); cumulative weights make each draw O(log n).
+    cumulative = list(itertools.accumulate(1 / (rank + 5) for rank in range(len(cities))))
     rng = random.Random(seed)
     for number in range(count):
-        city, country = rng.choices(cities, weights)[0]
+        city, country = rng.choices(cities, cum_weights=cumulative)[0]
         hotel_id = str(uuid.uuid5(NAMESPACE, f"{seed}:hotel:{number}"))
         kinds = sorted(rng.sample(ROOMS, rng.randint(1, 3)), key=lambda r: r[2])
         stars = rng.randint(1, 5)
