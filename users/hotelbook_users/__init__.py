@@ -1,0 +1,36 @@
+"""users: accounts, password hashes (argon2id), e-mail verification and password reset."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from hotelbook_chassis import create_service_app
+from hotelbook_users.api import blp
+from hotelbook_users.models import db
+from hotelbook_users.passwords import init_passwords
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = create_service_app(
+        __name__,
+        service="users",
+        title="hotelbook users",
+        config=config,
+        defaults={
+            "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
+            # OWASP's argon2id baseline; tests lower them.
+            "ARGON2_TIME_COST": int(os.environ.get("ARGON2_TIME_COST", "2")),
+            "ARGON2_MEMORY_COST": int(os.environ.get("ARGON2_MEMORY_COST", "19456")),
+            "ARGON2_PARALLELISM": int(os.environ.get("ARGON2_PARALLELISM", "1")),
+            "VERIFY_LINK_SECONDS": 2 * 24 * 3600,
+            "RESET_LINK_SECONDS": 3600,
+        },
+        db=db,
+        blueprints=[blp],
+    )
+    init_passwords(app)
+    return app

@@ -1,0 +1,200 @@
+"""HTTP endpoints: translate requests to account operations and back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hotelbook_chassis import Blueprint, Problem, current_user_id
+from hotelbook_chassis.problems import invalid
+from hotelbook_users import links, mailer
+from hotelbook_users.domain import InvalidEmail, normalise_email, password_problem
+from hotelbook_users.models import User, db
+from hotelbook_users.passwords import passwords
+from hotelbook_users.schemas import (
+    Accepted,
+    CredentialsIn,
+    CredentialsOut,
+    PatchMeIn,
+    ResetConfirmIn,
+    ResetRequestIn,
+    SignUpIn,
+    TokenIn,
+    UserOut,
+)
+
+blp = Blueprint("users", __name__, description="Accounts, credentials, e-mail verification, password reset")
+
+
+def check_password(password: str, email: str, name: str) -> None:
+    problem = password_problem(password, email=email, name=name)
+    if problem:
+        raise invalid("password", problem)
+
+
+def send_verification(user: User) -> bool:
+    token = links.make(links.VERIFY, {"uid": user.id, "email": user.email})
+    return mailer.send_verification(user.email, user.name, links.link("verify-email", token))
+
+
+def user_or_404(user_id: str) -> User:
+    user = db.session.get(User, user_id) if len(user_id) <= 36 else None
+    if user is None:
+        raise Problem(404, "No such user.", type="not-found")
+    return user
+
+
+def email_taken() -> Problem:
+    return Problem(409, "An account with this e-mail address exists already.", type="email-taken",
+                   invalid_params=[{"name": "email", "reason": "already registered"}])
+
+
+@blp.post("/users")
+@blp.requires("users:create")
+@blp.arguments(SignUpIn)
+@blp.response(201, UserOut)
+@blp.alt_response(409, description="E-mail address taken")
+def sign_up(body: dict[str, Any]) -> User:
+    """Create an account (the booking UI's sign-up); a verification link is mailed."""
+    check_password(body["password"], body["email"], body["name"])
+    user = User(email=body["email"], name=body["name"], password_hash=passwords().hash(body["password"]),
+                email_verified=False, created_at=datetime.now(UTC).replace(tzinfo=None))
+    db.session.add(user)
+    try:
+        db.session.commit()  # the unique index decides, not a prior SELECT
+    except IntegrityError:
+        db.session.rollback()
+        raise email_taken() from None
+    send_verification(user)
+    return user
+
+
+@blp.post("/credentials/verify")
+@blp.requires("users:verify")
+@blp.arguments(CredentialsIn)
+@blp.response(200, CredentialsOut)
+def verify_credentials(body: dict[str, Any]) -> dict[str, Any]:
+    """Check a password (auth's login). Same shape and cost whether the e-mail is unknown or the password wrong."""
+    try:
+        email = normalise_email(body["email"])
+    except InvalidEmail:
+        email = None
+    user = db.session.scalar(select(User).where(User.email == email)) if email else None
+    if not passwords().verify(user.password_hash if user else None, body["password"]) or user is None:
+        return {"valid": False, "user": None}
+    if passwords().needs_rehash(user.password_hash):
+        user.password_hash = passwords().hash(body["password"])
+        db.session.commit()
+    return {"valid": True, "user": user.public()}
+
+
+@blp.route("/users/me")
+class Me(MethodView):
+    @blp.requires("guest")
+    @blp.response(200, UserOut)
+    def get(self) -> User:
+        """The guest's own account."""
+        return user_or_404(current_user_id())
+
+    @blp.requires("guest")
+    @blp.arguments(PatchMeIn)
+    @blp.response(200, UserOut)
+    def patch(self, body: dict[str, Any]) -> User:
+        """Change name, e-mail (verified again) or password (needs current_password)."""
+        user = user_or_404(current_user_id())
+        if "password" in body:
+            if not passwords().verify(user.password_hash, body.get("current_password") or ""):
+                raise invalid("current_password", "The current password is not right.")
+            check_password(body["password"], body.get("email", user.email), body.get("name", user.name))
+            user.password_hash = passwords().hash(body["password"])
+        if "name" in body:
+            user.name = body["name"].strip() or user.name
+        changed_email = "email" in body and body["email"] != user.email
+        if changed_email:
+            user.email, user.email_verified = body["email"], False
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise email_taken() from None
+        if changed_email:
+            send_verification(user)
+        return user
+
+    @blp.requires("guest")
+    @blp.response(204)
+    def delete(self) -> None:
+        """Delete the guest's account."""
+        db.session.delete(user_or_404(current_user_id()))
+        db.session.commit()
+
+
+@blp.post("/users/me/verification-email")
+@blp.requires("guest")
+@blp.response(202, Accepted)
+def resend_verification() -> dict[str, str]:
+    """Mail the verification link again."""
+    user = user_or_404(current_user_id())
+    if not user.email_verified:
+        send_verification(user)
+    return {"status": "accepted"}
+
+
+@blp.get("/users/<user_id>")
+@blp.requires("users:read")
+@blp.response(200, UserOut)
+def get_user(user_id: str) -> User:
+    """Any account, for services with users:read (payments needs the e-mail)."""
+    return user_or_404(user_id)
+
+
+@blp.post("/email-verifications")
+@blp.arguments(TokenIn)
+@blp.response(200, UserOut)
+def verify_email(body: dict[str, Any]) -> User:
+    """Use the link mailed at sign-up; it works once."""
+    payload = links.read(links.VERIFY, body["token"], current_app.config["VERIFY_LINK_SECONDS"])
+    user = db.session.get(User, str(payload.get("uid", "")))
+    if user is None or user.email != payload.get("email") or user.email_verified:
+        raise invalid("token", "This link was used already or is no longer valid.")
+    user.email_verified = True
+    db.session.commit()
+    return user
+
+
+@blp.post("/password-resets")
+@blp.arguments(ResetRequestIn)
+@blp.response(202, Accepted)
+def request_reset(body: dict[str, Any]) -> dict[str, str]:
+    """Mail a reset link; the answer is the same whether the address has an account or not."""
+    try:
+        email = normalise_email(body["email"])
+    except InvalidEmail:
+        email = None
+    user = db.session.scalar(select(User).where(User.email == email)) if email else None
+    if user is not None:
+        token = links.make(links.RESET, {"uid": user.id, "fp": links.fingerprint(user.password_hash)})
+        mailer.send_reset(user.email, user.name, links.link("reset-password", token))
+    return {"status": "accepted"}
+
+
+@blp.post("/password-resets/confirm")
+@blp.arguments(ResetConfirmIn)
+@blp.response(200, UserOut)
+def confirm_reset(body: dict[str, Any]) -> User:
+    """Set a new password with a reset link; it works once."""
+    payload = links.read(links.RESET, body["token"], current_app.config["RESET_LINK_SECONDS"])
+    user = db.session.get(User, str(payload.get("uid", "")))
+    if user is None or links.fingerprint(user.password_hash) != payload.get("fp"):
+        raise invalid("token", "This link was used already or is no longer valid.")
+    check_password(body["password"], user.email, user.name)
+    user.password_hash = passwords().hash(body["password"])
+    # Reading the mailbox proves the address too.
+    user.email_verified = True
+    db.session.commit()
+    return user

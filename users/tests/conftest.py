@@ -1,0 +1,45 @@
+import pytest
+
+from hotelbook_chassis.testing import bearer
+from hotelbook_users import create_app
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def service_name():
+    return "users"
+
+
+@pytest.fixture(scope="session")
+def app(service_config):
+    # Cheap argon2 parameters keep the suite fast; production uses the defaults.
+    return create_app({**service_config, "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
+                       "ARGON2_PARALLELISM": 1, "PUBLIC_URL": "http://ui.test"})
+
+
+@pytest.fixture
+def ui(token_factory):
+    return bearer(token_factory("users:create", sub="booking-ui"))
+
+
+@pytest.fixture
+def auth(token_factory):
+    return bearer(token_factory("users:verify", sub="auth"))
+
+
+@pytest.fixture
+def guest_of(token_factory):
+    def make(user):
+        return bearer(token_factory("guest", sub=user["id"]))
+
+    return make
+
+
+@pytest.fixture
+def sign_up(client, ui, smtp_server):
+    def make(email="zoe@example.test", name="Zoë Ñúñez", password=PASSWORD, status=201):
+        return client.post_json("/users", {"email": email, "name": name, "password": password}, headers=ui,
+                                status=status).json
+
+    return make
