@@ -15,9 +15,23 @@ from alembic.config import Config
 from flask import Flask, current_app
 
 
+def _versions_folder(import_name: str) -> Path:
+    parts = import_name.split(".")
+    for depth in range(len(parts), 0, -1):
+        try:
+            module = importlib.import_module(".".join(parts[:depth]))
+        except ImportError:
+            continue
+        folder = Path(module.__file__).parent / "migrations" / "versions"
+        if folder.is_dir():
+            return folder
+    raise RuntimeError(f"no migrations/versions folder for {import_name}")
+
+
 def alembic_config(app: Flask) -> Config:
-    package = importlib.import_module(app.import_name.split(".")[0])
-    versions = Path(package.__file__).parent / "migrations" / "versions"
+    # An app inside a package (e.g. ``hotelbook_payments.bank``) may keep its own
+    # revisions; otherwise they are the top package's.
+    versions = _versions_folder(app.import_name)
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "alembic"))
     config.set_main_option("path_separator", "os")

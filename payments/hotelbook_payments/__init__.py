@@ -1,0 +1,50 @@
+"""payments: charges once per Idempotency-Key, confirms the reservation, and converges after failures."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import click
+from flask import Flask
+
+from hotelbook_chassis import create_service_app
+from hotelbook_chassis.config import peer_url
+from hotelbook_payments.api import blp
+from hotelbook_payments.clients import init_clients
+from hotelbook_payments.models import db
+from hotelbook_payments.worker import start_worker
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = create_service_app(
+        __name__,
+        service="payments",
+        title="hotelbook payments",
+        config=config,
+        defaults={
+            "BANK_URL": peer_url("bank"),
+            "RESERVATIONS_URL": peer_url("reservations"),
+            "USERS_URL": peer_url("users"),
+            "BANK_TIMEOUT": float(os.environ.get("BANK_TIMEOUT", "10")),
+            "IDEMPOTENCY_WAIT": 15.0,
+            "OUTBOX_EVERY": float(os.environ.get("OUTBOX_EVERY", "2")),
+            "OUTBOX_WORKER": os.environ.get("OUTBOX_WORKER", "1") == "1",
+        },
+        db=db,
+        blueprints=[blp],
+    )
+    init_clients(app)
+    if app.config["OUTBOX_WORKER"] and not app.config.get("TESTING"):
+        start_worker(app, app.config["OUTBOX_EVERY"])
+
+    @app.cli.command("reconcile")
+    def reconcile_command() -> None:
+        """Finish payments a crash left pending and run every outstanding outbox job."""
+        from hotelbook_payments.saga import reconcile
+
+        click.echo(json.dumps(reconcile()))
+
+    return app

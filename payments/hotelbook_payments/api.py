@@ -1,0 +1,58 @@
+"""HTTP endpoints: translate requests to the payment saga and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, json
+
+from hotelbook_chassis import Blueprint, Problem, current_user_id
+from hotelbook_chassis.client import forwarded_bearer
+from hotelbook_chassis.problems import PROBLEM_JSON
+from hotelbook_chassis.tokens import has_scope
+from hotelbook_payments import saga
+from hotelbook_payments.models import Payment, db
+from hotelbook_payments.schemas import IdempotencyHeader, PaymentIn, PaymentOut
+
+blp = Blueprint("payments", __name__, description="Charges for reservations, refunds")
+
+
+@blp.post("/payments")
+@blp.requires("guest")
+@blp.arguments(IdempotencyHeader, location="headers")
+@blp.arguments(PaymentIn)
+@blp.response(201, PaymentOut)
+@blp.alt_response(402, description="Card declined")
+@blp.alt_response(409, description="Reservation not held, or the key is in progress")
+@blp.alt_response(422, description="Idempotency-Key reused with another body")
+def create_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
+    """Pay for a held reservation; the amount is the reservation's. Same key + same body = same answer."""
+    status, answer = saga.pay(current_user_id(), headers["idempotency_key"], body, forwarded_bearer())
+    mimetype = PROBLEM_JSON if status >= 400 else "application/json"
+    return Response(json.dumps(answer), status=status, mimetype=mimetype)
+
+
+def payment_or_404(payment_id: str) -> Payment:
+    payment = db.session.get(Payment, payment_id) if len(payment_id) <= 36 else None
+    if payment is None:
+        raise Problem(404, "No such payment.", type="not-found")
+    return payment
+
+
+@blp.get("/payments/<payment_id>")
+@blp.requires("guest", "payments:read")
+@blp.response(200, PaymentOut)
+def get_payment(payment_id: str) -> dict[str, Any]:
+    """A payment: its owner's, or any with payments:read."""
+    payment = payment_or_404(payment_id)
+    if not has_scope("payments:read") and payment.user_id != current_user_id():
+        raise Problem(404, "No such payment.", type="not-found")
+    return saga.payment_out(payment)
+
+
+@blp.post("/payments/<payment_id>/refund")
+@blp.requires("payments:refund")
+@blp.response(200, PaymentOut)
+def refund_payment(payment_id: str) -> dict[str, Any]:
+    """Refund in full (reservations asks when a confirmed reservation is cancelled); idempotent."""
+    return saga.payment_out(saga.refund(payment_id))

@@ -1,0 +1,158 @@
+"""The bank sandbox: a stand-in for the outside bank, with the test cards of common payment sandboxes.
+
+``4242424242424242`` succeeds; ``4000000000000002`` is declined; ``4000000000009995``
+is declined for insufficient funds; ``4000000000000119`` fails with HTTP 500;
+``4000000000000259`` answers only after ``BANK_SLOW_SECONDS`` (default 30).
+The same ``idempotency_key`` always gives the same charge.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hotelbook_chassis import Blueprint, Problem, create_service_app
+from hotelbook_payments.bank.models import Charge, db
+from hotelbook_payments.cards import brand
+
+DECLINES = {"4000000000000002": "card_declined", "4000000000009995": "insufficient_funds"}
+BANK_ERROR, SLOW = "4000000000000119", "4000000000000259"
+
+blp = Blueprint("bank", __name__, description="Bank sandbox")
+
+
+class CardIn(Schema):
+    number = fields.String(required=True, validate=validate.Regexp(r"^\d{12,19}$"))
+    exp_month = fields.Integer(required=True)
+    exp_year = fields.Integer(required=True)
+    cvc = fields.String(required=True, validate=validate.Regexp(r"^\d{3,4}$"))
+
+
+class ChargeIn(Schema):
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**9))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    card = fields.Nested(CardIn, required=True)
+    idempotency_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ChargeOut(Schema):
+    id = fields.String()
+    idempotency_key = fields.String()
+    amount = fields.Integer()
+    currency = fields.String()
+    status = fields.String()
+    decline_reason = fields.String(allow_none=True)
+    card = fields.Dict()
+
+
+class ChargeQuery(Schema):
+    idempotency_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class RefundIn(Schema):
+    charge_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class LedgerOut(Schema):
+    charged = fields.Integer()
+    refunded = fields.Integer()
+    charges = fields.Integer()
+    refunds = fields.Integer()
+
+
+def by_key(key: str) -> Charge | None:
+    return db.session.scalar(select(Charge).where(Charge.idempotency_key == key))
+
+
+@blp.post("/charges")
+@blp.arguments(ChargeIn)
+@blp.response(201, ChargeOut)
+def charge(body: dict[str, Any]) -> dict[str, Any]:
+    """Charge a card once per idempotency key."""
+    existing = by_key(body["idempotency_key"])
+    if existing is not None:
+        return existing.out()
+    number = body["card"]["number"]
+    if number == BANK_ERROR:
+        raise Problem(500, "The bank had an internal error.", type="bank-error")
+    if number == SLOW:
+        time.sleep(current_app.config["BANK_SLOW_SECONDS"])
+    declined = DECLINES.get(number)
+    record = Charge(idempotency_key=body["idempotency_key"], amount=body["amount"], currency=body["currency"],
+                    brand=brand(number), last4=number[-4:], status="declined" if declined else "succeeded",
+                    decline_reason=declined, created_at=datetime.now(UTC).replace(tzinfo=None))
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same key raced in: that charge is the answer
+        db.session.rollback()
+        record = by_key(body["idempotency_key"])
+    return record.out()
+
+
+@blp.get("/charges")
+@blp.arguments(ChargeQuery, location="query")
+@blp.response(200, ChargeOut)
+def find_charge(query: dict[str, Any]) -> dict[str, Any]:
+    """The charge made with an idempotency key (404 when none)."""
+    found = by_key(query["idempotency_key"])
+    if found is None:
+        raise Problem(404, "No charge with this key.", type="not-found")
+    return found.out()
+
+
+@blp.get("/charges/<charge_id>")
+@blp.response(200, ChargeOut)
+def get_charge(charge_id: str) -> dict[str, Any]:
+    found = db.session.get(Charge, charge_id) if len(charge_id) <= 40 else None
+    if found is None:
+        raise Problem(404, "No such charge.", type="not-found")
+    return found.out()
+
+
+@blp.post("/refunds")
+@blp.arguments(RefundIn)
+@blp.response(200, ChargeOut)
+def refund(body: dict[str, Any]) -> dict[str, Any]:
+    """Refund a succeeded charge in full; refunding again changes nothing."""
+    found = db.session.get(Charge, body["charge_id"])
+    if found is None:
+        raise Problem(404, "No such charge.", type="not-found")
+    if found.status != "succeeded":
+        raise Problem(409, "Only a succeeded charge can be refunded.", type="not-refundable")
+    db.session.execute(update(Charge).where(Charge.id == found.id).values(refunded=True))
+    db.session.commit()
+    db.session.refresh(found)
+    return found.out()
+
+
+@blp.get("/ledger")
+@blp.response(200, LedgerOut)
+def ledger() -> dict[str, int]:
+    """What the bank really holds: the sums tests compare with confirmed reservations."""
+    succeeded = Charge.status == "succeeded"
+    charged, charges = db.session.execute(
+        select(func.coalesce(func.sum(Charge.amount), 0), func.count()).where(succeeded)).one()
+    refunded, refunds = db.session.execute(
+        select(func.coalesce(func.sum(Charge.amount), 0), func.count()).where(succeeded, Charge.refunded)).one()
+    return {"charged": int(charged), "refunded": int(refunded), "charges": charges, "refunds": refunds}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    return create_service_app(
+        __name__,
+        service="bank",
+        title="hotelbook bank sandbox",
+        config=config,
+        defaults={"BANK_SLOW_SECONDS": float(os.environ.get("BANK_SLOW_SECONDS", "30"))},
+        db=db,
+        blueprints=[blp],
+    )

@@ -1,0 +1,39 @@
+"""Card checks in plain Python, done before any bank call: Luhn, expiry, CVC, brand."""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+def luhn_ok(number: str) -> bool:
+    digits = [int(d) for d in reversed(number)]
+    total = sum(digits[0::2]) + sum(sum(divmod(2 * d, 10)) for d in digits[1::2])
+    return total % 10 == 0
+
+
+def card_problems(number: str, exp_month: int, exp_year: int, cvc: str, today: date) -> dict[str, str]:
+    """Field -> reason for every problem with the card (empty when it may be charged)."""
+    problems: dict[str, str] = {}
+    if not (number.isdigit() and 12 <= len(number) <= 19 and luhn_ok(number)):
+        problems["card.number"] = "Not a valid card number."
+    if not 1 <= exp_month <= 12:
+        problems["card.exp_month"] = "Month must be 1 to 12."
+    elif (exp_year, exp_month) < (today.year, today.month):
+        problems["card.exp_year"] = "The card has expired."
+    if not (cvc.isdigit() and len(cvc) in (3, 4)):
+        problems["card.cvc"] = "The security code is 3 or 4 digits."
+    return problems
+
+
+def brand(number: str) -> str:
+    if number.startswith("4"):
+        return "visa"
+    if number[:2] in {"51", "52", "53", "54", "55"} or 2221 <= int(number[:4] or 0) <= 2720:
+        return "mastercard"
+    if number[:2] in {"34", "37"}:
+        return "amex"
+    return "card"
+
+
+def normalise_number(number: str) -> str:
+    return "".join(ch for ch in number if not ch.isspace() and ch != "-")

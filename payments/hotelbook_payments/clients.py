@@ -1,0 +1,94 @@
+"""Calls to the bank, reservations and users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from flask import Flask, current_app
+
+from hotelbook_chassis.client import ClientCredentials, PeerUnavailable, ServiceClient
+
+SCOPES = "reservations:read reservations:confirm users:read pdf:render"
+
+
+@dataclass(frozen=True)
+class Peers:
+    bank: ServiceClient
+    reservations: ServiceClient
+    users: ServiceClient
+
+
+def init_clients(app: Flask) -> None:
+    config = app.config
+    tokens = None
+    if config.get("CLIENT_ID") and config.get("CLIENT_SECRET"):
+        tokens = ClientCredentials(f"{config['AUTH_URL']}/oauth/token", config["CLIENT_ID"],
+                                   config["CLIENT_SECRET"], SCOPES)
+    app.extensions["payments_peers"] = Peers(
+        bank=ServiceClient("bank", config["BANK_URL"], read_timeout=config["BANK_TIMEOUT"], retries=1),
+        reservations=ServiceClient("reservations", config["RESERVATIONS_URL"], tokens=tokens),
+        users=ServiceClient("users", config["USERS_URL"], tokens=tokens),
+    )
+
+
+def peers() -> Peers:
+    return current_app.extensions["payments_peers"]
+
+
+class BankOutcome:
+    """What the bank said: a charge body, a declined charge, a bank error, or no answer in time."""
+
+    def __init__(self, kind: str, charge: dict[str, Any] | None = None) -> None:
+        self.kind = kind  # succeeded | declined | error | timeout
+        self.charge = charge or {}
+
+
+def charge(amount: int, currency: str, card: dict[str, Any], key: str) -> BankOutcome:
+    body = {"amount": amount, "currency": currency, "idempotency_key": key,
+            "card": {name: card[name] for name in ("number", "exp_month", "exp_year", "cvc")}}
+    try:
+        # The bank's own idempotency key makes every retry of this call safe.
+        response = peers().bank.post("/charges", json=body, idempotency_key=key)
+    except PeerUnavailable as error:
+        return BankOutcome("timeout" if error.status == 504 else "error")
+    if response.status_code >= 500:
+        return BankOutcome("error")
+    if response.status_code != 201:
+        current_app.logger.error("bank refused the charge request: %s", response.status_code)
+        return BankOutcome("error")
+    found = response.json()
+    return BankOutcome(found["status"], found)
+
+
+def charge_by_key(key: str) -> dict[str, Any] | None:
+    """The bank's charge for this key, None when the bank has none (raises PeerUnavailable)."""
+    response = peers().bank.get("/charges", params={"idempotency_key": key})
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise PeerUnavailable("bank")
+    return response.json()
+
+
+def refund(charge_id: str) -> None:
+    response = peers().bank.post("/refunds", json={"charge_id": charge_id}, idempotency_key=f"refund-{charge_id}")
+    if response.status_code != 200:
+        raise PeerUnavailable("bank")
+
+
+def reservation(reservation_id: str, bearer: str | None) -> requests.Response:
+    return peers().reservations.get(f"/reservations/{reservation_id}", bearer=bearer)
+
+
+def confirm(reservation_id: str, payment_id: str) -> requests.Response:
+    return peers().reservations.post(f"/reservations/{reservation_id}/confirm", json={"payment_id": payment_id},
+                                     idempotency_key=f"confirm-{payment_id}")
+
+
+def user(user_id: str) -> dict[str, Any]:
+    response = peers().users.get(f"/users/{user_id}")
+    if response.status_code != 200:
+        raise PeerUnavailable("users")
+    return response.json()

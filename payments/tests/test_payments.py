@@ -1,0 +1,202 @@
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import responses
+
+from hotelbook_chassis.testing import bearer
+from tests.conftest import BANK, CARD, RESERVATION_ID, RESERVATIONS, USERS, reservation
+
+
+@pytest.fixture
+def peers(bank_app):
+    """reservations and users faked; the bank is the real sandbox app, in-process."""
+    bank = bank_app.test_client()
+
+    def forward(request):
+        path = request.path_url
+        answer = bank.open(path, method=request.method, data=request.body,
+                           headers={"Content-Type": "application/json"})
+        return answer.status_code, {"Content-Type": answer.content_type}, answer.data
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, re.compile(f"{BANK}/.*"), callback=forward)
+        mock.add_callback(responses.GET, re.compile(f"{BANK}/.*"), callback=forward)
+        mock.add(responses.GET, f"{RESERVATIONS}/reservations/{RESERVATION_ID}", json=reservation())
+        mock.add(responses.POST, f"{RESERVATIONS}/reservations/{RESERVATION_ID}/confirm",
+                 json={**reservation("confirmed")})
+        mock.add(responses.GET, re.compile(f"{USERS}/users/.*"), json={"id": "guest-1", "email": "z@example.test",
+                                                                       "name": "Zoë"})
+        mock.bank = bank
+        yield mock
+
+
+def pay(client, headers, key="key-0001-abcdef", card=None, status=201, **extra):
+    body = {"reservation_id": RESERVATION_ID, "card": card or CARD, **extra}
+    return client.post_json("/payments", body, headers={**headers, "Idempotency-Key": key}, status=status)
+
+
+def ledger(peers):
+    return peers.bank.get("/ledger").json
+
+
+def confirms(peers):
+    return [c for c in peers.calls if c.request.url.endswith("/confirm")]
+
+
+def test_happy_path_charges_reservations_total_and_confirms(client, guest, peers):
+    answer = pay(client, guest()).json
+    assert answer["status"] == "succeeded" and answer["confirmed"] is True
+    assert answer["amount"] == {"amount": 24000, "currency": "EUR"}
+    assert answer["card"] == {"brand": "visa", "last4": "4242"}
+    assert ledger(peers)["charged"] >= 24000
+    assert json.loads(confirms(peers)[0].request.body) == {"payment_id": answer["id"]}
+    assert client.get(f"/payments/{answer['id']}", headers=guest()).json["id"] == answer["id"]
+    client.get(f"/payments/{answer['id']}", headers=guest("someone-else"), status=404)
+
+
+def test_same_key_same_body_same_answer_one_charge(client, guest, peers):
+    before = ledger(peers)["charges"]
+    first = pay(client, guest(), key="repeat-key-1").json
+    second = pay(client, guest(), key="repeat-key-1").json
+    assert first == second
+    assert ledger(peers)["charges"] == before + 1
+    pay(client, guest(), key="repeat-key-1", card={**CARD, "holder": "Someone Else"}, status=422)
+
+
+def test_declined_and_insufficient_funds_are_402(client, guest, peers):
+    for number, reason in (("4000000000000002", "card_declined"), ("4000000000009995", "insufficient_funds")):
+        problem = pay(client, guest(), key=f"declined-{number}", card={**CARD, "number": number}, status=402)
+        assert problem.content_type == "application/problem+json"
+        assert problem.json["decline_reason"] == reason
+    assert confirms(peers) == []
+
+
+def test_bank_error_is_502_and_failed(client, guest, peers):
+    problem = pay(client, guest(), key="bank-error-1", card={**CARD, "number": "4000000000000119"}, status=502)
+    payment = client.get(f"/payments/{problem.json['payment_id']}", headers=guest()).json
+    assert payment["status"] == "failed"
+
+
+def test_bank_timeout_is_504_pending_and_never_charged_twice(client, guest, peers, app):
+    """The bank charged but its answer never arrived: pending, then reconcile finds the charge by key."""
+
+    def charged_but_lost(request):
+        peers.bank.post("/charges", data=request.body, headers={"Content-Type": "application/json"})
+        raise requests.ReadTimeout("the bank did not answer in time")
+
+    peers.remove(responses.POST, re.compile(f"{BANK}/.*"))
+    peers.add_callback(responses.POST, f"{BANK}/charges", callback=charged_but_lost)
+    problem = pay(client, guest(), key="slow-card-1", status=504).json
+    payment_id = problem["payment_id"]
+    assert client.get(f"/payments/{payment_id}", headers=guest()).json["status"] == "pending"
+
+    from datetime import timedelta
+    from unittest import mock
+
+    from hotelbook_payments.saga import reconcile
+
+    before = ledger(peers)["charges"]
+    with app.app_context(), mock.patch("hotelbook_payments.saga.stale_after", return_value=timedelta(0)):
+        assert reconcile()["resumed"] == 1
+    payment = client.get(f"/payments/{payment_id}", headers=guest()).json
+    assert payment["status"] == "succeeded" and payment["confirmed"]
+    assert ledger(peers)["charges"] == before  # found by its key, not charged again
+    # The guest retrying with the same key now gets the final answer.
+    assert pay(client, guest(), key="slow-card-1").json["id"] == payment_id
+
+
+def test_bad_input_charges_nothing(client, guest, peers):
+    before = ledger(peers)["charges"]
+    for card, field in (({**CARD, "number": "4242424242424241"}, "card.number"),
+                        ({**CARD, "exp_year": 2020}, "card.exp_year"), ({**CARD, "cvc": "1"}, "card.cvc")):
+        problem = pay(client, guest(), card=card, status=400).json
+        assert field in {p["name"] for p in problem["invalid_params"]}
+    problem = pay(client, guest(), status=400, amount={"amount": 1, "currency": "EUR"}).json
+    assert "amount" in {p["name"] for p in problem["invalid_params"]}
+    missing = client.post_json("/payments", {"reservation_id": RESERVATION_ID, "card": CARD}, headers=guest(),
+                               status=400).json
+    assert "Idempotency-Key" in {p["name"] for p in missing["invalid_params"]}
+    assert ledger(peers)["charges"] == before
+
+
+def test_someone_elses_or_unknown_reservation_is_404(client, guest, peers):
+    peers.replace(responses.GET, f"{RESERVATIONS}/reservations/{RESERVATION_ID}", status=404,
+                  json={"status": 404})
+    pay(client, guest("intruder"), key="intruder-key-1", status=404)
+    assert confirms(peers) == []
+
+
+def test_not_held_is_409(client, guest, peers):
+    peers.replace(responses.GET, f"{RESERVATIONS}/reservations/{RESERVATION_ID}", json=reservation("expired"))
+    assert pay(client, guest(), key="expired-key-1", status=409).json["status_now"] == "expired"
+
+
+def test_reservations_down_before_charge_releases_the_key(client, guest, peers):
+    peers.replace(responses.GET, f"{RESERVATIONS}/reservations/{RESERVATION_ID}",
+                  body=requests.ConnectionError())
+    pay(client, guest(), key="retry-later-1", status=503)
+    peers.replace(responses.GET, f"{RESERVATIONS}/reservations/{RESERVATION_ID}", json=reservation())
+    assert pay(client, guest(), key="retry-later-1").json["status"] == "succeeded"
+
+
+def test_confirm_fails_then_outbox_confirms(client, guest, peers, app):
+    peers.replace(responses.POST, f"{RESERVATIONS}/reservations/{RESERVATION_ID}/confirm",
+                  body=requests.ConnectionError())
+    answer = pay(client, guest(), key="outbox-key-1").json
+    assert answer["status"] == "succeeded" and answer["confirmed"] is False
+    peers.replace(responses.POST, f"{RESERVATIONS}/reservations/{RESERVATION_ID}/confirm",
+                  json=reservation("confirmed"))
+    from hotelbook_payments.saga import reconcile
+
+    with app.app_context():
+        reconcile()
+    assert client.get(f"/payments/{answer['id']}", headers=guest()).json["confirmed"] is True
+
+
+def test_hold_expired_before_confirm_is_refunded(client, guest, peers):
+    peers.replace(responses.POST, f"{RESERVATIONS}/reservations/{RESERVATION_ID}/confirm", status=409,
+                  json={"status": 409, "status_now": "expired"})
+    before = ledger(peers)
+    problem = pay(client, guest(), key="expired-hold-1", status=409).json
+    assert client.get(f"/payments/{problem['payment_id']}", headers=guest()).json["status"] == "refunded"
+    after = ledger(peers)
+    assert after["charged"] - before["charged"] == after["refunded"] - before["refunded"] == 24000
+
+
+def test_refund_endpoint_needs_scope_and_is_idempotent(client, guest, peers, token_factory):
+    answer = pay(client, guest(), key="refund-me-1").json
+    client.post(f"/payments/{answer['id']}/refund", headers=guest(), status=403)
+    service = bearer(token_factory("payments:refund", sub="reservations"))
+    assert client.post(f"/payments/{answer['id']}/refund", headers=service).json["status"] == "refunded"
+    assert client.post(f"/payments/{answer['id']}/refund", headers=service).json["status"] == "refunded"
+
+
+def test_receipt_mail_sent_from_the_outbox(client, guest, peers, app, smtp_server):
+    pay(client, guest(), key="mail-key-1")
+    from hotelbook_payments.saga import reconcile
+
+    with app.app_context():
+        reconcile()
+    message = smtp_server.wait_for("z@example.test", subject_contains="receipt")
+    assert "240.00 EUR" in message.get_body().get_content()
+    assert "4242424242424242" not in str(message)
+
+
+def test_concurrent_same_key_one_charge(client, guest, peers, app):
+    headers = {**guest(), "Idempotency-Key": "concurrent-key-1"}
+    body = {"reservation_id": RESERVATION_ID, "card": CARD}
+    before = ledger(peers)["charges"]
+
+    def once(_):
+        with app.test_client() as c:
+            return c.post("/payments", json=body, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(once, range(8)))
+    ok = [a for a in answers if a.status_code == 201]
+    assert ok and all(a.json == ok[0].json for a in ok)
+    assert {a.status_code for a in answers} <= {201, 409}
+    assert ledger(peers)["charges"] == before + 1
