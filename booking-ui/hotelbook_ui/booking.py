@@ -21,6 +21,8 @@ RESERVATIONS_DOWN = "Reservations are not available right now. Please try again 
 DECLINED = "Your card was declined. No money was taken. Please try another card."
 PAYMENT_FAILED = ("The payment could not be completed because of a problem at the bank. No money was taken. "
                   "Please try again.")
+STILL_PROCESSING = ("Your payment is still being processed. Wait a moment, then reload this page or send the form "
+                    "again: you will not be charged twice.")
 PAYMENTS_DOWN = ("Payments are not answering right now. You have not been charged twice: "
                  "send the form again in a minute, it is safe.")
 
@@ -153,9 +155,14 @@ def pay(reservation_id: str):
     except PeerError as problem:
         if problem.status == 402:
             return _render(found, error=DECLINED, holder=holder, status=402)
+        if problem.status == 409 and problem.type.endswith((":in-progress", ":retry")):
+            # The first press of this form is still being processed: same key, never a second charge.
+            return _render(found, error=STILL_PROCESSING, idempotency_key=key, holder=holder, status=409)
         if problem.status == 409:
             return _render(found, error="This reservation can no longer be paid: the hold has expired or the "
                            "room was taken. Please search again.", status=409)
+        if problem.status == 422:
+            return _render(found, error="Please enter your card details again.", holder=holder, status=400)
         if problem.status == 400:
             field_errors = {name: problem.reason_for(name) or "" for name in ("card_number", "expiry", "cvc")}
             if problem.reason_for("number"):

@@ -244,3 +244,15 @@ def test_names_kept_by_reservations_are_used_when_search_is_down(guest, fake):
     detail = guest.get(f"/reservations/{held['id']}")
     assert "Hotel Seeblick" in detail.text and "Junior suite" in detail.text
     assert "Your reservation is confirmed" in detail.text
+
+
+def test_a_payment_still_in_progress_keeps_the_key(guest, fake):
+    held = reservation()
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    fake.post(f"{PAYMENTS}/payments", status=409, json={"status": 409, "title": "Conflict",
+                                                        "type": "urn:problem:hotelbook:in-progress"})
+    _, form = pay_form(guest, held)
+    page = form.submit(status=409)
+    assert "still being processed" in page.text
+    retry = next(f for f in page.forms.values() if f.action.endswith("/pay"))
+    assert retry["idempotency_key"].value == form["idempotency_key"].value
