@@ -29,7 +29,9 @@ def test_every_service_is_ready_and_answers_problems_with_request_id(stack):
 
     for name in stack.processes:
         assert requests.get(f"{stack.url(name)}/readyz", timeout=5).status_code == 200
-        missing = requests.get(f"{stack.url(name)}/no-such-path", timeout=5)
+        # The booking UI shows browsers an HTML page; API clients asking for JSON get problem+json.
+        missing = requests.get(f"{stack.url(name)}/no-such-path", headers={"Accept": "application/json"},
+                               timeout=5)
         assert missing.status_code == 404
         assert missing.headers["Content-Type"].startswith("application/problem+json")
         assert missing.json()["request_id"] == missing.headers["X-Request-ID"]

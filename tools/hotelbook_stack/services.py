@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from hotelbook_chassis.config import PORTS
@@ -20,7 +20,7 @@ class Service:
     # The service's own OAuth client: (grants, scopes); None when it calls no one.
     client: tuple[str, str] | None = None
     workers: int = 2
-    migrate_apps: tuple[str, ...] = field(default=())
+    has_database: bool = True
 
     @property
     def port(self) -> int:
@@ -29,7 +29,7 @@ class Service:
     @property
     def flask_apps(self) -> tuple[str, ...]:
         """The Flask apps whose databases ``flask db upgrade`` migrates."""
-        return self.migrate_apps or (self.package,)
+        return (self.package,) if self.has_database else ()
 
 
 SERVICES: tuple[Service, ...] = (
@@ -38,7 +38,7 @@ SERVICES: tuple[Service, ...] = (
     Service("users", "hotelbook_users", "users", "hotelbook_users:create_app()"),
     Service("search", "hotelbook_search", "search", "hotelbook_search:create_app()", peers=("reservations",),
             client=("client_credentials", "reservations:availability")),
-    Service("pdf-reporting", "hotelbook_pdf", "pdf-reporting", "hotelbook_pdf:create_app()"),
+    Service("pdf-reporting", "hotelbook_pdf", "pdf-reporting", "hotelbook_pdf:create_app()", has_database=False),
     Service("reservations", "hotelbook_reservations", "reservations", "hotelbook_reservations:create_app()",
             peers=("search", "payments", "users", "pdf-reporting"),
             client=("client_credentials", "pdf:render payments:refund users:read"), workers=3),
