@@ -147,7 +147,7 @@ class BrowserGuest:
         page.get_by_label("Security code (CVC)").fill("123")
         page.get_by_role("button", name=re.compile(r"^Pay ")).click()
 
-    def wait_confirmed(self, timeout: float = 20) -> None:
+    def wait_confirmed(self, timeout: float = 30) -> None:
         page = self.page
         deadline = time.monotonic() + timeout
         heading = page.get_by_role("heading", name="Your reservation is confirmed")
