@@ -9,7 +9,7 @@ from flask import Flask, jsonify
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 
-from hotelbook_chassis.config import base_config
+from hotelbook_chassis.config import base_config, dev_secret
 from hotelbook_chassis.database import init_database
 from hotelbook_chassis.health import init_health
 from hotelbook_chassis.observability import configure_logging, init_request_tracking
@@ -45,6 +45,8 @@ def create_service_app(
     app.config.update(base_config(service))
     app.config.update(defaults or {})
     app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = dev_secret(f"{service}-secret-key")
     app.config.update(
         API_TITLE=title,
         API_VERSION=version,

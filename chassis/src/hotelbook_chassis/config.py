@@ -72,7 +72,7 @@ def base_config(service: str) -> dict[str, Any]:
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir() / service}.db"
     return {
         "SERVICE_NAME": service,
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or dev_secret(f"{service}-secret-key"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),  # generated into var/ when still unset (see app.py)
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "AUTH_URL": peer_url("auth"),
         "JWKS_URL": os.environ.get("JWKS_URL"),  # default: AUTH_URL/.well-known/jwks.json
