@@ -24,9 +24,15 @@ def postgres_server_url() -> str | None:
     return make_url(url).set(database=None).render_as_string(hide_password=False)
 
 
+# Short bank delays so the slow-card and crash scenarios take seconds, not minutes.
+SYSTEM_ENV = {"BANK_SLOW_SECONDS": "3", "BANK_TIMEOUT": "5", "OUTBOX_EVERY": "1"}
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     require_or_skip(gateway_available(), "nginx with the Lua module")
+    for name, value in SYSTEM_ENV.items():
+        os.environ.setdefault(name, value)
     system = RunningSystem(tmp_path_factory.mktemp("var"), postgres_url=postgres_server_url())
     system.screenshots = ARTIFACTS / "screenshots"  # type: ignore[attr-defined]
     system.screenshots.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]

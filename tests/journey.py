@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 import uuid
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -48,6 +49,8 @@ def stay(days_ahead: int = 30, nights: int = 2) -> tuple[str, str]:
 class Guest:
     """A guest with an account and a guest token, talking to the gateway."""
 
+    everyone: list[Guest] = []  # every guest of the test session, for the money check
+
     def __init__(self, gateway: str, ui_client: dict[str, str], *, email: str | None = None,
                  name: str = "Zoë Ñúñez", http: requests.Session | None = None) -> None:
         self.gateway = gateway.rstrip("/")
@@ -57,6 +60,7 @@ class Guest:
         self.http = http or requests.Session()
         self.token: str | None = None
         self.user_id: str | None = None
+        Guest.everyone.append(self)
 
     # --- account ----------------------------------------------------------------
 
@@ -93,10 +97,14 @@ class Guest:
         assert tokens.status_code == 200, tokens.text
         self.token = tokens.json()["access_token"]
         self.refresh_token = tokens.json().get("refresh_token")
+        self.logged_in_at = time.monotonic()
         return self.token
 
     @property
     def headers(self) -> dict[str, str]:
+        """The guest token, logging in again before it expires (as the UI refreshes it)."""
+        if self.token and time.monotonic() - self.logged_in_at > 150:
+            self.log_in()
         return {"Authorization": f"Bearer {self.token}"}
 
     # --- booking ----------------------------------------------------------------

@@ -32,7 +32,7 @@ def fuzz_token(stack):
 def schemathesis(base_url: str, token: str, *extra: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{base_url}/openapi.json",
                "--checks", "not_a_server_error,response_schema_conformance",
-               "--max-examples", "25", "--max-time", "45", "--seed", "20261123",
+               "--max-examples", "15", "--max-time", "20", "--seed", "20261123",
                "--phases", "examples,coverage,fuzzing", "--request-timeout", "10",
                "--header", f"Authorization: Bearer {token}", "--warnings", "off", *extra]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
@@ -51,5 +51,6 @@ def test_no_server_error_and_schema_conformance(stack, fuzz_token, service):
 @pytest.mark.parametrize("service", ("reservations", "payments", "users"))
 def test_guest_endpoints_with_a_guest_token(stack, guests, service):
     guest_paths = "^/(reservations|payments|users/me)"
-    result = schemathesis(stack.url(service), guests[0].token, "--include-path-regex", guest_paths)
+    token = guests[0].headers["Authorization"].split()[1]  # fresh
+    result = schemathesis(stack.url(service), token, "--include-path-regex", guest_paths)
     assert result.returncode == 0, result.stdout[-6000:]

@@ -36,7 +36,7 @@ class RunningSystem:
         self.gateway: subprocess.Popen[bytes] | None = None
         self.mail: MailStore
         self._smtp: Any = None
-        self._tokens: dict[tuple[str, str], str] = {}
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
 
     @property
     def gateway_url(self) -> str:
@@ -59,9 +59,9 @@ class RunningSystem:
         self._start_gateway()
         return self
 
-    def _process(self, name: str) -> ServiceProcess:
+    def _process(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
         service = BY_NAME[name]
-        env = self.layout.env(service)
+        env = {**self.layout.env(service), **(extra_env or {})}
         (self.layout.var_dir / "metrics" / name).mkdir(parents=True, exist_ok=True)
         return ServiceProcess(service.app, env, workers=service.workers, cwd=ROOT, name=name,
                               port=self.layout.ports[name])
@@ -89,8 +89,8 @@ class RunningSystem:
         """``kill -9`` the whole service: master and workers, no cleanup."""
         self.processes[name].kill_hard()
 
-    def start(self, name: str) -> None:
-        self.processes[name] = self._process(name)
+    def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        self.processes[name] = self._process(name, extra_env)
         self.processes[name].start()
 
     def restart(self, name: str) -> None:
@@ -113,10 +113,13 @@ class RunningSystem:
     # --- helpers for tests -------------------------------------------------------
 
     def token(self, client: str, scope: str) -> str:
+        """A service token, fetched again well before it expires (tokens live minutes)."""
         key = (client, scope)
-        if key not in self._tokens:
-            self._tokens[key] = service_token(self.layout, client, scope)
-        return self._tokens[key]
+        token, fetched = self._tokens.get(key, ("", 0.0))
+        if time.monotonic() - fetched > 120:
+            token = service_token(self.layout, client, scope)
+            self._tokens[key] = (token, time.monotonic())
+        return token
 
     def flask(self, service: str, app: str, *args: str) -> str:
         return steps.run(self.layout, BY_NAME[service], app, *args)
