@@ -101,7 +101,7 @@ def main() -> None:
             search_rps = wrk(service.url + query, args.seconds)
         (folder / "body.json").write_bytes(body)
         bare_env = {**env, "BARE_BODY_FILE": str(folder / "body.json")}
-        with ServiceProcess("bare_app:create_app()", bare_env, workers=2, cwd=BENCH, name="bare") as bare:
+        with ServiceProcess("_bare_app:create_app()", bare_env, workers=2, cwd=BENCH, name="bare") as bare:
             bare_rps = wrk(bare.url + "/hotels", args.seconds)
         print(f"\ngunicorn, 2 workers x 4 threads, wrk 16 connections, {len(body)} byte answers:")
         print(f"  search GET /hotels: {search_rps:.0f} req/s; bare Flask constant JSON: {bare_rps:.0f} req/s")
