@@ -8,7 +8,7 @@ from typing import Any
 import requests
 from flask import Flask, current_app
 
-from hotelbook_chassis.client import ClientCredentials, PeerUnavailable, ServiceClient
+from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
 
 SCOPES = "reservations:read reservations:confirm users:read pdf:render"
 
@@ -22,10 +22,7 @@ class Peers:
 
 def init_clients(app: Flask) -> None:
     config = app.config
-    tokens = None
-    if config.get("CLIENT_ID") and config.get("CLIENT_SECRET"):
-        tokens = ClientCredentials(f"{config['AUTH_URL']}/oauth/token", config["CLIENT_ID"],
-                                   config["CLIENT_SECRET"], SCOPES)
+    tokens = service_credentials(config, SCOPES)
     app.extensions["payments_peers"] = Peers(
         bank=ServiceClient("bank", config["BANK_URL"], read_timeout=config["BANK_TIMEOUT"], retries=1),
         reservations=ServiceClient("reservations", config["RESERVATIONS_URL"], tokens=tokens),

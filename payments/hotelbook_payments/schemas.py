@@ -6,6 +6,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from hotelbook_chassis.schemas import Money
 from hotelbook_payments.cards import card_problems, normalise_number
 
 
@@ -41,11 +42,6 @@ class IdempotencyHeader(Schema):
 
     class Meta:
         unknown = "exclude"  # every other header
-
-
-class Money(Schema):
-    amount = fields.Integer()
-    currency = fields.String()
 
 
 class CardOut(Schema):

@@ -6,12 +6,9 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, fields, validate
 
+from hotelbook_chassis.schemas import Money
+
 TEXT = validate.Length(max=300)
-
-
-class Money(Schema):
-    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=-10**12, max=10**12))
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
 
 
 class HotelPart(Schema):

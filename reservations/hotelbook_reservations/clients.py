@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from hotelbook_chassis import Problem
-from hotelbook_chassis.client import ClientCredentials, PeerUnavailable, ServiceClient
+from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
 
 SCOPES = "pdf:render payments:refund users:read"
 
@@ -23,10 +23,7 @@ class Peers:
 
 def init_clients(app: Flask) -> None:
     config = app.config
-    tokens = None
-    if config.get("CLIENT_ID") and config.get("CLIENT_SECRET"):
-        tokens = ClientCredentials(f"{config['AUTH_URL']}/oauth/token", config["CLIENT_ID"],
-                                   config["CLIENT_SECRET"], SCOPES)
+    tokens = service_credentials(config, SCOPES)
     app.extensions["reservations_peers"] = Peers(
         search=ServiceClient("search", config["SEARCH_URL"]),
         payments=ServiceClient("payments", config["PAYMENTS_URL"], tokens=tokens, read_timeout=20),

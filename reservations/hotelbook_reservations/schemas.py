@@ -6,15 +6,11 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from hotelbook_chassis.schemas import Money
 from hotelbook_chassis.stays import stay_errors
 from hotelbook_reservations.domain import STATUSES
 
 ID = validate.Length(min=1, max=36)
-
-
-class MoneySchema(Schema):
-    amount = fields.Integer()
-    currency = fields.String()
 
 
 class HoldIn(Schema):
@@ -46,7 +42,7 @@ class ReservationOut(Schema):
     checkout = fields.Date()
     guests = fields.Integer()
     status = fields.String(validate=validate.OneOf(STATUSES))
-    total = fields.Nested(MoneySchema)
+    total = fields.Nested(Money)
     hold_expires_at = fields.String()
     payment_id = fields.String(allow_none=True)
     created_at = fields.String()

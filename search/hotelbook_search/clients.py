@@ -7,17 +7,14 @@ from datetime import date
 
 from flask import Flask, current_app
 
-from hotelbook_chassis.client import ClientCredentials, PeerUnavailable, ServiceClient
+from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
 from hotelbook_chassis.config import peer_url
 
 log = logging.getLogger(__name__)
 
 
 def init_clients(app: Flask) -> None:
-    tokens = None
-    if app.config.get("CLIENT_ID") and app.config.get("CLIENT_SECRET"):
-        tokens = ClientCredentials(f"{app.config['AUTH_URL']}/oauth/token", app.config["CLIENT_ID"],
-                                   app.config["CLIENT_SECRET"], "reservations:availability")
+    tokens = service_credentials(app.config, "reservations:availability")
     # A slow reservations must not make search slow: short read timeout, no retries.
     app.extensions["search_reservations"] = ServiceClient(
         "reservations", app.config.get("RESERVATIONS_URL") or peer_url("reservations"), tokens=tokens,

@@ -6,15 +6,11 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from hotelbook_chassis.schemas import Money
 from hotelbook_chassis.stays import stay_errors
 from hotelbook_search.domain import MAX_GUESTS, SORTS
 
 ID = validate.Length(min=1, max=36)
-
-
-class MoneySchema(Schema):
-    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10**9))
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
 
 
 class StayQuery(Schema):
@@ -56,7 +52,7 @@ class CityPage(Schema):
 class RoomTypeIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_GUESTS))
-    nightly_price = fields.Nested(MoneySchema, required=True)
+    nightly_price = fields.Nested(Money, required=True)
     rooms = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10000))
 
 
@@ -69,7 +65,7 @@ class RoomTypeOut(Schema):
     id = fields.String()
     name = fields.String()
     capacity = fields.Integer()
-    nightly_price = fields.Nested(MoneySchema)
+    nightly_price = fields.Nested(Money)
     rooms = fields.Integer()
     available = fields.Boolean(allow_none=True)
     free = fields.Integer(allow_none=True)
@@ -116,9 +112,9 @@ class HotelSummary(Schema):
     country = fields.String()
     address = fields.String()
     stars = fields.Integer()
-    nightly_price_from = fields.Nested(MoneySchema)
+    nightly_price_from = fields.Nested(Money)
     available = fields.Boolean(allow_none=True)
-    stay_price = fields.Nested(MoneySchema, allow_none=True)
+    stay_price = fields.Nested(Money, allow_none=True)
 
 
 class HotelPage(Schema):

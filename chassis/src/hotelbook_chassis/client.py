@@ -106,6 +106,18 @@ class ClientCredentials:
         self._expires_at = time.monotonic() + max(lifetime - self.margin, lifetime / 2)
 
 
+def service_credentials(config: Any, scope: str) -> ClientCredentials | None:
+    """The service's own client_credentials token source, from ``CLIENT_ID``/``CLIENT_SECRET``.
+
+    None when the service has no client registered (a test, or a service run alone):
+    its calls then go out without a token and the peer answers 401.
+    """
+    if not (config.get("CLIENT_ID") and config.get("CLIENT_SECRET")):
+        return None
+    return ClientCredentials(f"{config['AUTH_URL']}/oauth/token", config["CLIENT_ID"], config["CLIENT_SECRET"],
+                             scope)
+
+
 class ServiceClient:
     """A peer service reached over HTTP with JSON."""
 
