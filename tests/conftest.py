@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from hotelbook_chassis.testing import require_or_skip
 from hotelbook_stack.bootstrap import gateway_available
@@ -21,7 +21,9 @@ def postgres_server_url() -> str | None:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         return None
-    return make_url(url).set(database=None).render_as_string(hide_password=False)
+    parts = make_url(url)
+    server = URL.create(parts.drivername, parts.username, parts.password, parts.host, parts.port)
+    return server.render_as_string(hide_password=False)
 
 
 # Short bank delays so the slow-card and crash scenarios take seconds, not minutes.
