@@ -59,13 +59,19 @@ def book_until(stop: threading.Event, guest: Guest, hotel: dict, outcome: Outcom
         with lock:
             outcome.holds.append((guest, reservation_id))
         key = f"fault-{reservation_id}"
-        for _attempt in range(3):  # a guest retries with the same key, as the UI does
+        for attempt in range(3):  # a guest retries with the same key, as the UI does
             try:
                 paid = guest.pay(reservation_id, GOOD_CARD, key=key)
             except requests.RequestException as error:
-                with lock:
-                    outcome.unclear.append(f"pay: {error}")
-                break
+                # A connection cut mid-answer (the service was killed while replying) is no
+                # answer at all: the same Idempotency-Key makes retrying safe, and the retry
+                # must then get a clear one.
+                if attempt == 2:
+                    with lock:
+                        outcome.unclear.append(f"pay: {error}")
+                    break
+                time.sleep(0.5)
+                continue
             if not clear(paid, CLEAR_PAY):
                 with lock:
                     outcome.unclear.append(f"pay {paid.status_code}: {paid.text[:200]}")
