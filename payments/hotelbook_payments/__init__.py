@@ -41,10 +41,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         start_worker(app, app.config["OUTBOX_EVERY"])
 
     @app.cli.command("reconcile")
-    def reconcile_command() -> None:
+    @click.option("--older-than", type=float, default=None,
+                  help="Resume pending payments idle this many seconds (default: twice BANK_TIMEOUT + 5). "
+                       "0 is for when no payments process is running, e.g. right after a crash.")
+    def reconcile_command(older_than: float | None) -> None:
         """Finish payments a crash left pending and run every outstanding outbox job."""
         from hotelbook_payments.saga import reconcile
 
-        click.echo(json.dumps(reconcile()))
+        click.echo(json.dumps(reconcile(older_than)))
 
     return app

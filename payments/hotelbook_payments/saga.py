@@ -170,12 +170,16 @@ def after_charge(payment: Payment, outcome: clients.BankOutcome) -> Answer:
         mark(payment, "failed")
         return finish(payment, 502, problem_body(502, "The bank could not process the payment.", "bank-error",
                                                  payment_id=payment.id))
-    if outcome.kind == "timeout":
+    if outcome.kind in ("timeout", "unreachable"):
         # Maybe charged, maybe not: stay pending, no stored answer; a retry or reconcile asks again.
         payment.updated_at = utcnow()
         db.session.commit()
-        raise Problem(504, "The bank did not answer in time; the payment is pending and will not be charged "
-                           "twice. Retry with the same Idempotency-Key.", type="bank-timeout", payment_id=payment.id)
+        timeout = outcome.kind == "timeout"
+        what = "did not answer in time" if timeout else "could not be reached"
+        raise Problem(504 if timeout else 502, f"The bank {what}; the payment is pending and will not be charged "
+                      "twice. Retry with the same Idempotency-Key.",
+                      type="bank-timeout" if timeout else "bank-unreachable", payment_id=payment.id,
+                      status_now="pending")
     mark(payment, "succeeded", bank_reference=outcome.charge["id"])
     db.session.commit()
     return confirm_step(payment)
@@ -294,7 +298,7 @@ def send_receipt(payment: Payment) -> None:
             f"Payment: {payment.id}\nReservation: {payment.reservation_id}\n\n"
             "Your receipt (PDF) is in My reservations.\n")
     try:
-        send_mail(settings, build_message(settings, guest["email"], "Your hotelbook receipt", text))
+        send_mail(settings, build_message(settings, guest["email"], "Receipt for your hotelbook booking", text))
     except smtplib.SMTPException as error:
         raise OSError(str(error)) from error
 
@@ -307,10 +311,14 @@ def drain(everything: bool = False) -> int:
     return done
 
 
-def reconcile() -> dict[str, int]:
-    """Finish what a crash or an outage left half-done."""
+def reconcile(older_than: float | None = None) -> dict[str, int]:
+    """Finish what a crash or an outage left half-done.
+
+    A pending payment younger than ``older_than`` seconds may still be in the hands of
+    a live request, so by default only those idle longer than a bank call are resumed.
+    """
     resumed = 0
-    stale = utcnow() - stale_after()
+    stale = utcnow() - (stale_after() if older_than is None else timedelta(seconds=older_than))
     for payment in db.session.scalars(select(Payment).where(Payment.status == "pending",
                                                             Payment.updated_at < stale)).all():
         resumed += 1

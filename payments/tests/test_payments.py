@@ -180,7 +180,7 @@ def test_receipt_mail_sent_from_the_outbox(client, guest, peers, app, smtp_serve
 
     with app.app_context():
         reconcile()
-    message = smtp_server.wait_for("z@example.test", subject_contains="receipt")
+    message = smtp_server.wait_for("z@example.test", subject_contains="Receipt")
     assert "240.00 EUR" in message.get_body().get_content()
     assert "4242424242424242" not in str(message)
 
