@@ -85,11 +85,11 @@ def pay(user_id: str, key: str, body: dict[str, Any], bearer: str | None) -> Ans
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        return replay(user_id, key, digest, card)
+        return replay(user_id, key, digest, card, bearer)
     return run(payment, card, bearer)
 
 
-def replay(user_id: str, key: str, digest: str, card: dict[str, Any]) -> Answer:
+def replay(user_id: str, key: str, digest: str, card: dict[str, Any], bearer: str | None) -> Answer:
     """A repeated key: the same answer for the same body, 422 for another body."""
     deadline = time.monotonic() + current_app.config["IDEMPOTENCY_WAIT"]
     while True:
@@ -103,9 +103,14 @@ def replay(user_id: str, key: str, digest: str, card: dict[str, Any]) -> Answer:
                           type="idempotency-key-reused")
         if payment.response_status is not None:
             return payment.response_status, payment.response_body or {}
-        if payment.status == "pending" and utcnow() - payment.updated_at > stale_after():
+        stale = utcnow() - payment.updated_at > stale_after()
+        if payment.status == "pending" and stale:
             # The first attempt died or timed out mid-way: finish it (the bank call is idempotent).
-            return run(payment, card, None)
+            return run(payment, card, bearer)
+        if stale:
+            # Charged, then the first attempt died before answering: the outbox job
+            # written with the charge confirms (or refunds) it; say where it stands.
+            return 201, payment_out(payment)
         if time.monotonic() > deadline:
             raise Problem(409, "This payment is still being processed; retry shortly.", type="in-progress",
                           headers={"Retry-After": "2"})
@@ -181,6 +186,9 @@ def after_charge(payment: Payment, outcome: clients.BankOutcome) -> Answer:
                       type="bank-timeout" if timeout else "bank-unreachable", payment_id=payment.id,
                       status_now="pending")
     mark(payment, "succeeded", bank_reference=outcome.charge["id"])
+    # Written with the charge, so a crash before the confirm below still converges.
+    # Not due yet: the inline confirm goes first.
+    enqueue(payment, "confirm", delay=stale_after().total_seconds())
     db.session.commit()
     return confirm_step(payment)
 
@@ -189,20 +197,30 @@ def after_charge(payment: Payment, outcome: clients.BankOutcome) -> Answer:
 
 
 def confirm_step(payment: Payment) -> Answer:
+    job = db.session.scalar(select(OutboxJob).where(OutboxJob.payment_id == payment.id,
+                                                    OutboxJob.kind == "confirm"))
     try:
         response = clients.confirm(payment.reservation_id, payment.id)
     except PeerUnavailable:
         response = None
     if response is not None and response.status_code == 200:
         payment.confirmed = True
+        job.done_at = utcnow()
         enqueue(payment, "receipt-mail")
         return finish(payment, 201, payment_out(payment))
     if response is not None and response.status_code in (404, 409):
-        refund_charge(payment)
-        return finish(payment, 409, problem_body(409, "The hold ended before the payment could confirm it; the "
-                                                      "charge was refunded.", "hold-expired", payment_id=payment.id))
-    # Reservations unreachable: the outbox will confirm it (or refund if the hold expires).
-    enqueue(payment, "confirm")
+        try:
+            refund_charge(payment)
+            job.done_at = utcnow()
+            detail = "The hold ended before the payment could confirm it; the charge was refunded."
+        except PeerUnavailable:
+            db.session.rollback()
+            job = db.session.get(OutboxJob, job.id)
+            job.next_attempt_at = utcnow()  # the outbox asks again and refunds
+            detail = "The hold ended before the payment could confirm it; the charge will be refunded."
+        return finish(payment, 409, problem_body(409, detail, "hold-expired", payment_id=payment.id))
+    # Reservations unreachable: the outbox confirms it (or refunds if the hold expires).
+    job.next_attempt_at = utcnow() + timedelta(seconds=1)
     return finish(payment, 201, payment_out(payment))
 
 
@@ -232,10 +250,11 @@ def refund(payment_id: str) -> Payment:
 # --- 4. outbox ----------------------------------------------------------------------
 
 
-def enqueue(payment: Payment, kind: str) -> None:
+def enqueue(payment: Payment, kind: str, delay: float = 0) -> None:
     exists = db.session.scalar(select(OutboxJob).where(OutboxJob.payment_id == payment.id, OutboxJob.kind == kind))
     if exists is None:
-        db.session.add(OutboxJob(payment_id=payment.id, kind=kind, attempts=0, next_attempt_at=utcnow()))
+        db.session.add(OutboxJob(payment_id=payment.id, kind=kind, attempts=0,
+                                 next_attempt_at=utcnow() + timedelta(seconds=delay)))
 
 
 def claim_due(limit: int = 20, lease: float = 30, everything: bool = False) -> list[OutboxJob]:
