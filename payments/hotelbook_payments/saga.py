@@ -144,6 +144,9 @@ def run(payment: Payment, card: dict[str, Any], bearer: str | None) -> Answer:
             release_key(payment)
             raise PeerUnavailable("reservations")
         found = response.json()
+        if found.get("user_id") != payment.user_id:  # reservations checks too; never pay for another guest
+            mark(payment, "failed")
+            return finish(payment, 404, problem_body(404, "No such reservation.", "not-found"))
         if found["status"] != "held":
             mark(payment, "failed")
             return finish(payment, 409, problem_body(409, f"The reservation is {found['status']}, not held.",

@@ -240,3 +240,11 @@ def test_hold_expired_and_bank_down_for_the_refund_refunds_later(client, guest, 
     with app.app_context():
         reconcile()
     assert client.get(f"/payments/{problem['payment_id']}", headers=guest()).json["status"] == "refunded"
+
+
+def test_a_reservation_of_another_guest_is_404_even_if_reservations_shows_it(client, guest, peers):
+    peers.replace(responses.GET, f"{RESERVATIONS}/reservations/{RESERVATION_ID}",
+                  json=reservation(user_id="someone-else"))
+    before = ledger(peers)["charges"]
+    pay(client, guest(), key="not-mine-key-1", status=404)
+    assert ledger(peers)["charges"] == before and confirms(peers) == []
