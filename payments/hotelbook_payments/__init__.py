@@ -41,13 +41,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         start_worker(app, app.config["OUTBOX_EVERY"])
 
     @app.cli.command("reconcile")
-    @click.option("--older-than", type=float, default=None,
-                  help="Resume pending payments idle this many seconds (default: twice BANK_TIMEOUT + 5). "
-                       "0 is for when no payments process is running, e.g. right after a crash.")
-    def reconcile_command(older_than: float | None) -> None:
+    def reconcile_command() -> None:
         """Finish payments a crash left pending and run every outstanding outbox job."""
         from hotelbook_payments.saga import reconcile
 
-        click.echo(json.dumps(reconcile(older_than)))
+        click.echo(json.dumps(reconcile()))
 
     return app

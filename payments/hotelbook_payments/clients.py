@@ -7,7 +7,6 @@ from typing import Any
 
 import requests
 from flask import Flask, current_app
-from urllib3.exceptions import ReadTimeoutError
 
 from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
 
@@ -25,10 +24,7 @@ def init_clients(app: Flask) -> None:
     config = app.config
     tokens = service_credentials(config, SCOPES)
     app.extensions["payments_peers"] = Peers(
-        # No transport retries for the bank: once retries run out urllib3 reports a read
-        # timeout as a connection error, and a charge whose outcome is unknown must stay
-        # ``pending`` (asked again by key), never be taken for a failure.
-        bank=ServiceClient("bank", config["BANK_URL"], read_timeout=config["BANK_TIMEOUT"], retries=0),
+        bank=ServiceClient("bank", config["BANK_URL"], read_timeout=config["BANK_TIMEOUT"], retries=1),
         reservations=ServiceClient("reservations", config["RESERVATIONS_URL"], tokens=tokens),
         users=ServiceClient("users", config["USERS_URL"], tokens=tokens),
     )
@@ -42,20 +38,8 @@ class BankOutcome:
     """What the bank said: a charge body, a declined charge, a bank error, or no answer in time."""
 
     def __init__(self, kind: str, charge: dict[str, Any] | None = None) -> None:
-        # succeeded | declined | error (the bank said no) | timeout | unreachable (outcome unknown)
-        self.kind = kind
+        self.kind = kind  # succeeded | declined | error | timeout
         self.charge = charge or {}
-
-
-def read_timed_out(error: BaseException) -> bool:
-    """A read timeout that urllib3's retry wrapped into a connection error (MaxRetryError)."""
-    cause = error.__cause__
-    while cause is not None:
-        for arg in getattr(cause, "args", ()):
-            if isinstance(getattr(arg, "reason", None), ReadTimeoutError):
-                return True
-        cause = cause.__cause__
-    return False
 
 
 def charge(amount: int, currency: str, card: dict[str, Any], key: str) -> BankOutcome:
@@ -65,8 +49,7 @@ def charge(amount: int, currency: str, card: dict[str, Any], key: str) -> BankOu
         # The bank's own idempotency key makes every retry of this call safe.
         response = peers().bank.post("/charges", json=body, idempotency_key=key)
     except PeerUnavailable as error:
-        # The request may have reached the bank before the connection broke: unknown, not failed.
-        return BankOutcome("timeout" if error.status == 504 or read_timed_out(error) else "unreachable")
+        return BankOutcome("timeout" if error.status == 504 else "error")
     if response.status_code >= 500:
         return BankOutcome("error")
     if response.status_code != 201:

@@ -85,11 +85,11 @@ def pay(user_id: str, key: str, body: dict[str, Any], bearer: str | None) -> Ans
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        return replay(user_id, key, digest, card, bearer)
+        return replay(user_id, key, digest, card)
     return run(payment, card, bearer)
 
 
-def replay(user_id: str, key: str, digest: str, card: dict[str, Any], bearer: str | None) -> Answer:
+def replay(user_id: str, key: str, digest: str, card: dict[str, Any]) -> Answer:
     """A repeated key: the same answer for the same body, 422 for another body."""
     deadline = time.monotonic() + current_app.config["IDEMPOTENCY_WAIT"]
     while True:
@@ -103,14 +103,9 @@ def replay(user_id: str, key: str, digest: str, card: dict[str, Any], bearer: st
                           type="idempotency-key-reused")
         if payment.response_status is not None:
             return payment.response_status, payment.response_body or {}
-        stale = utcnow() - payment.updated_at > stale_after()
-        if payment.status == "pending" and stale:
+        if payment.status == "pending" and utcnow() - payment.updated_at > stale_after():
             # The first attempt died or timed out mid-way: finish it (the bank call is idempotent).
-            return run(payment, card, bearer)
-        if stale:
-            # Charged, then the first attempt died before answering: the outbox job
-            # written with the charge confirms (or refunds) it; say where it stands.
-            return 201, payment_out(payment)
+            return run(payment, card, None)
         if time.monotonic() > deadline:
             raise Problem(409, "This payment is still being processed; retry shortly.", type="in-progress",
                           headers={"Retry-After": "2"})
@@ -144,9 +139,6 @@ def run(payment: Payment, card: dict[str, Any], bearer: str | None) -> Answer:
             release_key(payment)
             raise PeerUnavailable("reservations")
         found = response.json()
-        if found.get("user_id") != payment.user_id:  # reservations checks too; never pay for another guest
-            mark(payment, "failed")
-            return finish(payment, 404, problem_body(404, "No such reservation.", "not-found"))
         if found["status"] != "held":
             mark(payment, "failed")
             return finish(payment, 409, problem_body(409, f"The reservation is {found['status']}, not held.",
@@ -178,20 +170,13 @@ def after_charge(payment: Payment, outcome: clients.BankOutcome) -> Answer:
         mark(payment, "failed")
         return finish(payment, 502, problem_body(502, "The bank could not process the payment.", "bank-error",
                                                  payment_id=payment.id))
-    if outcome.kind in ("timeout", "unreachable"):
+    if outcome.kind == "timeout":
         # Maybe charged, maybe not: stay pending, no stored answer; a retry or reconcile asks again.
         payment.updated_at = utcnow()
         db.session.commit()
-        timeout = outcome.kind == "timeout"
-        what = "did not answer in time" if timeout else "could not be reached"
-        raise Problem(504 if timeout else 502, f"The bank {what}; the payment is pending and will not be charged "
-                      "twice. Retry with the same Idempotency-Key.",
-                      type="bank-timeout" if timeout else "bank-unreachable", payment_id=payment.id,
-                      status_now="pending")
+        raise Problem(504, "The bank did not answer in time; the payment is pending and will not be charged "
+                           "twice. Retry with the same Idempotency-Key.", type="bank-timeout", payment_id=payment.id)
     mark(payment, "succeeded", bank_reference=outcome.charge["id"])
-    # Written with the charge, so a crash before the confirm below still converges.
-    # Not due yet: the inline confirm goes first.
-    enqueue(payment, "confirm", delay=stale_after().total_seconds())
     db.session.commit()
     return confirm_step(payment)
 
@@ -200,30 +185,20 @@ def after_charge(payment: Payment, outcome: clients.BankOutcome) -> Answer:
 
 
 def confirm_step(payment: Payment) -> Answer:
-    job = db.session.scalar(select(OutboxJob).where(OutboxJob.payment_id == payment.id,
-                                                    OutboxJob.kind == "confirm"))
     try:
         response = clients.confirm(payment.reservation_id, payment.id)
     except PeerUnavailable:
         response = None
     if response is not None and response.status_code == 200:
         payment.confirmed = True
-        job.done_at = utcnow()
         enqueue(payment, "receipt-mail")
         return finish(payment, 201, payment_out(payment))
     if response is not None and response.status_code in (404, 409):
-        try:
-            refund_charge(payment)
-            job.done_at = utcnow()
-            detail = "The hold ended before the payment could confirm it; the charge was refunded."
-        except PeerUnavailable:
-            db.session.rollback()
-            job = db.session.get(OutboxJob, job.id)
-            job.next_attempt_at = utcnow()  # the outbox asks again and refunds
-            detail = "The hold ended before the payment could confirm it; the charge will be refunded."
-        return finish(payment, 409, problem_body(409, detail, "hold-expired", payment_id=payment.id))
-    # Reservations unreachable: the outbox confirms it (or refunds if the hold expires).
-    job.next_attempt_at = utcnow() + timedelta(seconds=1)
+        refund_charge(payment)
+        return finish(payment, 409, problem_body(409, "The hold ended before the payment could confirm it; the "
+                                                      "charge was refunded.", "hold-expired", payment_id=payment.id))
+    # Reservations unreachable: the outbox will confirm it (or refund if the hold expires).
+    enqueue(payment, "confirm")
     return finish(payment, 201, payment_out(payment))
 
 
@@ -253,11 +228,10 @@ def refund(payment_id: str) -> Payment:
 # --- 4. outbox ----------------------------------------------------------------------
 
 
-def enqueue(payment: Payment, kind: str, delay: float = 0) -> None:
+def enqueue(payment: Payment, kind: str) -> None:
     exists = db.session.scalar(select(OutboxJob).where(OutboxJob.payment_id == payment.id, OutboxJob.kind == kind))
     if exists is None:
-        db.session.add(OutboxJob(payment_id=payment.id, kind=kind, attempts=0,
-                                 next_attempt_at=utcnow() + timedelta(seconds=delay)))
+        db.session.add(OutboxJob(payment_id=payment.id, kind=kind, attempts=0, next_attempt_at=utcnow()))
 
 
 def claim_due(limit: int = 20, lease: float = 30, everything: bool = False) -> list[OutboxJob]:
@@ -320,7 +294,7 @@ def send_receipt(payment: Payment) -> None:
             f"Payment: {payment.id}\nReservation: {payment.reservation_id}\n\n"
             "Your receipt (PDF) is in My reservations.\n")
     try:
-        send_mail(settings, build_message(settings, guest["email"], "Receipt for your hotelbook booking", text))
+        send_mail(settings, build_message(settings, guest["email"], "Your hotelbook receipt", text))
     except smtplib.SMTPException as error:
         raise OSError(str(error)) from error
 
@@ -333,14 +307,10 @@ def drain(everything: bool = False) -> int:
     return done
 
 
-def reconcile(older_than: float | None = None) -> dict[str, int]:
-    """Finish what a crash or an outage left half-done.
-
-    A pending payment younger than ``older_than`` seconds may still be in the hands of
-    a live request, so by default only those idle longer than a bank call are resumed.
-    """
+def reconcile() -> dict[str, int]:
+    """Finish what a crash or an outage left half-done."""
     resumed = 0
-    stale = utcnow() - (stale_after() if older_than is None else timedelta(seconds=older_than))
+    stale = utcnow() - stale_after()
     for payment in db.session.scalars(select(Payment).where(Payment.status == "pending",
                                                             Payment.updated_at < stale)).all():
         resumed += 1
