@@ -113,7 +113,7 @@ class Me(MethodView):
             check_password(body["password"], body.get("email", user.email), body.get("name", user.name))
             user.password_hash = passwords().hash(body["password"])
         if "name" in body:
-            user.name = body["name"].strip() or user.name
+            user.name = body["name"]
         changed_email = "email" in body and body["email"] != user.email
         if changed_email:
             user.email, user.email_verified = body["email"], False
@@ -178,8 +178,11 @@ def request_reset(body: dict[str, Any]) -> dict[str, str]:
         email = None
     user = db.session.scalar(select(User).where(User.email == email)) if email else None
     if user is not None:
-        token = links.make(links.RESET, {"uid": user.id, "fp": links.fingerprint(user.password_hash)})
-        mailer.send_reset(user.email, user.name, links.link("reset-password", token))
+        token = links.make(links.RESET, {"uid": user.id, "email": user.email,
+                                         "fp": links.fingerprint(user.password_hash)})
+        # Sent off the request thread: an SMTP round trip only for known addresses would
+        # tell a stopwatch which addresses have accounts.
+        mailer.send_reset_later(user.email, user.name, links.link("reset-password", token))
     return {"status": "accepted"}
 
 
@@ -190,7 +193,10 @@ def confirm_reset(body: dict[str, Any]) -> User:
     """Set a new password with a reset link; it works once."""
     payload = links.read(links.RESET, body["token"], current_app.config["RESET_LINK_SECONDS"])
     user = db.session.get(User, str(payload.get("uid", "")))
-    if user is None or links.fingerprint(user.password_hash) != payload.get("fp"):
+    # Dead once the password changed (used, or changed another way) or the address moved on:
+    # the link proves control of the mailbox it was sent to, not of the new one.
+    if (user is None or links.fingerprint(user.password_hash) != payload.get("fp")
+            or user.email != payload.get("email")):
         raise invalid("token", "This link was used already or is no longer valid.")
     check_password(body["password"], user.email, user.name)
     user.password_hash = passwords().hash(body["password"])

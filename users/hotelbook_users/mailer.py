@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import smtplib
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from hotelbook_chassis.mail import SmtpSettings, build_message, send_mail
 
 log = logging.getLogger(__name__)
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    # Made on first use, so every gunicorn worker (forked) gets its own threads.
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="users-mail")
+            atexit.register(_executor.shutdown, wait=True)  # let queued mail go out on a clean stop
+        return _executor
 
 
 def _send(to: str, subject: str, text: str) -> bool:
@@ -15,18 +31,29 @@ def _send(to: str, subject: str, text: str) -> bool:
     try:
         send_mail(settings, build_message(settings, to, subject, text))
     except (OSError, smtplib.SMTPException) as error:
+        # Neither the address nor the link: the token in it is a credential.
         log.warning("mail not sent (%s): %s; the guest can ask again", type(error).__name__, subject)
         return False
     return True
 
 
+def _verification(name: str, url: str) -> tuple[str, str]:
+    return ("Verify your e-mail address for hotelbook",
+            f"Hello {name},\n\nplease confirm your e-mail address by opening this link:\n\n{url}\n\n"
+            "The link works once and expires in two days.\n")
+
+
+def _reset(name: str, url: str) -> tuple[str, str]:
+    return ("Reset your hotelbook password",
+            f"Hello {name},\n\nsomeone asked to reset your password. If it was you, open:\n\n{url}\n\n"
+            "The link works once and expires in one hour. If it was not you, ignore this message.\n")
+
+
 def send_verification(to: str, name: str, url: str) -> bool:
-    return _send(to, "Verify your e-mail address for hotelbook",
-                 f"Hello {name},\n\nplease confirm your e-mail address by opening this link:\n\n{url}\n\n"
-                 "The link works once and expires in two days.\n")
+    """Send now; False (and a log line) when the mail server could not take it."""
+    return _send(to, *_verification(name, url))
 
 
-def send_reset(to: str, name: str, url: str) -> bool:
-    return _send(to, "Reset your hotelbook password",
-                 f"Hello {name},\n\nsomeone asked to reset your password. If it was you, open:\n\n{url}\n\n"
-                 "The link works once and expires in one hour. If it was not you, ignore this message.\n")
+def send_reset_later(to: str, name: str, url: str) -> Future[bool]:
+    """Queue the reset message so the request answers in the same time whether or not it is sent."""
+    return _background().submit(_send, to, *_reset(name, url))

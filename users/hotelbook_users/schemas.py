@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from hotelbook_users.domain import MAX_PASSWORD_LENGTH, InvalidEmail, normalise_email
 
@@ -29,17 +29,20 @@ class UserOut(Schema):
     email_verified = fields.Boolean()
 
 
+class Name(fields.String):
+    """A display name, stripped; blank is refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise ValidationError("A name is required.")
+        return text
+
+
 class SignUpIn(Schema):
     email = Email(required=True, validate=validate.Length(max=320))
-    name = fields.String(required=True, validate=NAME)
+    name = Name(required=True, validate=NAME)
     password = PASSWORD
-
-    @post_load
-    def strip_name(self, data: dict, **_: object) -> dict:
-        data["name"] = data["name"].strip()
-        if not data["name"]:
-            raise ValidationError({"name": ["A name is required."]})
-        return data
 
 
 class CredentialsIn(Schema):
@@ -53,7 +56,7 @@ class CredentialsOut(Schema):
 
 
 class PatchMeIn(Schema):
-    name = fields.String(validate=NAME)
+    name = Name(validate=NAME)
     email = Email(validate=validate.Length(max=320))
     password = fields.String(validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH), load_only=True)
     current_password = fields.String(validate=validate.Length(max=MAX_PASSWORD_LENGTH), load_only=True)
