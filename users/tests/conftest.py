@@ -1,9 +1,19 @@
+import re
+
 import pytest
 
+from hotelbook_chassis.smtp_sink import body_text
 from hotelbook_chassis.testing import bearer
 from hotelbook_users import create_app
 
 PASSWORD = "correct horse battery staple"
+
+
+def link_token(message, page):
+    """The token of the ``{PUBLIC_URL}/<page>?token=...`` link in a mailed message."""
+    found = re.search(rf"http://ui\.test/{page}\?token=(\S+)", body_text(message))
+    assert found, body_text(message)
+    return found.group(1)
 
 
 @pytest.fixture(scope="session")

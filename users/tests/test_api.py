@@ -1,4 +1,3 @@
-import re
 import statistics
 import time
 
@@ -7,11 +6,7 @@ from argon2 import PasswordHasher
 from hotelbook_chassis.smtp_sink import body_text
 from hotelbook_chassis.testing import bearer
 from hotelbook_users.models import User, db
-from tests.conftest import PASSWORD
-
-
-def link_token(message, page):
-    return re.search(rf"{page}\?token=(\S+)", body_text(message)).group(1)
+from tests.conftest import PASSWORD, link_token
 
 
 def test_sign_up_hides_the_hash_and_mails_a_link(client, sign_up, smtp_server, clean_db):
