@@ -112,3 +112,33 @@ def test_json_log_lines_carry_request_id(client, capfd):
     finally:
         configure_logging("notes", "INFO", json_lines=False)
         logging.getLogger().setLevel(logging.INFO)
+
+
+def test_one_access_line_per_request_under_gunicorn_logging(client, capfd):
+    """With gunicorn's logging config applied first (as in a worker), a request is logged once."""
+    import json
+    import logging
+    import logging.config
+
+    from hotelbook_chassis import gunicorn_conf
+    from hotelbook_chassis.observability import configure_logging
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    logging.config.dictConfig(gunicorn_conf.logconfig_dict)
+    configure_logging("notes", "INFO", json_lines=True)
+    try:
+        capfd.readouterr()
+        client.get("/teapot", headers={"X-Request-ID": "once-1"}, status=418)
+        lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+        access = [line for line in lines if line.get("logger") == "hotelbook.access"]
+        assert len(access) == 1
+        assert access[0]["request_id"] == "once-1"
+        assert (access[0]["method"], access[0]["route"], access[0]["status"]) == ("GET", "/teapot", 418)
+        assert access[0]["duration_ms"] >= 0
+    finally:
+        configure_logging("notes", "INFO", json_lines=False)
+        for handler in before:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)

@@ -24,7 +24,9 @@ logconfig_dict = {
         }
     },
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
-    "root": {"level": "INFO", "handlers": ["stderr"]},
+    # No handler on the root logger: the app's own (``configure_logging``) is the only one, so each
+    # record, the access line included, is written once.
+    "root": {"level": "INFO", "handlers": []},
     "loggers": {
         "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "gunicorn.access": {"handlers": [], "propagate": False},

@@ -100,10 +100,12 @@ def init_request_tracking(app: Flask) -> None:
         HTTP_REQUESTS.labels(service, request.method, endpoint, str(response.status_code)).inc()
         HTTP_LATENCY.labels(service, request.method, endpoint).observe(elapsed)
         if endpoint not in {"/healthz", "/metrics"}:
+            # The one access line of the request (gunicorn's own access log is off).
             access_log.info(
                 "request",
                 extra={
                     "method": request.method,
+                    "route": endpoint,
                     "path": request.path,
                     "status": response.status_code,
                     "duration_ms": round(elapsed * 1000, 2),
