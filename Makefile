@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROJECTS := chassis tools auth users search pdf-reporting reservations payments booking-ui
 HOTELS ?= 3000
-UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway
+UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway,manifests
 SYSTEM_ENVS := integration,integration-pg,reliability,e2e
 
-.PHONY: up down test test-unit test-system client seed bench lint constraints clean
+.PHONY: up down test test-unit test-system client seed bench lint constraints clean manifests
 
 ## Run everything behind the gateway at http://127.0.0.1:8080 (Ctrl-C stops it).
 up: $(STAMP)
@@ -43,6 +43,11 @@ bench: $(STAMP)
 
 lint:
 	tox -e lint
+
+## Kubernetes objects of one overlay as one YAML stream: make manifests [OVERLAY=dev]
+OVERLAY ?= production
+manifests: $(STAMP)
+	@$(PY) -m hotelbook_stack.kubernetes --overlay $(OVERLAY)
 
 ## Re-pin every dependency from the development virtualenv.
 constraints: $(STAMP)
