@@ -49,6 +49,8 @@ class Sizing:
     cpu_limit: str
     memory_limit: str
     max_replicas: int = 6
+    # gunicorn processes per pod: pods scale out, so a few per CPU of the limit.
+    workers: int = 2
 
 
 SIZING: dict[str, Sizing] = {
@@ -176,7 +178,7 @@ def service_env(service: Service) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "PORT", "value": str(service.port)},
         {"name": "BIND", "value": f"{ANY_ADDRESS}:{service.port}"},
-        {"name": "WEB_CONCURRENCY", "value": str(service.workers)},
+        {"name": "WEB_CONCURRENCY", "value": str(SIZING[service.name].workers)},
         {"name": "PROMETHEUS_MULTIPROC_DIR", "value": "/run/hotelbook/metrics"},
         {"name": "VAR_DIR", "value": f"{TMP}/hotelbook"},
     ]
