@@ -19,6 +19,7 @@ local STATUS = {
     [405] = { "method-not-allowed", "Method Not Allowed", "This method is not allowed." },
     [408] = { "request-timeout", "Request Timeout", "The request took too long to arrive." },
     [413] = { "payload-too-large", "Content Too Large", "The request body is larger than the gateway accepts." },
+    [415] = { "unsupported-media-type", "Unsupported Media Type", "This kind of body is not accepted here." },
     [414] = { "uri-too-long", "URI Too Long", "The request URI is longer than the gateway accepts." },
     [429] = { "rate-limited", "Too Many Requests", "Too many requests from this address; retry later." },
     [431] = { "headers-too-large", "Request Header Fields Too Large", "The request headers are too large." },
@@ -82,7 +83,12 @@ function _M.access()
     local method = ngx.req.get_method()
     local uri = var.uri
     if not limit(var, uri, method) then return end
-    local blocked, hits = waf.inspect(method, uri)
+    local blocked, hits, refusal = waf.inspect(method, uri)
+    if refusal then
+        -- A body the services could not read the way the WAF did: refused in every mode.
+        return send_problem(refusal.status, { type = PROBLEM_TYPE .. refusal.slug, title = refusal.title,
+                                              detail = refusal.detail })
+    end
     if hits then
         var.hb_waf_rule = table.concat(hits, ",")
         var.hb_waf_action = blocked and "blocked" or "logged"

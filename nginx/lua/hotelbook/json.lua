@@ -1,6 +1,6 @@
--- Minimal JSON for the gateway: Debian's ngx_lua ships without lua-cjson, so the
--- config files are decoded and problem documents encoded here, the same way
--- under OpenResty. Decoding runs at start-up and for JSON bodies the WAF inspects.
+-- JSON for the gateway: decoding with lua-cjson under Python's grammar (the
+-- services' parser), and a small encoder for problem documents whose strings are
+-- also safe inside HTML.
 local byte, char, sub, find, format = string.byte, string.char, string.sub, string.find, string.format
 local concat, floor = table.concat, math.floor
 local type, tostring, pairs, ipairs, next, error, pcall = type, tostring, pairs, ipairs, next, error, pcall
@@ -10,7 +10,6 @@ local _M = {}
 -- a table marked as a JSON array even when empty
 local array_mt = {}
 _M.array_mt = array_mt
-_M.null = setmetatable({}, { __tostring = function() return "null" end })
 
 local escapes = {
     ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
@@ -84,14 +83,34 @@ function _M.encode(v)
 end
 
 -- decoding ---------------------------------------------------------------------
+--
+-- Decoding is Debian's lua-cjson. cjson accepts a little more than Python's
+-- `json` (raw control characters in strings, `01`, `+1`, `0x10`, `nan`, anything
+-- after a NUL byte) and a little less (lone UTF-16 surrogates `\ud800`). The
+-- services parse with Python's `json`, so a body is first checked against
+-- Python's grammar (RFC 8259 plus NaN, Infinity, -Infinity; whitespace is space,
+-- tab, CR, LF; valid UTF-8): what passes both is what the services will see.
 
-local function decode_error(s, pos, what)
-    error(format("json: %s at character %d", what, pos), 0)
-end
+local cjson = require("cjson.safe").new()
+cjson.decode_invalid_numbers(true)   -- NaN, Infinity: Python accepts them
+cjson.decode_max_depth(1000)         -- Python's recursion limit is about the same
+_M.null = cjson.null
 
-local function skip_ws(s, pos)
-    local _, e = find(s, "^[ \t\r\n]*", pos)
-    return e + 1
+local WS = [[[ \t\n\r]*+]]
+local PYTHON_GRAMMAR = table.concat({
+    [[\A]], WS, [[(?&v)]], WS, [[\z(?(DEFINE)]],
+    [[(?<s>"(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+")]],
+    [[(?<n>-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][-+]?[0-9]++)?+|NaN|-?Infinity)]],
+    [[(?<o>\{]], WS, [[(?:(?&s)]], WS, ":", WS, [[(?&v)]], WS,
+    [[(?:,]], WS, [[(?&s)]], WS, ":", WS, [[(?&v)]], WS, [[)*+)?\})]],
+    [[(?<a>\[]], WS, [[(?:(?&v)]], WS, [[(?:,]], WS, [[(?&v)]], WS, [[)*+)?\])]],
+    [[(?<v>(?&s)|(?&n)|(?&o)|(?&a)|true|false|null))]],
+})
+
+-- True when Python's json.loads would accept the UTF-8 text s.
+function _M.python_accepts(s)
+    local from = ngx.re.find(s, PYTHON_GRAMMAR, "jou")
+    return from ~= nil
 end
 
 local function utf8_char(cp)
@@ -105,111 +124,11 @@ local function utf8_char(cp)
 end
 _M.utf8_char = utf8_char
 
-local simple_escapes = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\", ["/"] = "/" }
-
-local function decode_string(s, pos)
-    -- pos is just after the opening quote
-    local parts, start = {}, pos
-    while true do
-        local q = find(s, '["\\%c]', pos)
-        if not q then decode_error(s, pos, "unterminated string") end
-        local c = sub(s, q, q)
-        if c == '"' then
-            parts[#parts + 1] = sub(s, start, q - 1)
-            return concat(parts), q + 1
-        elseif c == "\\" then
-            parts[#parts + 1] = sub(s, start, q - 1)
-            local e = sub(s, q + 1, q + 1)
-            if simple_escapes[e] then
-                parts[#parts + 1] = simple_escapes[e]
-                pos = q + 2
-            elseif e == "u" then
-                local hex = sub(s, q + 2, q + 5)
-                if not find(hex, "^%x%x%x%x$") then decode_error(s, q, "bad \\u escape") end
-                local cp = tonumber(hex, 16)
-                pos = q + 6
-                if cp >= 0xD800 and cp <= 0xDBFF and sub(s, pos, pos + 1) == "\\u" then
-                    local low = tonumber(sub(s, pos + 2, pos + 5), 16)
-                    if low and low >= 0xDC00 and low <= 0xDFFF then
-                        cp = 0x10000 + (cp - 0xD800) * 0x400 + (low - 0xDC00)
-                        pos = pos + 6
-                    end
-                end
-                parts[#parts + 1] = utf8_char(cp)
-            else
-                decode_error(s, q, "bad escape")
-            end
-            start = pos
-        else
-            decode_error(s, q, "control character in string")
-        end
-    end
-end
-
-local decode_value
-
-local function decode_array(s, pos, depth)
-    local out = setmetatable({}, array_mt)
-    pos = skip_ws(s, pos)
-    if sub(s, pos, pos) == "]" then return out, pos + 1 end
-    while true do
-        local v
-        v, pos = decode_value(s, pos, depth + 1)
-        out[#out + 1] = v
-        pos = skip_ws(s, pos)
-        local c = sub(s, pos, pos)
-        if c == "]" then return out, pos + 1 end
-        if c ~= "," then decode_error(s, pos, "expected , or ]") end
-        pos = pos + 1
-    end
-end
-
-local function decode_object(s, pos, depth)
-    local out = {}
-    pos = skip_ws(s, pos)
-    if sub(s, pos, pos) == "}" then return out, pos + 1 end
-    while true do
-        if sub(s, pos, pos) ~= '"' then decode_error(s, pos, "expected a key") end
-        local k
-        k, pos = decode_string(s, pos + 1)
-        pos = skip_ws(s, pos)
-        if sub(s, pos, pos) ~= ":" then decode_error(s, pos, "expected :") end
-        local v
-        v, pos = decode_value(s, pos + 1, depth + 1)
-        out[k] = v
-        pos = skip_ws(s, pos)
-        local c = sub(s, pos, pos)
-        if c == "}" then return out, pos + 1 end
-        if c ~= "," then decode_error(s, pos, "expected , or }") end
-        pos = skip_ws(s, pos + 1)
-    end
-end
-
-decode_value = function(s, pos, depth)
-    if depth > 64 then decode_error(s, pos, "nesting too deep") end
-    pos = skip_ws(s, pos)
-    local c = sub(s, pos, pos)
-    if c == "{" then return decode_object(s, pos + 1, depth)
-    elseif c == "[" then return decode_array(s, pos + 1, depth)
-    elseif c == '"' then return decode_string(s, pos + 1)
-    elseif sub(s, pos, pos + 3) == "true" then return true, pos + 4
-    elseif sub(s, pos, pos + 4) == "false" then return false, pos + 5
-    elseif sub(s, pos, pos + 3) == "null" then return _M.null, pos + 4
-    end
-    local _, e = find(s, "^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-    if e then
-        local n = tonumber(sub(s, pos, e))
-        if n then return n, e + 1 end
-    end
-    decode_error(s, pos, "unexpected character")
-end
-
--- Decodes a JSON text; returns value, or nil and an error message.
+-- Decodes a JSON text that Python would accept too; returns value, or nil and an error.
 function _M.decode(s)
-    local ok, value, pos = pcall(decode_value, s, 1, 0)
-    if not ok then return nil, value end
-    pos = skip_ws(s, pos)
-    if pos <= #s then return nil, format("json: trailing data at character %d", pos) end
+    if not _M.python_accepts(s) then return nil, "json: not valid JSON (as Python's json module reads it)" end
+    local value, err = cjson.decode(s)
+    if value == nil and err then return nil, "json: " .. err end
     return value
 end
 

@@ -211,8 +211,6 @@ function Scan:fields(target, args)
 end
 
 function Scan:json(value, depth)
-    -- json.decode refuses nesting deeper than 64, and such bodies are inspected whole
-    if depth > 64 then return false end
     for k, v in pairs(value) do
         if not self.skip[k] then
             local kind = type(v)
@@ -226,8 +224,6 @@ function Scan:json(value, depth)
     end
     return false
 end
-
-local BODY_METHODS = { POST = true, PUT = true, PATCH = true, DELETE = true }
 
 local function read_body()
     ngx.req.read_body()
@@ -244,18 +240,51 @@ local function read_body()
     return data
 end
 
-function Scan:body(method)
-    if not BODY_METHODS[method] then return false end
-    local ctype = ngx.var.content_type
-    if not ctype then return false end
-    ctype = lower(ctype)
-    local kind
-    if find(ctype, "application/x-www-form-urlencoded", 1, true) then kind = "form"
-    elseif find(ctype, "json", 1, true) then kind = "json"
-    elseif find(ctype, "multipart/form-data", 1, true) then kind = "raw"
-    else return false end  -- other bodies are not parsed by the services either
+-- The media type as the services (Werkzeug) read it: what comes before the first
+-- `;`, trimmed and lower-cased. Parameters never change the kind of body, so
+-- `application/json; x="application/x-www-form-urlencoded"` is JSON.
+local function media_type(ctype)
+    local semi = find(ctype, ";", 1, true)
+    if semi then ctype = sub(ctype, 1, semi - 1) end
+    return lower((ctype:gsub("^[%s\11\12\28-\31\133\160]+", ""):gsub("[%s\11\12\28-\31\133\160]+$", "")))
+end
+_M.media_type = media_type
+
+-- "form", "json", "multipart" or nil (a body no service parses), like Flask's
+-- request.is_json and Werkzeug's form parser.
+local function body_kind(mt)
+    if mt == "application/x-www-form-urlencoded" then return "form" end
+    if mt == "application/json" or (find(mt, "^application/") and find(mt, "+json", -5, true)) then
+        return "json"
+    end
+    if mt == "multipart/form-data" then return "multipart" end
+    return nil
+end
+_M.body_kind = body_kind
+
+function Scan:refuse(status, slug, title, detail)
+    self.refusal = { status = status, slug = slug, title = title, detail = detail }
+    return true
+end
+
+-- Every body is looked at, whatever the method (a service may read a GET's body).
+function Scan:body()
+    local headers = ngx.req.get_headers(200)
+    local ctype = headers["content-type"]
+    local length = headers["content-length"]
+    if not length and not headers["transfer-encoding"] then return false end
+    if type(ctype) == "table" then
+        return self:refuse(400, "bad-request", "Bad Request", "More than one Content-Type header.")
+    end
+    local kind = ctype and body_kind(media_type(ctype))
+    if not kind then return false end  -- other bodies are not parsed by the services either
     local data = read_body()
     if not data or data == "" then return false end
+    if kind == "multipart" then
+        -- No route of ours takes uploads: refused rather than passed on unseen.
+        return self:refuse(415, "unsupported-media-type", "Unsupported Media Type",
+                           "multipart/form-data bodies are not accepted here.")
+    end
     if self:size("body", #data) then return true end
     if #data > state.max_body then
         -- Past what is parsed (when no size rule refused it): patterns on the start.
@@ -263,13 +292,16 @@ function Scan:body(method)
     end
     if kind == "form" then
         return self:fields("body", ngx.decode_args(data, 1000))
-    elseif kind == "json" then
-        local value = json.decode(data)
-        if type(value) == "table" then return self:json(value, 0) end
-        if type(value) == "string" then return self:value("body", value) end
-        if value ~= nil then return false end
     end
-    return self:value("body", data)
+    local value, err = json.decode(data)
+    if value == nil and err then
+        -- What the WAF cannot read is never passed on: the service would refuse it too.
+        return self:refuse(400, "invalid-json", "Bad Request",
+                           "The body is not valid JSON (" .. sub(err, 7, 120) .. ").")
+    end
+    if type(value) == "table" then return self:json(value, 0) end
+    if type(value) == "string" then return self:value("body", value) end
+    return false
 end
 
 function Scan:cookies(header)
@@ -330,7 +362,7 @@ function _M.inspect(method, uri)
     -- The header block as received: the same browser sends the same block again.
     local raw_ok, raw = pcall(ngx.req.raw_header, true)
     -- Fast path: everything seen clean before, under every rule, and no body.
-    if not BODY_METHODS[method] and memo.method[method] and memo.whole_path[path]
+    if not ngx.var.http_content_length and not ngx.var.http_transfer_encoding and memo.method[method] and memo.whole_path[path]
             and (not query or memo.whole_query[query]) and raw_ok and memo.whole_headers[raw] then
         return nil, nil
     end
@@ -353,8 +385,8 @@ function _M.inspect(method, uri)
         if scan:headers() then return scan.blocked, scan.hits end
         if raw_ok and strict and not scan.hits then remember("whole_headers", raw) end
     end
-    scan:body(method)
-    return scan.blocked, scan.hits
+    scan:body()
+    return scan.blocked, scan.hits, scan.refusal
 end
 
 function _M.mode()
