@@ -56,7 +56,8 @@ def test_json_that_python_accepts_is_inspected(gateway: Gateway, problem, body):
 # Texts on the edge of the JSON grammar: the gateway must agree with Python's json.
 EDGES = [
     b'{"a": "x\x7fy"}', b'[NaN]', b'[Infinity, -Infinity]', b'[1e400]', b'"just a string"', b'12', b'-0',
-    b' \t\r\n[1] \n', b'{"a": 1, "a": 2}', b'["\\/\\b\\f\\n\\r\\t\\"\\\\"]', "[\"Zo\u00eb \u00d1\u00fa\u00f1ez\"]".encode(),
+    b' \t\r\n[1] \n', b'{"a": 1, "a": 2}', b'["\\/\\b\\f\\n\\r\\t\\"\\\\"]',
+    "[\"Zo\u00eb \u00d1\u00fa\u00f1ez\"]".encode(),
     b'[nan]', b'[-NaN]', b'[0x10]', b'[01]', b'[1.]', b'[.5]', b'[+1]', b'["a\x01b"]', b'["tab\there"]',
     b'[1]\x00', b'[1]\x0c', b'{"a": 1,}', b'[1,]', b'["\\x41"]', b'["\xff"]', b'\xef\xbb\xbf[1]', b'{"a" 1}',
     b'[1] [2]', b'tru', b'"unterminated', b'["\xed\xa0\x80"]',
