@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROJECTS := chassis tools auth users search pdf-reporting reservations payments booking-ui
 HOTELS ?= 3000
-UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway,manifests
+UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway,manifests,images
 SYSTEM_ENVS := integration,integration-pg,reliability,e2e
 
-.PHONY: up down test test-unit test-system client seed bench lint constraints clean manifests
+.PHONY: up down test test-unit test-system client seed bench lint constraints clean manifests images
 
 ## Run everything behind the gateway at http://127.0.0.1:8080 (Ctrl-C stops it).
 up: $(STAMP)
@@ -48,6 +48,10 @@ lint:
 OVERLAY ?= production
 manifests: $(STAMP)
 	@$(PY) -m hotelbook_stack.kubernetes --overlay $(OVERLAY)
+
+## Container images with buildah: make images [REGISTRY=registry.example/hotelbook] [TAG=1.0.0]
+images: $(STAMP)
+	$(PY) -m hotelbook_stack.images $(if $(REGISTRY),--registry $(REGISTRY)) --tag $(or $(TAG),latest)
 
 ## Re-pin every dependency from the development virtualenv.
 constraints: $(STAMP)
