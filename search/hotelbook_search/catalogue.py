@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import Select, bindparam, func, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotelbook_chassis.stays import money
@@ -23,25 +24,50 @@ SUMMARY_COLUMNS = (Hotel.id, Hotel.name, Hotel.city, Hotel.country, Hotel.addres
                    Hotel.currency)
 
 
+@lru_cache(maxsize=None)
+def search_statement(sort: str, stars: bool, max_price: bool, guests: bool, after: bool) -> Select[Any]:
+    """The one statement of a search shape, built once: the values travel as bound parameters.
+
+    Built per shape and reused, so a request neither builds a statement nor
+    computes its cache key again; there are 5 sorts x 16 filter shapes at most.
+    """
+    column, descending = sort_spec(sort)
+    conditions: list[ColumnElement[bool]] = [Hotel.city_key == bindparam("city_key")]
+    if stars:
+        conditions.append(Hotel.stars >= bindparam("stars"))
+    if max_price:
+        conditions.append(Hotel.min_price <= bindparam("max_price"))
+    if guests:
+        conditions.append(Hotel.max_capacity >= bindparam("guests"))
+    if after:
+        position = tuple_(column, Hotel.id)
+        value = tuple_(bindparam("after_value", type_=column.type), bindparam("after_id", type_=Hotel.id.type))
+        conditions.append(position < value if descending else position > value)
+    order = (column.desc(), Hotel.id.desc()) if descending else (column.asc(), Hotel.id.asc())
+    return select(*SUMMARY_COLUMNS).where(*conditions).order_by(*order).limit(bindparam("limit"))
+
+
 def find_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int) -> list[Any]:
     """Summary rows of a city's hotels matching the filters, in sort order, after a keyset position.
 
-    Plain rows, not ORM objects: a search page is read-only and this is its hot path.
+    Plain rows from a Core statement on a pooled connection, without an ORM
+    session: a search page is read-only and this is its hot path. The
+    connection goes back to the pool before availability is asked for.
     """
-    column, descending = sort_spec(query["sort"])
-    conditions: list[ColumnElement[bool]] = [Hotel.city_key == city_key(query["city"])]
+    guests = query.get("guests", 1) > 1
+    statement = search_statement(query["sort"], bool(query.get("stars")), bool(query.get("max_price")), guests,
+                                 after is not None)
+    params: dict[str, Any] = {"city_key": city_key(query["city"]), "limit": limit}
     if query.get("stars"):
-        conditions.append(Hotel.stars >= query["stars"])
+        params["stars"] = query["stars"]
     if query.get("max_price"):
-        conditions.append(Hotel.min_price <= query["max_price"])
-    if query.get("guests", 1) > 1:
-        conditions.append(Hotel.max_capacity >= query["guests"])
+        params["max_price"] = query["max_price"]
+    if guests:
+        params["guests"] = query["guests"]
     if after is not None:
-        position = tuple_(column, Hotel.id)
-        value = (after["v"], after["id"])
-        conditions.append(position < value if descending else position > value)
-    order = (column.desc(), Hotel.id.desc()) if descending else (column.asc(), Hotel.id.asc())
-    return list(db.session.execute(select(*SUMMARY_COLUMNS).where(*conditions).order_by(*order).limit(limit)))
+        params["after_value"], params["after_id"] = after["v"], after["id"]
+    with db.engine.connect() as connection:
+        return connection.execute(statement, params).all()
 
 
 def position_of(hotel: Any, sort: str) -> dict[str, Any]:
@@ -49,12 +75,17 @@ def position_of(hotel: Any, sort: str) -> dict[str, Any]:
     return {"v": getattr(hotel, column.key), "id": hotel.id}
 
 
+# "expanding": one statement for any number of ids, rendered per call into IN (...).
+OFFERS = select(RoomType.hotel_id, RoomType.id, RoomType.capacity, RoomType.price_amount, RoomType.currency,
+                RoomType.rooms).where(RoomType.hotel_id.in_(bindparam("hotel_ids", expanding=True)))
+
+
 def offers_by_hotel(hotel_ids: list[str]) -> dict[str, list[RoomOffer]]:
     """Every room type of these hotels, in one query."""
     found: dict[str, list[RoomOffer]] = {hotel_id: [] for hotel_id in hotel_ids}
     if hotel_ids:
-        rows = db.session.execute(select(RoomType.hotel_id, RoomType.id, RoomType.capacity, RoomType.price_amount,
-                                         RoomType.currency, RoomType.rooms).where(RoomType.hotel_id.in_(hotel_ids)))
+        with db.engine.connect() as connection:
+            rows = connection.execute(OFFERS, {"hotel_ids": hotel_ids}).all()
         for hotel_id, *offer in rows:
             found[hotel_id].append(RoomOffer(*offer))
     return found

@@ -172,3 +172,25 @@ def test_seed_is_deterministic_and_idempotent(clean_db):
         assert sorted(db.session.scalars(db.select(Hotel.id))) == first
         assert len(first) == 300
         assert sum(db.session.scalars(db.select(City.hotels))) == 300
+
+
+@responses.activate
+def test_search_pages_have_exactly_the_documented_shape(client, make_hotel):
+    # Search pages are written without a marshmallow dump: the HotelPage schema
+    # (which documents them in /openapi.json) must give the same JSON.
+    from hotelbook_search.schemas import HotelPage
+
+    make_hotel(rooms=(("Double", 2, 12000, 5), ("Family", 4, 20000, 1)))
+    make_hotel(name="Second")
+    def everything_free(request):
+        asked = json.loads(request.body)["room_types"]
+        return 200, {}, json.dumps({"room_types": [{"room_type_id": rt["room_type_id"], "free": rt["rooms"]}
+                                                   for rt in asked]})
+
+    responses.add_callback(responses.POST, f"{RESERVATIONS}/availability", callback=everything_free)
+    for params in ({"city": "zurich", "limit": 1}, stay(guests=2), stay(limit=1, sort="-price")):
+        body = client.get("/hotels", params).json
+        assert body["items"]
+        assert body == HotelPage().dump(body)
+    documented = client.get("/openapi.json").json["components"]["schemas"]["HotelSummary"]["properties"]
+    assert set(documented) == set(body["items"][0])
