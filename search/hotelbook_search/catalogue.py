@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, tuple_, update
@@ -24,7 +24,7 @@ SUMMARY_COLUMNS = (Hotel.id, Hotel.name, Hotel.city, Hotel.country, Hotel.addres
                    Hotel.currency)
 
 
-@lru_cache(maxsize=None)
+@cache
 def search_statement(sort: str, stars: bool, max_price: bool, guests: bool, after: bool) -> Select[Any]:
     """The one statement of a search shape, built once: the values travel as bound parameters.
 
