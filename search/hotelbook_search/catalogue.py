@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, tuple_, update
+from sqlalchemy import Connection, Select, bindparam, func, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotelbook_chassis.stays import money
@@ -128,10 +128,11 @@ def count_city(name: str, country: str, delta: int) -> None:
     db.session.execute(update(City).where(City.key == row_key).values(hotels=City.hotels + delta))
 
 
-def recount_cities() -> None:
-    """Rebuild the city table from the hotels (after a bulk seed)."""
-    db.session.execute(City.__table__.delete())
-    rows = db.session.execute(
+def recount_cities(connection: Connection | None = None) -> None:
+    """Rebuild the city table from the hotels (after a bulk seed), on ``connection`` or the session."""
+    run = (connection or db.session).execute
+    run(City.__table__.delete())
+    rows = run(
         select(Hotel.city_key, Hotel.city, Hotel.country, func.count()).group_by(Hotel.city_key, Hotel.city,
                                                                                  Hotel.country))
     merged: dict[str, dict[str, Any]] = {}
@@ -140,4 +141,4 @@ def recount_cities() -> None:
                                                       "country": country, "hotels": 0})
         entry["hotels"] += count
     if merged:
-        db.session.execute(City.__table__.insert(), list(merged.values()))
+        run(City.__table__.insert(), list(merged.values()))

@@ -1,9 +1,12 @@
+import io
 import json
+import uuid
 from datetime import date, timedelta
 
 import pytest
 import requests
 import responses
+from sqlalchemy import inspect
 
 from hotelbook_chassis.testing import bearer
 from tests.conftest import RESERVATIONS
@@ -162,16 +165,47 @@ def test_admin_input_validated(client, admin):
 
 
 def test_seed_is_deterministic_and_idempotent(clean_db):
-    from hotelbook_search.models import City, Hotel, db
+    from hotelbook_search.models import City, Hotel, RoomType, db
     from hotelbook_search.seed import seed
 
     with clean_db.app_context():
-        seed(300)
+        out = io.StringIO()
+        assert seed(300, out=out) == 300
+        # Not a terminal: one line per 10% with the count, the rate and the time left.
+        assert "300/300 100%" in out.getvalue() and "/s ETA" in out.getvalue()
         first = sorted(db.session.scalars(db.select(Hotel.id)))
-        seed(300)
+        rooms = db.session.scalar(db.select(db.func.count()).select_from(RoomType))
+        assert seed(300, out=io.StringIO()) == 0
         assert sorted(db.session.scalars(db.select(Hotel.id))) == first
         assert len(first) == 300
         assert sum(db.session.scalars(db.select(City.hotels))) == 300
+        # A larger N only adds the missing hotels, each with its own room types.
+        assert seed(400, out=io.StringIO()) == 100
+        assert db.session.scalar(db.select(db.func.count()).select_from(Hotel)) == 400
+        assert db.session.scalar(db.select(db.func.count()).select_from(RoomType)) > rooms
+        assert db.session.scalar(db.select(db.func.min(Hotel.min_price))) > 0
+        # The indexes dropped for the bulk load are all back.
+        for table in (Hotel.__table__, RoomType.__table__):
+            built = {ix["name"] for ix in inspect(db.engine).get_indexes(table.name)}
+            assert {ix.name for ix in table.indexes} <= built
+
+
+def test_seeded_catalogue_is_searchable(client, clean_db):
+    from hotelbook_search.models import City, db
+    from hotelbook_search.seed import NAMESPACE, seed, uuid5_text
+
+    assert uuid5_text("42:hotel:7") == str(uuid.uuid5(NAMESPACE, "42:hotel:7"))
+    with clean_db.app_context():
+        seed(200, out=io.StringIO())
+        city = db.session.scalars(db.select(City.name).order_by(City.hotels.desc())).first()
+    body = client.get("/hotels", {"city": city, "limit": 5, "sort": "-stars"}).json
+    assert len(body["items"]) == 5 and body["next_token"]
+    stars = [item["stars"] for item in body["items"]]
+    assert stars == sorted(stars, reverse=True)
+    hotel = client.get(f"/hotels/{body['items'][0]['id']}").json
+    assert hotel["amenities"] and hotel["room_types"]
+    assert min(rt["nightly_price"]["amount"] for rt in hotel["room_types"]) == \
+        body["items"][0]["nightly_price_from"]["amount"]
 
 
 @responses.activate
