@@ -39,8 +39,9 @@ class PeerUnavailable(Problem):
         self.peer = peer
 
 
-def _session(retry: Retry, pool: int = 20) -> requests.Session:
+def _session(retry: Retry, pool: int = 20, trust_env: bool = True) -> requests.Session:
     session = requests.Session()
+    session.trust_env = trust_env
     adapter = HTTPAdapter(max_retries=retry, pool_connections=pool, pool_maxsize=pool)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -133,7 +134,12 @@ class ServiceClient:
         read_timeout: float = 5.0,
         retries: int = 2,
         backoff: float = 0.2,
+        trust_env: bool = True,
     ) -> None:
+        """``trust_env=False``: a peer inside the deployment, reached directly. requests then
+        skips looking for proxy, netrc and CA-bundle settings in the environment on every call
+        (a measurable share of a small call's CPU).
+        """
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
@@ -143,8 +149,8 @@ class ServiceClient:
         # Non-idempotent calls retry only when the connection was never made.
         unsafe = Retry(total=retries, connect=retries, read=0, status=0, other=0, backoff_factor=backoff,
                        allowed_methods=None, raise_on_status=False)
-        self._safe = _session(safe)
-        self._unsafe = _session(unsafe)
+        self._safe = _session(safe, trust_env=trust_env)
+        self._unsafe = _session(unsafe, trust_env=trust_env)
 
     def request(
         self,
