@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
 
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.config import peer_url
@@ -13,6 +14,16 @@ from hotelbook_search.api import blp
 from hotelbook_search.clients import init_clients
 from hotelbook_search.models import db
 from hotelbook_search.seed import init_cli
+
+
+class NoSessions(SessionInterface):
+    """search keeps nothing per visitor: no signed session cookie to look for on every request."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None  # Flask then hands out its empty, read-only null session
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -25,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         db=db,
         blueprints=[blp],
     )
+    app.session_interface = NoSessions()
     init_clients(app)
     init_cli(app)
     return app

@@ -58,16 +58,17 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
         items = [summary(h) for h in hotels]
         return page(items, catalogue.position_of(hotels[-1], query["sort"]) if more else None, salt)
 
-    candidates = catalogue.find_hotels(query, after, limit * OVERFETCH + 1)
-    exhausted = len(candidates) <= limit * OVERFETCH
-    candidates = candidates[: limit * OVERFETCH]
-    offers = catalogue.offers_by_hotel([h.id for h in candidates])
-    inventory = {o.room_type_id: o.rooms for found in offers.values() for o in found if o.capacity >= query["guests"]}
+    found = catalogue.find_hotels_with_offers(query, after, limit * OVERFETCH + 1)
+    exhausted = len(found) <= limit * OVERFETCH
+    found = found[: limit * OVERFETCH]
+    candidates = [hotel for hotel, _ in found]
+    guests = query["guests"]
+    inventory = {o.room_type_id: o.rooms for _, offers in found for o in offers if o.capacity >= guests}
     free = free_rooms(checkin, checkout, inventory)
     items, last = [], None
-    for hotel in candidates:
+    for hotel, offers in found:
         item = summary(hotel)
-        best = cheapest_fitting(offers[hotel.id], query["guests"], free)
+        best = cheapest_fitting(offers, guests, free)
         item["available"] = None if free is None else best is not None
         stay_amount = best.nightly_amount * nights(checkin, checkout) if best else None
         item["stay_price"] = money(stay_amount, best.currency) if best else None

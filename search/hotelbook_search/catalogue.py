@@ -22,6 +22,7 @@ def sort_spec(sort: str) -> tuple[Any, bool]:
 
 SUMMARY_COLUMNS = (Hotel.id, Hotel.name, Hotel.city, Hotel.country, Hotel.address, Hotel.stars, Hotel.min_price,
                    Hotel.currency)
+SUMMARY_INDEX = {column.key: index for index, column in enumerate(SUMMARY_COLUMNS)}
 
 
 @cache
@@ -47,16 +48,24 @@ def search_statement(sort: str, stars: bool, max_price: bool, guests: bool, afte
     return select(*SUMMARY_COLUMNS).where(*conditions).order_by(*order).limit(bindparam("limit"))
 
 
-def find_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int) -> list[Any]:
-    """Summary rows of a city's hotels matching the filters, in sort order, after a keyset position.
+@cache
+def offers_statement(*shape: Any) -> Select[Any]:
+    """A search page (see search_statement) with every room type of its hotels, in one query.
 
-    Plain rows from a Core statement on a pooled connection, without an ORM
-    session: a search page is read-only and this is its hot path. The
-    connection goes back to the pool before availability is asked for.
+    One row per room type (a hotel without any: one row of NULLs), in page order.
     """
+    page = search_statement(*shape).subquery("page")
+    column, descending = sort_spec(shape[0])
+    sort_column, id_column = page.c[column.key], page.c.id
+    order = (sort_column.desc(), id_column.desc()) if descending else (sort_column.asc(), id_column.asc())
+    return (select(*page.c, RoomType.id, RoomType.capacity, RoomType.price_amount, RoomType.currency, RoomType.rooms)
+            .select_from(page.outerjoin(RoomType, RoomType.hotel_id == id_column)).order_by(*order))
+
+
+def _shape_and_params(query: dict[str, Any], after: dict[str, Any] | None, limit: int
+                      ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     guests = query.get("guests", 1) > 1
-    statement = search_statement(query["sort"], bool(query.get("stars")), bool(query.get("max_price")), guests,
-                                 after is not None)
+    shape = (query["sort"], bool(query.get("stars")), bool(query.get("max_price")), guests, after is not None)
     params: dict[str, Any] = {"city_key": city_key(query["city"]), "limit": limit}
     if query.get("stars"):
         params["stars"] = query["stars"]
@@ -66,29 +75,43 @@ def find_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int)
         params["guests"] = query["guests"]
     if after is not None:
         params["after_value"], params["after_id"] = after["v"], after["id"]
+    return shape, params
+
+
+def find_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int) -> list[Any]:
+    """Summary rows (SUMMARY_COLUMNS) of a city's hotels matching the filters, in sort order, after a keyset position.
+
+    Plain rows from a cached Core statement on a pooled connection, without an
+    ORM session: a search page is read-only and this is its hot path.
+    """
+    shape, params = _shape_and_params(query, after, limit)
     with db.engine.connect() as connection:
-        return connection.execute(statement, params).all()
+        return connection.execute(search_statement(*shape), params).all()
 
 
-def position_of(hotel: Any, sort: str) -> dict[str, Any]:
-    column, _ = sort_spec(sort)
-    return {"v": getattr(hotel, column.key), "id": hotel.id}
+def find_hotels_with_offers(query: dict[str, Any], after: dict[str, Any] | None, limit: int
+                            ) -> list[tuple[Any, list[RoomOffer]]]:
+    """Like find_hotels, each summary row with the hotel's room types, in one query.
 
-
-# "expanding": one statement for any number of ids, rendered per call into IN (...).
-OFFERS = select(RoomType.hotel_id, RoomType.id, RoomType.capacity, RoomType.price_amount, RoomType.currency,
-                RoomType.rooms).where(RoomType.hotel_id.in_(bindparam("hotel_ids", expanding=True)))
-
-
-def offers_by_hotel(hotel_ids: list[str]) -> dict[str, list[RoomOffer]]:
-    """Every room type of these hotels, in one query."""
-    found: dict[str, list[RoomOffer]] = {hotel_id: [] for hotel_id in hotel_ids}
-    if hotel_ids:
-        with db.engine.connect() as connection:
-            rows = connection.execute(OFFERS, {"hotel_ids": hotel_ids}).all()
-        for hotel_id, *offer in rows:
-            found[hotel_id].append(RoomOffer(*offer))
+    The connection goes back to the pool before availability is asked for.
+    """
+    shape, params = _shape_and_params(query, after, limit)
+    with db.engine.connect() as connection:
+        rows = connection.execute(offers_statement(*shape), params).all()
+    found: list[tuple[Any, list[RoomOffer]]] = []
+    width = len(SUMMARY_COLUMNS)
+    for row in rows:
+        if not found or found[-1][0][0] != row[0]:
+            found.append((row[:width], []))
+        if row[width] is not None:
+            found[-1][1].append(RoomOffer(*row[width:]))
     return found
+
+
+def position_of(hotel: tuple[Any, ...], sort: str) -> dict[str, Any]:
+    """The keyset position of a summary row (SUMMARY_COLUMNS) in a list sorted by ``sort``."""
+    column, _ = sort_spec(sort)
+    return {"v": hotel[SUMMARY_INDEX[column.key]], "id": hotel[0]}
 
 
 def room_type_out(rt: RoomType, free: int | None = None, known: bool = False) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from hotelbook_chassis.stays import MAX_NIGHTS, money, nights, stay_errors
 
@@ -13,14 +14,16 @@ MAX_GUESTS = 10
 SORTS = ("name", "stars", "-stars", "price", "-price")
 
 
+@lru_cache(maxsize=4096)
 def city_key(name: str) -> str:
     """``Zürich`` and ``zurich`` share one key: case-folded, accents stripped."""
     decomposed = unicodedata.normalize("NFKD", name.strip())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
-@dataclass(frozen=True)
-class RoomOffer:
+class RoomOffer(NamedTuple):
+    """A room type as a search prices it (a tuple: a search builds a hundred of them)."""
+
     room_type_id: str
     capacity: int
     nightly_amount: int

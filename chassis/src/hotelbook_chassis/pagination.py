@@ -6,6 +6,7 @@ to read past its own filters, and a bad one is a 400 naming ``next_token``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -15,7 +16,13 @@ from hotelbook_chassis.problems import invalid
 
 
 def _serializer(salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"page:{salt}")
+    return _serializer_for(current_app.config["SECRET_KEY"], salt)
+
+
+@lru_cache(maxsize=1024)
+def _serializer_for(secret_key: str, salt: str) -> URLSafeSerializer:
+    # Built once per list (salts name a list, e.g. a city and a sort), not per request.
+    return URLSafeSerializer(secret_key, salt=f"page:{salt}")
 
 
 def encode_page_token(position: dict[str, Any], salt: str) -> str:
