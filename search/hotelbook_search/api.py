@@ -111,13 +111,15 @@ def get_hotel_or_404(hotel_id: str) -> Hotel:
 class HotelResource(MethodView):
     @blp.arguments(StayQuery(), location="query")
     @blp.response(200, HotelOut)
-    def get(self, query: dict[str, Any], hotel_id: str) -> dict[str, Any]:
+    def get(self, query: dict[str, Any], hotel_id: str) -> Response:
         """A hotel with its room types; with dates, each room type's free rooms."""
+        # On every booking (the hotel page, and reservations pricing a hold): answered
+        # as JSON directly, in the shape HotelOut documents (a test checks both agree).
         hotel = get_hotel_or_404(hotel_id)
         if not query.get("checkin"):
-            return catalogue.hotel_out(hotel)
+            return jsonify(catalogue.hotel_out(hotel))
         free = free_rooms(query["checkin"], query["checkout"], {rt.id: rt.rooms for rt in hotel.room_types})
-        return catalogue.hotel_out(hotel, free, with_availability=True)
+        return jsonify(catalogue.hotel_out(hotel, free, with_availability=True))
 
     @blp.requires("search:write")
     @blp.arguments(HotelPatch)

@@ -228,3 +228,17 @@ def test_search_pages_have_exactly_the_documented_shape(client, make_hotel):
         assert body == HotelPage().dump(body)
     documented = client.get("/openapi.json").json["components"]["schemas"]["HotelSummary"]["properties"]
     assert set(documented) == set(body["items"][0])
+
+
+@responses.activate
+def test_hotel_page_has_exactly_the_documented_shape(client, make_hotel):
+    from hotelbook_search.schemas import HotelOut
+
+    hotel = make_hotel(rooms=(("Double", 2, 12000, 5), ("Family", 4, 20000, 1)), amenities=["wifi"])
+    responses.add(responses.POST, f"{RESERVATIONS}/availability",
+                  json={"room_types": [{"room_type_id": rt["id"], "free": 1} for rt in hotel["room_types"]]})
+    for params in ({}, {"checkin": CHECKIN, "checkout": CHECKOUT}):
+        body = client.get(f"/hotels/{hotel['id']}", params).json
+        assert body == HotelOut().dump(body)
+        assert body["room_types"] and body["amenities"] == ["wifi"]
+    assert body["room_types"][0]["free"] == 1 and body["room_types"][0]["available"] is True
