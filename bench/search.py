@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -73,6 +75,15 @@ def latencies(urls: list[str], folder: Path, query: str, runs: int = 1000) -> li
                 out.append(time.perf_counter() - started)
             assert response.status_code == 200 and len(response.json["items"]) == 20, response.json
     return [(statistics.median(s) * 1000, statistics.quantiles(s, n=100)[98] * 1000) for s in samples]
+
+
+@contextmanager
+def started(service: ServiceProcess) -> Iterator[ServiceProcess]:
+    """A server started with time to boot on a busy machine, stopped afterwards."""
+    try:
+        yield service.start(timeout=180)
+    finally:
+        service.stop()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -136,14 +147,14 @@ def main() -> None:
                "SECRET_KEY": "bench"}
         import requests
 
-        with ServiceProcess("hotelbook_search:create_app()", env, workers=2, name="search") as search:
+        with started(ServiceProcess("hotelbook_search:create_app()", env, workers=2, name="search")) as search:
             body = requests.get(search.url + plain, timeout=5).content
         (folder / "body.json").write_bytes(body)
         bare_env = {**env, "BARE_BODY_FILE": str(folder / "body.json")}
         runs: dict[str, list[tuple[float, float]]] = {"bare": [], "search": [], "dates": []}
-        with ServiceProcess("_bare_app:create_app()", bare_env, workers=2, cwd=BENCH, name="bare") as bare, \
-                ServiceProcess("hotelbook_search:create_app()", {**env, "RESERVATIONS_URL": bare.url}, workers=2,
-                               name="search") as search:
+        with started(ServiceProcess("_bare_app:create_app()", bare_env, workers=2, cwd=BENCH, name="bare")) as bare, \
+                started(ServiceProcess("hotelbook_search:create_app()", {**env, "RESERVATIONS_URL": bare.url},
+                                       workers=2, name="search")) as search:
             answer = requests.get(search.url + dated, timeout=5).json()["items"]
             assert answer and answer[0]["available"] is True, answer
             for _ in range(args.rounds):
