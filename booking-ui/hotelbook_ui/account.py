@@ -65,9 +65,9 @@ def signup():
                 error = UNAVAILABLE
             except PeerError as problem:
                 if problem.status == 409:
-                    errors["email"] = ("An account with this e-mail address already exists. "
-                                       "Log in, or reset your password.")
-                elif problem.status == 400 and problem.invalid_params:
+                    # An older users still says "taken": answer as for a new address all the same.
+                    return render_template("signup_done.html", email=form["email"])
+                if problem.status == 400 and problem.invalid_params:
                     for field in ("name", "email", "password"):
                         reason = problem.reason_for(field)
                         if reason:
@@ -77,7 +77,9 @@ def signup():
                 else:
                     error = UNAVAILABLE
             else:
-                return render_template("signup_done.html", email=form["email"]), 201
+                # The same page whether the address is new or has an account: sign-up must not tell
+                # who has one (users mails the owner of a taken address instead).
+                return render_template("signup_done.html", email=form["email"])
         status = 503 if error == UNAVAILABLE else (400 if errors or error else 200)
         return render_template("signup.html", form=form, errors=errors, error=error), status
     return render_template("signup.html", form=form, errors=errors, error=error)
@@ -136,7 +138,7 @@ def callback():
         user = {"id": _unverified_sub(tokens["access_token"]), "name": None, "email": None}
     session.regenerate()  # type: ignore[attr-defined]  # a new session id at login: no fixation
     store_tokens(tokens, user)
-    return redirect(attempt.get("next") or "/")
+    return redirect(safe_next(attempt.get("next")))
 
 
 @bp.post("/logout")

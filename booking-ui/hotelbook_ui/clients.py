@@ -98,12 +98,13 @@ class Peers:
 
     # --- users ----------------------------------------------------------------------------
 
-    def create_user(self, email: str, name: str, password: str) -> dict[str, Any]:
+    def create_user(self, email: str, name: str, password: str) -> dict[str, Any] | None:
+        """users answers 202 whether the address is new or taken (it mails the owner instead)."""
         if self.users_service is None:
             log.error("CLIENT_ID/CLIENT_SECRET not configured: cannot create users")
             raise PeerUnavailable("users")
         return expect(self.users_service.post("/users", json={"email": email, "name": name, "password": password}),
-                      "users", 201, 200)
+                      "users", 202, 201, 200)
 
     def me(self, token: str) -> dict[str, Any]:
         return expect(self.users_public.get("/users/me", bearer=token), "users", 200)

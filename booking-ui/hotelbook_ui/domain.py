@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 MAX_GUESTS = 10
 MAX_NIGHTS = 30
@@ -188,11 +189,35 @@ def code_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+# Browsers drop these anywhere in a URL (WHATWG URL parser), and Werkzeug drops control
+# characters from a Location header: "/\t/evil.example" arrives as "//evil.example".
+_TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
+_C0_OR_SPACE = "".join(chr(code) for code in range(0x21))
+MAX_NEXT_LENGTH = 2000
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only a local path may be a post-login destination (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """A same-site path to go to after log-in, or ``default`` (no open redirect).
+
+    The target is first normalised the way a browser reads a Location header (leading and
+    trailing C0 controls and spaces stripped, tabs and newlines removed, ``\\`` read as
+    ``/``); only then is it checked, and the normalised form is what gets redirected to.
+    It must be an absolute path (one leading ``/``, not ``//``), with no scheme, no host and
+    no control characters left.
+    """
+    if not target or len(target) > MAX_NEXT_LENGTH:
         return default
-    return target
+    path = target.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE)
+    end = min((i for i in (path.find("?"), path.find("#")) if i >= 0), default=len(path))
+    path = path[:end].replace("\\", "/") + path[end:]  # in the path part only, as browsers do
+    if not path.startswith("/") or path.startswith("//"):
+        return default
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
+        return default
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc:
+        return default
+    return path
 
 
 # --- the card form --------------------------------------------------------------------------

@@ -57,10 +57,12 @@ def email_taken() -> Problem:
 @blp.post("/users")
 @blp.requires("users:create")
 @blp.arguments(SignUpIn)
-@blp.response(201, UserOut)
-@blp.alt_response(409, description="E-mail address taken")
-def sign_up(body: dict[str, Any]) -> User:
-    """Create an account (the booking UI's sign-up); a verification link is mailed."""
+@blp.response(202, Accepted)
+def sign_up(body: dict[str, Any]) -> dict[str, str]:
+    """Sign up (the booking UI's sign-up). The answer is the same whether the address is new or
+    already has an account, so sign-up cannot tell who has one: a new account gets a
+    verification link, the owner of an existing one a note saying someone tried (their
+    account is left as it is). Both paths hash the password and send one message."""
     check_password(body["password"], body["email"], body["name"])
     user = User(email=body["email"], name=body["name"], password_hash=passwords().hash(body["password"]),
                 email_verified=False, created_at=datetime.now(UTC).replace(tzinfo=None))
@@ -69,9 +71,12 @@ def sign_up(body: dict[str, Any]) -> User:
         db.session.commit()  # the unique index decides, not a prior SELECT
     except IntegrityError:
         db.session.rollback()
-        raise email_taken() from None
+        owner = db.session.scalar(select(User).where(User.email == body["email"]))
+        if owner is not None:
+            mailer.send_signup_attempt(owner.email, owner.name, links.page("forgot-password"))
+        return {"status": "accepted"}
     send_verification(user)
-    return user
+    return {"status": "accepted"}
 
 
 @blp.post("/credentials/verify")
@@ -105,16 +110,22 @@ class Me(MethodView):
     @blp.arguments(PatchMeIn)
     @blp.response(200, UserOut)
     def patch(self, body: dict[str, Any]) -> User:
-        """Change name, e-mail (verified again) or password (needs current_password)."""
+        """Change name, e-mail (verified again; the old address is told) or password; both need current_password."""
         user = user_or_404(current_user_id())
+        old_email = user.email
+        changed_email = "email" in body and body["email"] != user.email
+        # A stolen or borrowed access token alone must not move the account to another mailbox
+        # (and then reset its password there), nor set a new password: both need the current one.
+        if ("password" in body or changed_email) and not passwords().verify(
+                user.password_hash, body.get("current_password") or ""):
+            raise invalid("current_password", "Enter your current password to change your e-mail address "
+                                              "or password." if not body.get("current_password")
+                          else "The current password is not right.")
         if "password" in body:
-            if not passwords().verify(user.password_hash, body.get("current_password") or ""):
-                raise invalid("current_password", "The current password is not right.")
             check_password(body["password"], body.get("email", user.email), body.get("name", user.name))
             user.password_hash = passwords().hash(body["password"])
         if "name" in body:
             user.name = body["name"]
-        changed_email = "email" in body and body["email"] != user.email
         if changed_email:
             user.email, user.email_verified = body["email"], False
         try:
@@ -124,6 +135,8 @@ class Me(MethodView):
             raise email_taken() from None
         if changed_email:
             send_verification(user)
+            # The old mailbox hears of it: if the change was not its owner's doing, they know.
+            mailer.send_email_changed(old_email, user.name, user.email)
         return user
 
     @blp.requires("guest")

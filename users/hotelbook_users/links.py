@@ -44,5 +44,10 @@ def read(purpose: str, token: str, max_age: int) -> dict[str, Any]:
     return payload
 
 
+def page(path: str) -> str:
+    """A booking UI page as the guest sees it."""
+    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/{path}"
+
+
 def link(path: str, token: str) -> str:
-    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/{path}?token={token}"
+    return f"{page(path)}?token={token}"

@@ -49,6 +49,34 @@ def _reset(name: str, url: str) -> tuple[str, str]:
             "The link works once and expires in one hour. If it was not you, ignore this message.\n")
 
 
+def _signup_attempt(name: str, forgot_url: str) -> tuple[str, str]:
+    return ("Someone tried to sign up with your e-mail address",
+            f"Hello {name},\n\nsomeone tried to create a hotelbook account with this e-mail address, which "
+            "already has one. Nothing was changed.\n\nIf it was you: log in with your password, or choose a "
+            f"new one here:\n\n{forgot_url}\n\nIf it was not you, you can ignore this message.\n")
+
+
+def _email_changed(name: str, new_address: str) -> tuple[str, str]:
+    return ("Your hotelbook e-mail address was changed",
+            f"Hello {name},\n\nthe e-mail address of your hotelbook account was changed to "
+            f"{mask_address(new_address)}. Messages about your account and bookings now go there.\n\n"
+            "If you did not do this, someone else knows your password: please contact us at once.\n")
+
+
+def mask_address(address: str) -> str:
+    """``zoe@example.test`` -> ``z**@example.test``: enough for the owner to recognise it."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}{'*' * max(len(local) - 1, 2)}@{domain}"
+
+
+def send_signup_attempt(to: str, name: str, forgot_url: str) -> bool:
+    return _send(to, *_signup_attempt(name, forgot_url))
+
+
+def send_email_changed(to: str, name: str, new_address: str) -> bool:
+    return _send(to, *_email_changed(name, new_address))
+
+
 def send_verification(to: str, name: str, url: str) -> bool:
     """Send now; False (and a log line) when the mail server could not take it."""
     return _send(to, *_verification(name, url))

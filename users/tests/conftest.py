@@ -5,6 +5,7 @@ import pytest
 from hotelbook_chassis.smtp_sink import body_text
 from hotelbook_chassis.testing import bearer
 from hotelbook_users import create_app
+from hotelbook_users.models import User, db
 
 PASSWORD = "correct horse battery staple"
 
@@ -47,9 +48,17 @@ def guest_of(token_factory):
 
 
 @pytest.fixture
-def sign_up(client, ui, smtp_server):
-    def make(email="zoe@example.test", name="Zoë Ñúñez", password=PASSWORD, status=201):
-        return client.post_json("/users", {"email": email, "name": name, "password": password}, headers=ui,
-                                status=status).json
+def sign_up(client, ui, smtp_server, clean_db):
+    """Sign up; on success the account as the guest sees it (sign-up itself answers only 202)."""
+
+    def make(email="zoe@example.test", name="Zoë Ñúñez", password=PASSWORD, status=202):
+        answer = client.post_json("/users", {"email": email, "name": name, "password": password}, headers=ui,
+                                  status=status).json
+        if status != 202:
+            return answer
+        assert answer == {"status": "accepted"}
+        with clean_db.app_context():
+            user = db.session.scalar(db.select(User).where(User.email == email.strip().lower()))
+            return user.public()
 
     return make

@@ -25,10 +25,24 @@ def test_sign_up_needs_scope(client, token_factory):
     client.post_json("/users", body, headers=bearer(token_factory("guest")), status=403)
 
 
-def test_email_taken_is_409_case_insensitively(sign_up):
+def test_sign_up_of_a_taken_address_answers_the_same_and_mails_the_owner(client, ui, sign_up, smtp_server, auth):
     sign_up()
-    problem = sign_up(email="ZOE@example.test", status=409)
-    assert problem["invalid_params"][0]["name"] == "email"
+    smtp_server.wait_for("zoe@example.test", subject_contains="Verify")
+    new = client.post_json("/users", {"email": "new@example.test", "name": "New", "password": PASSWORD},
+                           headers=ui)
+    taken = client.post_json("/users", {"email": "ZOE@example.test", "name": "Mallory",
+                                        "password": "an entirely other passphrase"}, headers=ui)
+    # Nothing in the answer tells the two apart (no 409, no id, no "exists").
+    assert (taken.status_int, taken.json, taken.content_type) == (new.status_int, new.json, new.content_type)
+    assert taken.status_int == 202 and taken.json == {"status": "accepted"}
+    # The owner hears of it; the account is untouched.
+    note = smtp_server.wait_for("zoe@example.test", subject_contains="tried to sign up")
+    assert "http://ui.test/forgot-password" in body_text(note) and "Mallory" not in body_text(note)
+    assert client.post_json("/credentials/verify", {"email": "zoe@example.test", "password": PASSWORD},
+                            headers=auth).json["user"]["name"] == "Zoë Ñúñez"
+    assert client.post_json("/credentials/verify", {"email": "zoe@example.test",
+                                                    "password": "an entirely other passphrase"},
+                            headers=auth).json["valid"] is False
 
 
 def test_bad_input_named(client, ui):
@@ -41,13 +55,15 @@ def test_bad_input_named(client, ui):
         assert field in {p["name"] for p in problem["invalid_params"]}, (body, problem)
 
 
-def test_mail_outage_still_creates_the_account(client, ui, monkeypatch):
+def test_mail_outage_still_creates_the_account(client, ui, monkeypatch, token_factory):
     from hotelbook_chassis.testing import free_port
 
     monkeypatch.setenv("SMTP_PORT", str(free_port()))  # nothing listens there
     response = client.post_json("/users", {"email": "down@example.test", "name": "D", "password": PASSWORD},
-                                headers=ui, status=201)
-    assert response.json["email_verified"] is False
+                                headers=ui, status=202)
+    assert response.json == {"status": "accepted"}
+    assert client.post_json("/credentials/verify", {"email": "down@example.test", "password": PASSWORD},
+                            headers=bearer(token_factory("users:verify", sub="auth"))).json["valid"] is True
 
 
 def test_credentials_verify_same_shape(client, sign_up, auth):
@@ -131,7 +147,8 @@ def test_me_and_isolation(client, sign_up, guest_of, token_factory):
     client.patch_json("/users/me", {"password": "a brand new passphrase"}, headers=guest_of(zoe), status=400)
     client.patch_json("/users/me", {"password": "a brand new passphrase", "current_password": PASSWORD},
                       headers=guest_of(zoe))
-    client.patch_json("/users/me", {"email": "other@example.test"}, headers=guest_of(zoe), status=409)
+    client.patch_json("/users/me", {"email": "other@example.test", "current_password": "a brand new passphrase"},
+                      headers=guest_of(zoe), status=409)
     client.get(f"/users/{zoe['id']}", headers=guest_of(other), status=403)
     service = bearer(token_factory("users:read", sub="payments"))
     assert client.get(f"/users/{zoe['id']}", headers=service).json["email"] == "zoe@example.test"
@@ -145,7 +162,8 @@ def test_email_change_needs_verifying_again(client, sign_up, guest_of, smtp_serv
     zoe = sign_up()
     token = link_token(smtp_server.wait_for("zoe@example.test", subject_contains="Verify"), "verify-email")
     client.post_json("/email-verifications", {"token": token})
-    changed = client.patch_json("/users/me", {"email": "new@example.test"}, headers=guest_of(zoe)).json
+    changed = client.patch_json("/users/me", {"email": "new@example.test", "current_password": PASSWORD},
+                                headers=guest_of(zoe)).json
     assert changed["email_verified"] is False
     smtp_server.wait_for("new@example.test", subject_contains="Verify")
     client.post_json("/email-verifications", {"token": token}, status=400)  # the old address's link is dead

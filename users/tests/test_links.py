@@ -54,7 +54,8 @@ def test_reset_link_dies_when_the_password_changes_another_way(client, sign_up, 
 def test_reset_link_dies_when_the_address_changes(client, sign_up, smtp_server, guest_of, auth):
     zoe = sign_up()
     token = reset_token(client, smtp_server)
-    client.patch_json("/users/me", {"email": "new@example.test"}, headers=guest_of(zoe))
+    client.patch_json("/users/me", {"email": "new@example.test", "current_password": PASSWORD},
+                      headers=guest_of(zoe))
     refused(client, "/password-resets/confirm", {"token": token, "password": NEW})
     # Nor was the new, unproven address marked verified.
     assert client.get("/users/me", headers=guest_of(zoe)).json["email_verified"] is False
