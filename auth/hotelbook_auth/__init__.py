@@ -14,6 +14,8 @@ from hotelbook_auth.clients import init_users_client
 from hotelbook_auth.login import bp as login_bp
 from hotelbook_auth.models import SigningKey, db
 from hotelbook_auth.server import init_oauth_server
+from hotelbook_auth.sessions import blp as sessions_blp
+from hotelbook_auth.sessions import init_own_token_verifier
 from hotelbook_auth.settings import auth_settings
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.health import add_ready_check
@@ -27,9 +29,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         config=config,
         defaults=auth_settings(),
         db=db,
-        blueprints=[blp],
+        blueprints=[blp, sessions_blp],
     )
     init_oauth_server(app)
+    init_own_token_verifier(app, app.extensions["auth_keys"])
     init_users_client(app)
     app.register_blueprint(login_bp)
     app.register_blueprint(wrong_methods)

@@ -26,6 +26,9 @@ SCOPE_AUDIENCES: dict[str, tuple[str, ...]] = {
     "payments:refund": ("payments",),
     "payments:read": ("payments",),
     "pdf:render": ("pdf-reporting",),
+    # users ends a guest's sessions (password or address changed, account deleted): at auth
+    # (refresh-token families) and at booking-ui (browser sessions). It can end sessions, nothing else.
+    "sessions:revoke": ("auth", "booking-ui"),
 }
 KNOWN_SCOPES: tuple[str, ...] = tuple(SCOPE_AUDIENCES)
 # Scopes that act for a guest (sub = the user id): only through authorization_code/refresh_token,
@@ -100,6 +103,22 @@ def check_registration(*, grants: Iterable[str], scopes: Iterable[str], redirect
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment or "#" in uri:
             raise PolicyError(f"redirect URI must be an absolute http(s) URL without fragment: {uri}")
+
+
+# --- session lifetimes ----------------------------------------------------------------------------
+
+def refresh_expiry(*, issued_at: int, family_started_ms: int, sliding: int, max_age: int) -> int:
+    """When a new refresh token expires: ``sliding`` seconds after issue, never past the family's
+    absolute end (``max_age`` after the log-in it descends from)."""
+    return min(issued_at + sliding, family_started_ms // 1000 + max_age)
+
+
+def family_alive(*, family_started_ms: int, now_ms: int, max_age: int, cutoff_ms: int | None) -> bool:
+    """A family lives until its absolute end, and only while no session cut-off of the user
+    came after the log-in it started with."""
+    if now_ms >= family_started_ms + max_age * 1000:
+        return False
+    return cutoff_ms is None or family_started_ms > cutoff_ms
 
 
 # --- secrets -------------------------------------------------------------------------------------

@@ -11,14 +11,14 @@ import logging
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import Blueprint, Response, make_response, render_template, request
+from flask import Blueprint, Response, g, make_response, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from hotelbook_auth.clients import users
 from hotelbook_auth.keys import NoSigningKey
-from hotelbook_auth.server import Guest, oauth_server
+from hotelbook_auth.server import Guest, now_ms, oauth_server
 from hotelbook_chassis.client import PeerUnavailable
 
 log = logging.getLogger("hotelbook.auth.login")
@@ -75,6 +75,7 @@ def authorize() -> Any:
         message = ("This page expired. Please enter your details again." if expired
                    else "Please enter your e-mail address and password.")
         return _page("login.html", 400, form=form, action=action, client_name=client_name, error=message)
+    g.login_started_ms = now_ms()
     try:
         user = users().verify(form.email.data.strip(), form.password.data)
     except (PeerUnavailable, NoSigningKey):

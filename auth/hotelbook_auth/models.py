@@ -84,6 +84,8 @@ class AuthorizationCode(db.Model):
     family_id: Mapped[str] = mapped_column(String(36))
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
+    # When the guest proved the password (Unix milliseconds): the start of the family.
+    auth_time_ms: Mapped[int | None] = mapped_column(BigInteger)
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
@@ -98,7 +100,7 @@ class RefreshToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     family_id: Mapped[str] = mapped_column(String(36), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(String(100), index=True)
     scope: Mapped[str] = mapped_column(Text)
     issued_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
@@ -107,12 +109,31 @@ class RefreshToken(db.Model):
     # The access token issued with it, revoked with the family.
     access_jti: Mapped[str | None] = mapped_column(String(64))
     access_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    # The log-in the family descends from (Unix milliseconds): its absolute lifetime counts from
+    # here, and a session cut-off of the user ends every family that started before it.
+    auth_time_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def family_started_ms(self) -> int:
+        return self.auth_time_ms if self.auth_time_ms is not None else self.issued_at * 1000
 
     def check_client(self, client: Client) -> bool:
         return self.client_id == client.get_client_id()
 
     def get_scope(self) -> str:
         return self.scope
+
+
+class SessionCutoff(db.Model):
+    """Every session of the user that started at or before ``not_before_ms`` is over.
+
+    users sends it when the password or e-mail address changes, or the account is deleted; it
+    also refuses codes and refresh tokens that were on their way while it arrived."""
+
+    __tablename__ = "session_cutoffs"
+
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    not_before_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class RevokedAccessToken(db.Model):

@@ -20,11 +20,11 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, current_app, g
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 
 from hotelbook_auth import domain
 from hotelbook_auth.keys import KeyStore
-from hotelbook_auth.models import AuthorizationCode, Client, RefreshToken, RevokedAccessToken, db
+from hotelbook_auth.models import AuthorizationCode, Client, RefreshToken, RevokedAccessToken, SessionCutoff, db
 from hotelbook_auth.tokens import AccessTokenGenerator, decode_access_token, looks_like_jwt
 
 log = logging.getLogger("hotelbook.auth")
@@ -50,6 +50,18 @@ DEFAULT_DESCRIPTIONS = {
 
 def now() -> int:
     return int(time.time())
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _insert(model: Any) -> Any:
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
 
 
 @dataclass
@@ -87,11 +99,41 @@ def revoke_family(family_id: str) -> None:
 
 def revoke_jti(jti: str, expires_at: int) -> None:
     """Idempotent, also when two requests revoke the same token at once."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(RevokedAccessToken).values(jti=jti, expires_at=expires_at).on_conflict_do_nothing())
+    db.session.execute(_insert(RevokedAccessToken).values(jti=jti, expires_at=expires_at).on_conflict_do_nothing())
+
+
+def session_cutoff(user_id: str) -> int | None:
+    """The user's latest session cut-off (Unix ms), if users ever sent one."""
+    return db.session.scalar(select(SessionCutoff.not_before_ms).where(SessionCutoff.user_id == user_id))
+
+
+def family_alive(family_started_ms: int, user_id: str) -> bool:
+    return domain.family_alive(family_started_ms=family_started_ms, now_ms=now_ms(),
+                               max_age=current_app.config["REFRESH_FAMILY_MAX_AGE"],
+                               cutoff_ms=session_cutoff(user_id))
+
+
+def revoke_user_sessions(user_id: str, not_before_ms: int) -> int:
+    """End every refresh-token family of ``user_id`` that started at or before ``not_before_ms``.
+
+    The cut-off is kept (the later one wins, so a late duplicate changes nothing) and checked
+    on every code exchange and refresh: a log-in that was half-way while this ran is refused
+    too. Idempotent; returns how many families were still live.
+    """
+    insert = _insert(SessionCutoff).values(user_id=user_id, not_before_ms=not_before_ms)
+    db.session.execute(insert.on_conflict_do_update(
+        index_elements=[SessionCutoff.user_id],
+        set_={"not_before_ms": case((insert.excluded.not_before_ms > SessionCutoff.not_before_ms,
+                                     insert.excluded.not_before_ms), else_=SessionCutoff.not_before_ms)},
+    ))
+    rows = db.session.execute(
+        select(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+    ).scalars().all()
+    families = {row.family_id for row in rows if row.family_started_ms <= not_before_ms}
+    for family_id in sorted(families):
+        revoke_family(family_id)
+    db.session.commit()
+    return len(families)
 
 
 def purge_expired(grace: int) -> dict[str, int]:
@@ -117,6 +159,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         return
     claims = g.get("issued_access_claims") or {}
     issued = now()
+    started = getattr(request, "auth_time_ms", None) or now_ms()
     db.session.add(RefreshToken(
         token_hash=domain.token_digest(token["refresh_token"]),
         family_id=request.family_id,
@@ -124,9 +167,12 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         user_id=str(request.user.get_user_id()),
         scope=token.get("scope", ""),
         issued_at=issued,
-        expires_at=issued + current_app.config["REFRESH_TOKEN_TTL"],
+        expires_at=domain.refresh_expiry(issued_at=issued, family_started_ms=started,
+                                         sliding=current_app.config["REFRESH_TOKEN_TTL"],
+                                         max_age=current_app.config["REFRESH_FAMILY_MAX_AGE"]),
         access_jti=claims.get("jti"),
         access_expires_at=claims.get("exp"),
+        auth_time_ms=started,
     ))
     db.session.flush()
 
@@ -188,6 +234,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=payload.get("code_challenge_method"),
             family_id=str(uuid.uuid4()),
             expires_at=now() + current_app.config["AUTH_CODE_TTL"],
+            # Taken before the password was checked: a change racing with this log-in still ends it.
+            auth_time_ms=g.get("login_started_ms") or now_ms(),
         ))
         db.session.commit()
 
@@ -204,6 +252,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return None
         if row.expires_at <= now():
             return None
+        started = row.auth_time_ms if row.auth_time_ms is not None else (row.expires_at - 60) * 1000
+        if not family_alive(started, row.user_id):
+            # The password or address changed (or the account went) after this log-in.
+            log.info("authorization code from before a session cut-off refused")
+            return None
         spent = db.session.execute(
             update(AuthorizationCode)
             .where(AuthorizationCode.code_hash == digest, AuthorizationCode.used_at.is_(None))
@@ -213,6 +266,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if spent != 1:
             return None
         self.request.family_id = row.family_id
+        self.request.auth_time_ms = started
         return row
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -238,7 +292,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if row.expires_at <= now():
             return None
+        if not family_alive(row.family_started_ms, row.user_id):
+            # Past the family's absolute lifetime, or the user's sessions were ended since.
+            revoke_family(row.family_id)
+            db.session.commit()
+            return None
         self.request.family_id = row.family_id
+        self.request.auth_time_ms = row.family_started_ms
         return row
 
     def authenticate_user(self, refresh_token: RefreshToken) -> Guest:

@@ -20,6 +20,9 @@ def auth_settings() -> dict[str, Any]:
     return {
         "ACCESS_TOKEN_TTL": _seconds("ACCESS_TOKEN_TTL", 300),
         "REFRESH_TOKEN_TTL": _seconds("REFRESH_TOKEN_TTL", 14 * 24 * 3600),
+        # A refresh-token family ends this long after the log-in it started with, however often
+        # it is used (REFRESH_TOKEN_TTL is the sliding part).
+        "REFRESH_FAMILY_MAX_AGE": _seconds("REFRESH_FAMILY_MAX_AGE", 30 * 24 * 3600),
         "AUTH_CODE_TTL": _seconds("AUTH_CODE_TTL", 60),
         # A retired key stays published this long after the last token it signed expired
         # (clock skew, the verifiers' leeway).

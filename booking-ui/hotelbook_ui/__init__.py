@@ -37,6 +37,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.session_interface = DatabaseSessionInterface(app.config["SECRET_KEY"],
                                                      app.config["PERMANENT_SESSION_LIFETIME"])
     csrf.init_app(app)
+    # A service's bearer-token call, not a browser form: no cookie, so nothing to forge.
+    csrf.exempt("hotelbook_ui.api.revoke_sessions")
     init_peers(app)
     init_auth_client(app)
     register_views(app)

@@ -1,13 +1,19 @@
-"""The UI's one JSON endpoint (documented in /openapi.json): city suggestions for the search box."""
+"""The UI's JSON endpoints (documented in /openapi.json): city suggestions for the search box, and
+users' signal that ends a guest's browser sessions."""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
 from hotelbook_chassis import Blueprint
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
+from hotelbook_ui.sessions import end_sessions_of
+
+log = logging.getLogger("hotelbook.ui.api")
 
 blp = Blueprint("ui_api", __name__, description="JSON helpers of the booking pages")
 
@@ -36,3 +42,29 @@ def suggest_cities(query: dict[str, Any]) -> list[dict[str, str]]:
     out = [{"name": str(c["name"]), "country": str(c.get("country") or "")}
            for c in cities if isinstance(c, dict) and c.get("name")]
     return out[:10]
+
+
+class SessionRevocationIn(Schema):
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    not_before = fields.Float(required=True, validate=validate.Range(min=0),
+                              metadata={"description": "Unix time in seconds (fraction allowed): every session "
+                                                       "logged in at or before it ends"})
+
+
+class SessionRevocationOut(Schema):
+    user_id = fields.String()
+    sessions_ended = fields.Integer()
+
+
+@blp.post("/session-revocations")
+@blp.requires("sessions:revoke")
+@blp.arguments(SessionRevocationIn)
+@blp.response(200, SessionRevocationOut)
+def revoke_sessions(body: dict[str, Any]) -> dict[str, Any]:
+    """End every browser session of the user logged in at or before ``not_before`` (users calls it
+    after a password reset or change, an e-mail change or a deletion). Service-only: scope
+    ``sessions:revoke``, held by users alone. Idempotent."""
+    cutoff = datetime.fromtimestamp(body["not_before"], UTC)
+    ended = end_sessions_of(body["user_id"], cutoff)
+    log.info("browser sessions ended: %d", ended)
+    return {"user_id": body["user_id"], "sessions_ended": ended}

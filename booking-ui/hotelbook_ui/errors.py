@@ -16,7 +16,7 @@ from hotelbook_ui.clients import PeerError
 from hotelbook_ui.guest import LoginRequired
 
 log = logging.getLogger("hotelbook.ui.errors")
-JSON_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/suggest/")
+JSON_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/suggest/", "/session-revocations")
 
 MESSAGES = {
     400: ("That request could not be understood", "Please go back and try again."),

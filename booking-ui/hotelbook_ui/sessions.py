@@ -158,6 +158,17 @@ class DatabaseSessionInterface(SessionInterface):
         db.session.commit()
 
 
+def end_sessions_of(user_id: str, logged_in_before: datetime) -> int:
+    """Delete the user's sessions that began at or before ``logged_in_before``; returns how many.
+
+    A session row is made anew at log-in (the id is regenerated), so ``created_at`` is the
+    log-in time; the guest's next request finds no session and is asked to log in."""
+    result = db.session.execute(db.delete(BrowserSession).where(BrowserSession.user_id == user_id,
+                                                                BrowserSession.created_at <= logged_in_before))
+    db.session.commit()
+    return result.rowcount or 0
+
+
 def purge_expired() -> int:
     """Delete sessions past their expiry; returns how many."""
     result = db.session.execute(db.delete(BrowserSession).where(BrowserSession.expires_at <= datetime.now(UTC)))

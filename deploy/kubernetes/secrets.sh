@@ -51,6 +51,7 @@ clients() {
     k rollout restart "deploy/$name" >/dev/null 2>&1 || true
   done <<'CLIENTS'
 auth client_credentials users:verify
+users client_credentials sessions:revoke
 search client_credentials reservations:availability
 reservations client_credentials pdf:render,payments:refund,users:read
 payments client_credentials reservations:read,reservations:confirm,users:read,pdf:render

@@ -35,7 +35,9 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     Service("auth", "hotelbook_auth", "auth", "hotelbook_auth:create_app()", peers=("users",),
             client=("client_credentials", "users:verify")),
-    Service("users", "hotelbook_users", "users", "hotelbook_users:create_app()"),
+    # users ends a guest's sessions at auth and booking-ui when the credentials change.
+    Service("users", "hotelbook_users", "users", "hotelbook_users:create_app()", peers=("auth", "booking-ui"),
+            client=("client_credentials", "sessions:revoke")),
     Service("search", "hotelbook_search", "search", "hotelbook_search:create_app()", peers=("reservations",),
             client=("client_credentials", "reservations:availability")),
     Service("pdf-reporting", "hotelbook_pdf", "pdf-reporting", "hotelbook_pdf:create_app()", has_database=False),

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hotelbook_chassis import Blueprint, Problem, current_user_id
 from hotelbook_chassis.problems import invalid
-from hotelbook_users import links, mailer
+from hotelbook_users import links, mailer, revocations
 from hotelbook_users.domain import InvalidEmail, normalise_email, password_problem
 from hotelbook_users.models import User, db
 from hotelbook_users.passwords import passwords
@@ -128,11 +128,15 @@ class Me(MethodView):
             user.name = body["name"]
         if changed_email:
             user.email, user.email_verified = body["email"], False
+        # New credentials end every session, this one included (committed with the change).
+        signals = (revocations.queue(user.id, "password-changed" if "password" in body else "email-changed")
+                   if "password" in body or changed_email else [])
         try:
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
             raise email_taken() from None
+        revocations.deliver_now(signals)
         if changed_email:
             send_verification(user)
             # The old mailbox hears of it: if the change was not its owner's doing, they know.
@@ -142,9 +146,12 @@ class Me(MethodView):
     @blp.requires("guest")
     @blp.response(204)
     def delete(self) -> None:
-        """Delete the guest's account."""
-        db.session.delete(user_or_404(current_user_id()))
+        """Delete the guest's account; every session of it ends."""
+        user = user_or_404(current_user_id())
+        signals = revocations.queue(user.id, "account-deleted")
+        db.session.delete(user)
         db.session.commit()
+        revocations.deliver_now(signals)
 
 
 @blp.post("/users/me/verification-email")
@@ -215,5 +222,8 @@ def confirm_reset(body: dict[str, Any]) -> User:
     user.password_hash = passwords().hash(body["password"])
     # Reading the mailbox proves the address too.
     user.email_verified = True
+    # Whoever knew the old password (or signed up first with this address) is logged out everywhere.
+    signals = revocations.queue(user.id, "password-reset")
     db.session.commit()
+    revocations.deliver_now(signals)
     return user

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotelbook_chassis.database import make_db
@@ -25,3 +25,20 @@ class User(db.Model):
 
     def public(self) -> dict[str, object]:
         return {"id": self.id, "email": self.email, "name": self.name, "email_verified": self.email_verified}
+
+
+class SessionRevocation(db.Model):
+    """Outbox: "end every session of this user that began at or before ``not_before_ms``", for one
+    peer (auth or booking-ui). Deleted once the peer confirmed; no foreign key, so it outlives
+    a deleted account."""
+
+    __tablename__ = "session_revocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    peer: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(30))
+    not_before_ms: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
