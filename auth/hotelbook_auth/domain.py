@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 # The scope table of docs/contracts.md: the services each scope concerns (the token's `aud`).
@@ -119,6 +121,56 @@ def family_alive(*, family_started_ms: int, now_ms: int, max_age: int, cutoff_ms
     if now_ms >= family_started_ms + max_age * 1000:
         return False
     return cutoff_ms is None or family_started_ms > cutoff_ms
+
+
+# --- failed log-ins: a brake on password guessing -----------------------------------------------
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """How failed log-ins slow down further tries for one key (an account, or a client address).
+
+    The first ``free_failures`` cost nothing; each failure after that locks the key for
+    ``base_delay`` seconds, doubling, never longer than ``max_delay``; after ``forget_after``
+    seconds without a failure the count starts again. A lock is always short: an attacker can
+    slow an account down, never shut its owner out for good (and a browser the owner has logged
+    in from before is not held by the account's lock at all, see login.py).
+    """
+
+    free_failures: int
+    base_delay: int
+    max_delay: int
+    forget_after: int
+
+    def lock_seconds(self, failures: int) -> int:
+        if failures < self.free_failures:
+            return 0
+        return min(self.base_delay * 2 ** (failures - self.free_failures), self.max_delay)
+
+    def failures_after(self, previous: int, last_failure_at: int | None, now: int) -> int:
+        """The count once one more failure happened at ``now``."""
+        if last_failure_at is None or now - last_failure_at > self.forget_after:
+            return 1
+        return previous + 1
+
+
+# One account: 4 free tries, then 30 s, 60 s, 2 min ... at most 15 minutes between tries.
+ACCOUNT_THROTTLE = ThrottlePolicy(free_failures=5, base_delay=30, max_delay=900, forget_after=3600)
+# One client address (many accounts tried from one place): more room (shared networks), same brake.
+ADDRESS_THROTTLE = ThrottlePolicy(free_failures=20, base_delay=30, max_delay=900, forget_after=3600)
+
+
+def address_bucket(address: str) -> str:
+    """The unit an address is counted in: the address for IPv4, its /64 network for IPv6
+    (one subscriber usually holds a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 # --- secrets -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from hotelbook_auth import throttle
 from hotelbook_auth.clients import users
 from hotelbook_auth.keys import NoSigningKey
 from hotelbook_auth.server import Guest, now_ms, oauth_server
@@ -75,6 +76,16 @@ def authorize() -> Any:
         message = ("This page expired. Please enter your details again." if expired
                    else "Please enter your e-mail address and password.")
         return _page("login.html", 400, form=form, action=action, client_name=client_name, error=message)
+    # Locked after too many failures (this account, or from this address): the password is not
+    # even checked. The same for an address with or without an account.
+    counters, account = throttle.keys_for(form.email.data)
+    wait = throttle.wait_seconds(counters)
+    if wait:
+        log.info("login throttled for %d s (client %s)", wait, grant.client.client_id)
+        response = _page("login.html", 429, form=form, action=action, client_name=client_name,
+                         error=throttle.message(wait))
+        response.headers["Retry-After"] = str(wait)
+        return response
     g.login_started_ms = now_ms()
     try:
         user = users().verify(form.email.data.strip(), form.password.data)
@@ -82,7 +93,11 @@ def authorize() -> Any:
         return _page("login.html", 503, form=form, action=action, client_name=client_name, error=UNAVAILABLE)
     if user is None:
         log.info("failed login for client %s", grant.client.client_id)  # never the e-mail or password
+        throttle.record_failure(counters)
         # Same page, same status whether or not the e-mail address exists.
         return _page("login.html", 200, form=form, action=action, client_name=client_name, error=BAD_CREDENTIALS)
     log.info("guest logged in for client %s", grant.client.client_id)
-    return oauth_server().create_authorization_response(grant=grant, grant_user=Guest(str(user["id"])))
+    throttle.record_success(counters)
+    response = oauth_server().create_authorization_response(grant=grant, grant_user=Guest(str(user["id"])))
+    throttle.remember_device(response, account)
+    return response

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotelbook_auth import domain
@@ -134,6 +134,18 @@ class SessionCutoff(db.Model):
 
     user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     not_before_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoginThrottle(db.Model):
+    """Failed log-ins per key: ``account:<keyed digest of the e-mail>``, ``address:<client address>``
+    or ``device:<account digest>:<device id>`` (no e-mail address is stored)."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    locked_until: Mapped[int] = mapped_column(BigInteger)
 
 
 class RevokedAccessToken(db.Model):

@@ -56,7 +56,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _insert(model: Any) -> Any:
+def insert_for_dialect(model: Any) -> Any:
     if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -99,7 +99,8 @@ def revoke_family(family_id: str) -> None:
 
 def revoke_jti(jti: str, expires_at: int) -> None:
     """Idempotent, also when two requests revoke the same token at once."""
-    db.session.execute(_insert(RevokedAccessToken).values(jti=jti, expires_at=expires_at).on_conflict_do_nothing())
+    db.session.execute(insert_for_dialect(RevokedAccessToken).values(jti=jti, expires_at=expires_at)
+                       .on_conflict_do_nothing())
 
 
 def session_cutoff(user_id: str) -> int | None:
@@ -120,7 +121,7 @@ def revoke_user_sessions(user_id: str, not_before_ms: int) -> int:
     on every code exchange and refresh: a log-in that was half-way while this ran is refused
     too. Idempotent; returns how many families were still live.
     """
-    insert = _insert(SessionCutoff).values(user_id=user_id, not_before_ms=not_before_ms)
+    insert = insert_for_dialect(SessionCutoff).values(user_id=user_id, not_before_ms=not_before_ms)
     db.session.execute(insert.on_conflict_do_update(
         index_elements=[SessionCutoff.user_id],
         set_={"not_before_ms": case((insert.excluded.not_before_ms > SessionCutoff.not_before_ms,
@@ -146,6 +147,9 @@ def purge_expired(grace: int) -> dict[str, int]:
         "revoked_access_tokens": db.session.execute(
             delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < cutoff)).rowcount,
     }
+    from hotelbook_auth.throttle import purge  # the login page's module, only needed here
+
+    counts["login_throttles"] = purge()
     db.session.commit()
     return counts
 

@@ -32,6 +32,8 @@ def auth_settings() -> dict[str, Any]:
         # Encrypts the private signing keys in the database (a development value is generated).
         "KEY_ENCRYPTION_KEY": os.environ.get("KEY_ENCRYPTION_KEY") or dev_secret("auth-key-encryption-key"),
         "USERS_URL": peer_url("users"),
+        # Requests from these (the gateway) say who the browser is in X-Real-IP (login throttling).
+        "TRUSTED_PROXIES": tuple(os.environ.get("TRUSTED_PROXIES", "127.0.0.1 ::1").split()),
         "PUBLIC_URL": public_url,
         "USERS_TIMEOUT": (2.0, float(os.environ.get("USERS_READ_TIMEOUT", 5))),
         # The login page's session only carries the CSRF token; its own name and path so it

@@ -65,10 +65,10 @@ def test_purge_drops_only_long_expired_rows(client, cli, clean_db, ui_client, lo
     exchange(client, ui_client, code, verifier)
     login_code()
     assert json.loads(cli("tokens", "purge").output) == {
-        "authorization_codes": 0, "refresh_tokens": 0, "revoked_access_tokens": 0}
+        "authorization_codes": 0, "refresh_tokens": 0, "revoked_access_tokens": 0, "login_throttles": 0}
     with clean_db.app_context():
         db.session.execute(update(AuthorizationCode).values(expires_at=0))
         db.session.execute(update(RefreshToken).values(expires_at=0))
         db.session.commit()
     assert json.loads(cli("tokens", "purge").output) == {
-        "authorization_codes": 2, "refresh_tokens": 1, "revoked_access_tokens": 0}
+        "authorization_codes": 2, "refresh_tokens": 1, "revoked_access_tokens": 0, "login_throttles": 0}
