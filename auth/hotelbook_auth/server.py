@@ -256,7 +256,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return None
         if row.expires_at <= now():
             return None
-        started = row.auth_time_ms if row.auth_time_ms is not None else (row.expires_at - 60) * 1000
+        # A code from before this column existed: it was made AUTH_CODE_TTL before it expires.
+        started = (row.auth_time_ms if row.auth_time_ms is not None
+                   else (row.expires_at - current_app.config["AUTH_CODE_TTL"]) * 1000)
         if not family_alive(started, row.user_id):
             # The password or address changed (or the account went) after this log-in.
             log.info("authorization code from before a session cut-off refused")
