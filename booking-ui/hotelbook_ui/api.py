@@ -4,16 +4,19 @@ users' signal that ends a guest's browser sessions."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from hotelbook_chassis import Blueprint
+from hotelbook_chassis import Blueprint, Problem
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
 from hotelbook_ui.sessions import end_sessions_of
 
 log = logging.getLogger("hotelbook.ui.api")
+# A cut-off may lie a little ahead of this host's clock (users runs elsewhere), never far.
+FUTURE_LEEWAY_SECONDS = 300
 
 blp = Blueprint("ui_api", __name__, description="JSON helpers of the booking pages")
 
@@ -64,6 +67,13 @@ def revoke_sessions(body: dict[str, Any]) -> dict[str, Any]:
     """End every browser session of the user logged in at or before ``not_before`` (users calls it
     after a password reset or change, an e-mail change or a deletion). Service-only: scope
     ``sessions:revoke``, held by users alone. Idempotent."""
+    if not body["user_id"].isprintable():
+        raise Problem(400, "user_id is not valid.", type="validation-error",
+                      invalid_params=[{"name": "user_id", "reason": "not printable"}])
+    if body["not_before"] > time.time() + FUTURE_LEEWAY_SECONDS:
+        # It would end the sessions the guest starts next (and far ones are no date at all).
+        raise Problem(400, "not_before lies in the future.", type="validation-error",
+                      invalid_params=[{"name": "not_before", "reason": "in the future"}])
     cutoff = datetime.fromtimestamp(body["not_before"], UTC)
     ended = end_sessions_of(body["user_id"], cutoff)
     log.info("browser sessions ended: %d", ended)

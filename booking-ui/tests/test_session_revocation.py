@@ -50,6 +50,8 @@ def test_only_users_may_end_sessions(client, fake, token_factory):
 
 def test_bad_input_is_a_problem(client, token_factory):
     users = token_factory("sessions:revoke", sub="users")
-    for body in ({"user_id": USER_ID}, {"user_id": "", "not_before": 1}, {"user_id": USER_ID, "not_before": "x"}):
+    for body in ({"user_id": USER_ID}, {"user_id": "", "not_before": 1}, {"user_id": USER_ID, "not_before": "x"},
+                 {"user_id": USER_ID, "not_before": 1e20}, {"user_id": USER_ID, "not_before": time.time() + 3600},
+                 {"user_id": "a\x00b", "not_before": 1}):
         problem = client.post_json("/session-revocations", body, headers=bearer(users), status=400).json
         assert problem["invalid_params"], problem
