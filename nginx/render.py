@@ -2,12 +2,13 @@
 
     python nginx/render.py --prefix DIR --listen PORT [--upstream name=host:port ...]
         [--waf-mode block|detect] [--trusted-proxy CIDR ...] [--limits FILE]
-        [--waf-rules FILE] [--lua-module PATH|none] [--plain] [--check]
+        [--routes FILE] [--public-openapi FILE] [--waf-rules FILE] [--lua-module PATH|none]
+        [--plain] [--check]
 
 writes DIR/nginx.conf (and DIR/logs, DIR/tmp) and prints the command that runs it.
 Everything nginx writes (pid, logs, temp files) stays inside DIR, so no root is
-needed. The Lua code, the WAF rules and the rate limits are read in place from
-this folder, not copied. Plain Python, standard library only.
+needed. The Lua code, the public routes, the WAF rules and the rate limits are
+read in place from this folder, not copied. Plain Python, standard library only.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ LUA_MODULE_CANDIDATES = (
 
 SANE_REQUEST_ID = r"^[A-Za-z0-9._:@/+=-]{1,128}$"
 
+# Where the gateway publishes the one OpenAPI document of the public operations
+# (written by public_openapi.py, served from --public-openapi).
+PUBLIC_OPENAPI_PATH = "/api/openapi.json"
+
 ERROR_STATUSES = (400, 403, 404, 405, 408, 413, 414, 429, 494, 500, 502, 503, 504)
 
 
@@ -61,6 +66,8 @@ class Options:
     waf_mode: str = "block"
     trusted_proxies: list[str] = field(default_factory=list)
     limits: Path = HERE / "limits.json"
+    routes: Path = HERE / "routes.json"
+    public_openapi: Path | None = None
     waf_rules: Path = HERE / "waf_rules.json"
     lua_modules: list[str] = field(default_factory=list)
     plain: bool = False
@@ -169,6 +176,32 @@ def check_data_files(limits: Path, rules: Path) -> None:
             raise RenderError(f"{rules}: rule {rule.get('id')}: back-references are not allowed")
 
 
+def check_routes(path: Path) -> None:
+    """The allow-list names known services under their gateway prefixes (routes.json)."""
+    if not path.is_file():
+        raise RenderError(f"{path}: not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise RenderError(f"{path}: not valid JSON: {error}") from error
+    for name, entry in (data.get("services") or {}).items():
+        if name not in ROUTES:
+            raise RenderError(f"{path}: unknown service {name!r}")
+        _, prefixes, strip = ROUTES[name]
+        prefix = entry.get("prefix", "")
+        # Stripped services are written under their gateway prefix; the others
+        # see the public path unchanged and must own it.
+        expected = prefixes[0].rstrip("/") if strip else ""
+        if prefix != expected:
+            raise RenderError(f"{path}: {name}: prefix must be {expected!r}, not {prefix!r}")
+        for op in entry.get("operations") or []:
+            pattern = str(op.get("path", ""))
+            if not op.get("methods") or not re.fullmatch(r"/|(/([\w.~-]+|\{\w+\+?\}))+", pattern):
+                raise RenderError(f"{path}: {name}: operation {op} needs methods and a path pattern")
+            if not strip and not any(pattern.startswith(p) for p in prefixes):
+                raise RenderError(f"{path}: {name}: {pattern} is not routed to {name}")
+
+
 # --- the configuration -----------------------------------------------------------
 
 
@@ -193,12 +226,19 @@ def location_blocks(options: Options) -> str:
     out = []
     for name, (_, prefixes, strip) in ROUTES.items():
         for prefix in prefixes:
-            target = f"http://{upstream_id(name)}" + ("/" if strip else "")
+            # Always a URI part: nginx then sends its normalised path (the one the
+            # allow-list checked), never the client's raw spelling of it.
+            target = f"http://{upstream_id(name)}" + ("/" if strip else prefix)
             extra = ""
             if name in SLOW_READ_TIMEOUTS:
                 slow = max(SLOW_READ_TIMEOUTS[name], options.read_timeout)
                 extra = f"            proxy_read_timeout {slow}s;\n"
             out.append(f"        location {prefix} {{\n            proxy_pass {target};\n{extra}        }}\n")
+    if options.public_openapi is not None:
+        out.append(f"        location = {PUBLIC_OPENAPI_PATH} {{\n"
+                   f"            default_type application/json;\n"
+                   f"            alias {nginx_str(options.public_openapi)};\n"
+                   f"        }}\n")
     # Any other /api/<name>/ is no service of ours.
     out.append("        location /api/ {\n            return 404;\n        }\n")
     out.append("        location = /api {\n            return 404;\n        }\n")
@@ -369,6 +409,8 @@ def run_command(prefix: Path) -> list[str]:
 def lua_init_options(options: Options) -> str:
     return ", ".join([
         f"limits = {lua_str(options.limits)}",
+        f"routes = {lua_str(options.routes)}",
+        f"own_paths = {{ {lua_str(PUBLIC_OPENAPI_PATH)} }}" if options.public_openapi else "own_paths = {}",
         f"rules = {lua_str(options.waf_rules)}",
         f"waf_mode = {lua_str(options.waf_mode)}",
     ])
@@ -422,6 +464,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument("--trusted-proxy", action="append", default=[], metavar="CIDR",
                         help="proxies whose X-Forwarded-For is believed (none by default)")
     parser.add_argument("--limits", type=Path, default=HERE / "limits.json", help="rate limit policies (JSON)")
+    parser.add_argument("--routes", type=Path, default=HERE / "routes.json",
+                        help="the allow-list of public operations (JSON)")
+    parser.add_argument("--public-openapi", type=Path, metavar="FILE",
+                        help=f"serve this file (written by public_openapi.py) at {PUBLIC_OPENAPI_PATH}")
     parser.add_argument("--waf-rules", type=Path, default=HERE / "waf_rules.json", help="WAF rules (JSON)")
     parser.add_argument("--lua-module", help="path of ngx_http_lua_module.so, or `none` when built in "
                                              "(default: detected)")
@@ -447,6 +493,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
             waf_mode=args.waf_mode,
             trusted_proxies=parse_cidrs(args.trusted_proxy),
             limits=args.limits.resolve(),
+            routes=args.routes.resolve(),
+            public_openapi=args.public_openapi.resolve() if args.public_openapi else None,
             waf_rules=args.waf_rules.resolve(),
             lua_modules=[] if args.plain else detect_lua_modules(args.lua_module),
             plain=args.plain,
@@ -456,6 +504,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
         )
         if not options.plain:
             check_data_files(options.limits, options.waf_rules)
+            check_routes(options.routes)
     except RenderError as error:
         parser.error(str(error))
     return options, args.check

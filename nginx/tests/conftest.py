@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -29,6 +30,20 @@ GENEROUS_LIMITS = {
     "policies": {name: {"limit": 100000, "window": 60} for name in ("token", "login", "api", "pages", "static")},
     "routes": json.loads((NGINX_DIR / "limits.json").read_text())["routes"],
 }
+
+
+# Every path of every service, with any method: for the tests of the limits, the WAF
+# and the proxying, which are not about which operations are public
+# (test_public_routes.py runs the real routes.json).
+EVERY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "TRACK", "DEBUG"]
+ALLOW_EVERYTHING = {"services": {
+    "booking-ui": {"prefix": "", "operations": [{"methods": EVERY_METHOD, "path": "/"},
+                                                {"methods": EVERY_METHOD, "path": "/{path+}"}]},
+    **{name: {"prefix": f"/api/{name}", "operations": [{"methods": EVERY_METHOD, "path": "/{path+}"}]}
+       for name in ("search", "reservations", "payments", "users")},
+    "auth": {"prefix": "", "operations": [{"methods": EVERY_METHOD, "path": "/oauth/{path+}"},
+                                          {"methods": EVERY_METHOD, "path": "/.well-known/{path+}"}]},
+}}
 
 
 def nginx_available() -> bool:
@@ -57,10 +72,12 @@ class EchoHandler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
-        if self.path.startswith("/sleep/"):
-            time.sleep(float(self.path.split("/")[2]))
-        if self.path.startswith("/status/"):
-            code = int(self.path.split("/")[2].split("?")[0])
+        # `?sleep=S` and `?status=N` (on any public path) slow the answer or change its status.
+        query = parse_qs(urlsplit(self.path).query)
+        if "sleep" in query:
+            time.sleep(float(query["sleep"][0]))
+        if "status" in query:
+            code = int(query["status"][0])
             payload = json.dumps({"type": "about:blank", "status": code, "from": self.service}).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/problem+json")
@@ -122,7 +139,7 @@ class Gateway:
     """One nginx, rendered and started on a free port."""
 
     def __init__(self, prefix: Path, upstreams: dict[str, str], *extra: str,
-                 limits: dict[str, Any] | None = None) -> None:
+                 limits: dict[str, Any] | None = None, routes: dict[str, Any] | None = None) -> None:
         self.prefix = prefix
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -132,6 +149,10 @@ class Gateway:
             limits_file = prefix / "limits.json"
             limits_file.write_text(json.dumps(limits))
             args += ["--limits", str(limits_file)]
+        if routes is not None:
+            routes_file = prefix / "routes.json"
+            routes_file.write_text(json.dumps(routes))
+            args += ["--routes", str(routes_file)]
         result = render(prefix, self.port, upstreams, *args)
         assert result.returncode == 0, result.stderr
         self.command = result.stdout.strip()
@@ -192,9 +213,10 @@ class Gateway:
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory, upstreams: dict[str, str]) -> Iterator[Gateway]:
-    """Blocking WAF, generous limits."""
+    """Blocking WAF, generous limits, every path routed."""
     require_or_skip(nginx_available(), "nginx with the Lua module")
-    gw = Gateway(tmp_path_factory.mktemp("gateway"), upstreams, limits=GENEROUS_LIMITS).start()
+    gw = Gateway(tmp_path_factory.mktemp("gateway"), upstreams, limits=GENEROUS_LIMITS,
+                 routes=ALLOW_EVERYTHING).start()
     yield gw
     gw.stop()
 
@@ -203,7 +225,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, upstreams: dict[str, str])
 def detect_gateway(tmp_path_factory: pytest.TempPathFactory, upstreams: dict[str, str]) -> Iterator[Gateway]:
     require_or_skip(nginx_available(), "nginx with the Lua module")
     gw = Gateway(tmp_path_factory.mktemp("detect"), upstreams, "--waf-mode", "detect",
-                 limits=GENEROUS_LIMITS).start()
+                 limits=GENEROUS_LIMITS, routes=ALLOW_EVERYTHING).start()
     yield gw
     gw.stop()
 

@@ -49,6 +49,10 @@ def cmd_announce(layout: Layout, args: argparse.Namespace) -> None:
     if late:
         print(f"not ready after {args.timeout}s: {', '.join(late)}", flush=True)
     else:
+        try:
+            steps.publish_public_openapi(layout)
+        except steps.StepFailed as error:  # the system still works without the document
+            print(error, flush=True)
         guest = ensure_demo_guest(layout)
         entry = layout.gateway_url if steps.gateway_available() else layout.url("booking-ui")
         print("\n" + "=" * 64, flush=True)

@@ -107,20 +107,42 @@ def seed_catalogue(layout: Layout, hotels: int) -> None:
         raise StepFailed(f"search: flask seed --hotels {hotels} failed (its output is above)")
 
 
+# The services behind the gateway (pdf-reporting and the bank are internal only).
+GATEWAY_SERVICES = ("booking-ui", "search", "reservations", "payments", "users", "auth")
+
+
+def public_openapi_file(layout: Layout) -> Path:
+    return layout.var_dir / "nginx" / "public-openapi.json"
+
+
 def render_gateway(layout: Layout) -> Path | None:
     """Write the nginx configuration; None when nginx with the Lua module is missing."""
     if not gateway_available():
         return None
     prefix = layout.var_dir / "nginx"
     command = [sys.executable, str(ROOT / "nginx" / "render.py"), "--prefix", str(prefix),
-               "--listen", str(layout.ports["gateway"]), "--waf-mode", layout.waf_mode]
+               "--listen", str(layout.ports["gateway"]), "--waf-mode", layout.waf_mode,
+               "--public-openapi", str(public_openapi_file(layout))]
     for service in SERVICES:
-        if service.name in {"booking-ui", "search", "reservations", "payments", "users", "auth"}:
+        if service.name in GATEWAY_SERVICES:
             command += ["--upstream", f"{service.name}=127.0.0.1:{layout.ports[service.name]}"]
     if layout.limits_file:
         command += ["--limits", str(layout.limits_file)]
     subprocess.run(command, check=True, capture_output=True, text=True)
     return prefix
+
+
+def publish_public_openapi(layout: Layout) -> Path:
+    """The one OpenAPI document of the public operations, from the running services' own
+    documents filtered by nginx/routes.json; the gateway serves it at /api/openapi.json."""
+    out = public_openapi_file(layout)
+    command = [sys.executable, str(ROOT / "nginx" / "public_openapi.py"), "--out", str(out)]
+    for name in GATEWAY_SERVICES:
+        command += ["--service", f"{name}={layout.url(name)}/openapi.json"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StepFailed(f"public OpenAPI document: {result.stderr[-2000:]}")
+    return out
 
 
 def gateway_available() -> bool:

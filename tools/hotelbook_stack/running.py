@@ -57,6 +57,7 @@ class RunningSystem:
         for process in self.processes.values():
             process.wait_ready(60)
         self._start_gateway()
+        steps.publish_public_openapi(self.layout)
         return self
 
     def _process(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:

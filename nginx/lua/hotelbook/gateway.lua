@@ -1,9 +1,10 @@
 -- The gateway's Lua entry points, called from the rendered nginx.conf:
---   init(options)  in init_by_lua: loads limits and WAF rules (bad files fail `nginx -t`)
---   access()       in access_by_lua: rate limit, then WAF
+--   init(options)  in init_by_lua: loads limits, public routes and WAF rules (bad files fail `nginx -t`)
+--   access()       in access_by_lua: rate limit, then the public-route allow-list, then WAF
 --   problem()      in the error_page location: problem+json for errors nginx makes
 local json = require("hotelbook.json")
 local ratelimit = require("hotelbook.ratelimit")
+local routes = require("hotelbook.routes")
 local waf = require("hotelbook.waf")
 
 local ngx = ngx
@@ -32,6 +33,7 @@ local STATUS = {
 
 function _M.init(options)
     ratelimit.init(options.limits, options.dict or "hb_ratelimit")
+    routes.init(options.routes, options.own_paths)
     waf.init(options.rules, options.waf_mode)
 end
 
@@ -83,6 +85,10 @@ function _M.access()
     local method = ngx.req.get_method()
     local uri = var.uri
     if not limit(var, uri, method) then return end
+    -- Only public operations go on; internals look like nothing is there.
+    if not routes.allowed(method, uri) then
+        return send_problem(404, { detail = "There is no public operation " .. method .. " at this path." })
+    end
     local blocked, hits, refusal = waf.inspect(method, uri)
     if refusal then
         -- A body the services could not read the way the WAF did: refused in every mode.
