@@ -218,6 +218,19 @@ def upstream_blocks(upstreams: dict[str, str]) -> str:
     return "".join(blocks)
 
 
+def worker_user() -> str:
+    """`nobody` and its group (`nogroup` on Debian, `nobody` elsewhere)."""
+    import grp
+
+    for group in ("nogroup", "nobody"):
+        try:
+            grp.getgrnam(group)
+        except KeyError:
+            continue
+        return f"nobody {group}"
+    return "nobody"
+
+
 def upstream_id(name: str) -> str:
     return name.replace("-", "_")
 
@@ -234,10 +247,10 @@ def location_blocks(options: Options) -> str:
                 slow = max(SLOW_READ_TIMEOUTS[name], options.read_timeout)
                 extra = f"            proxy_read_timeout {slow}s;\n"
             out.append(f"        location {prefix} {{\n            proxy_pass {target};\n{extra}        }}\n")
-    if options.public_openapi is not None:
+    if options.public_openapi is not None and not options.plain:
+        # Read by the master at start-up and reload (workers may not reach the file).
         out.append(f"        location = {PUBLIC_OPENAPI_PATH} {{\n"
-                   f"            default_type application/json;\n"
-                   f"            alias {nginx_str(options.public_openapi)};\n"
+                   f"            content_by_lua_block {{ require(\"hotelbook.gateway\").public_openapi() }}\n"
                    f"        }}\n")
     # Any other /api/<name>/ is no service of ours.
     out.append("        location /api/ {\n            return 404;\n        }\n")
@@ -250,7 +263,7 @@ LOG_FIELDS_COMMON = (
     '"request_id":"$hb_request_id",'
     '"remote_addr":"$remote_addr",'
     '"method":"$request_method",'
-    '"uri":"$request_uri",'
+    '"path":"$hb_log_path",'
     '"status":$status,'
     '"bytes_sent":$bytes_sent,'
     '"request_time":$request_time,'
@@ -260,7 +273,8 @@ LOG_FIELDS_COMMON = (
     '"user_agent":"$http_user_agent"'
 )
 LOG_FIELDS_LUA = (
-    ',"waf_rule":"$hb_waf_rule",'
+    ',"query_names":"$hb_query_names",'
+    '"waf_rule":"$hb_waf_rule",'
     '"waf_action":"$hb_waf_action",'
     '"ratelimit_policy":"$hb_rl_policy",'
     '"ratelimit":"$hb_rl",'
@@ -275,9 +289,10 @@ def render(options: Options) -> str:
     if lua:
         lines += [f"load_module {nginx_str(m)};\n" for m in options.lua_modules]
     if os.geteuid() == 0:
-        # Started by root (containers): workers would run as `nobody` and could not
-        # reach a private prefix directory.
-        lines.append("user root;\n")
+        # Started by root (containers): the workers, which parse what clients send,
+        # give root up. They need no file of the prefix: the master opens the logs and
+        # reads the Lua side's data, bodies stay in memory, answers are not spooled.
+        lines.append(f"user {worker_user()};\n")
     lines.append(f"""worker_processes {options.workers};
 pid {nginx_str(prefix / "logs" / "nginx.pid")};
 error_log {nginx_str(prefix / "logs" / "error.log")} warn;
@@ -300,6 +315,10 @@ http {{
     uwsgi_temp_path {nginx_str(prefix / "tmp" / "uwsgi")};
     scgi_temp_path {nginx_str(prefix / "tmp" / "scgi")};
 
+    # Answers stream through memory buffers, never a temp file the workers
+    # (not root) might not be allowed to write.
+    proxy_max_temp_file_size 0;
+
     client_max_body_size {options.max_body};
     # Bodies up to the maximum stay in memory, where the WAF reads them.
     client_body_buffer_size {options.max_body};
@@ -308,6 +327,12 @@ http {{
     send_timeout 30s;
     # Room for long headers to reach the WAF's size rules (and a clean 403).
     large_client_header_buffers 4 16k;
+
+    # The access log gets the path without the query: query values can be secrets
+    # (password-reset and e-mail tokens); the Lua side logs the parameter names.
+    map $request_uri $hb_log_path {{
+        "~^(?<hb_path>[^?]*)" $hb_path;
+    }}
 
     # The client's request id when it is sane, a fresh one otherwise.
     map $http_x_request_id $hb_request_id {{
@@ -373,6 +398,7 @@ http {{
         set $hb_rl_reset "";
         set $hb_waf_rule "";
         set $hb_waf_action "";
+        set $hb_query_names "";
         proxy_hide_header RateLimit-Limit;
         proxy_hide_header RateLimit-Remaining;
         proxy_hide_header RateLimit-Reset;
@@ -411,6 +437,7 @@ def lua_init_options(options: Options) -> str:
         f"limits = {lua_str(options.limits)}",
         f"routes = {lua_str(options.routes)}",
         f"own_paths = {{ {lua_str(PUBLIC_OPENAPI_PATH)} }}" if options.public_openapi else "own_paths = {}",
+        f"public_openapi = {lua_str(options.public_openapi)}" if options.public_openapi else "public_openapi = nil",
         f"rules = {lua_str(options.waf_rules)}",
         f"waf_mode = {lua_str(options.waf_mode)}",
     ])

@@ -191,7 +191,9 @@ class Gateway:
                 self.process.wait()
 
     def log_entries(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.access_log.read_text().splitlines() if line.strip()]
+        # Only whole lines: nginx may be halfway through writing the last one.
+        text = self.access_log.read_text()
+        return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
 
     def log_for(self, request_id: str, timeout: float = 3) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -2,6 +2,7 @@
 --   init(options)  in init_by_lua: loads limits, public routes and WAF rules (bad files fail `nginx -t`)
 --   access()       in access_by_lua: rate limit, then the public-route allow-list, then WAF
 --   problem()      in the error_page location: problem+json for errors nginx makes
+--   public_openapi()  content of /api/openapi.json: the document read at start-up
 local json = require("hotelbook.json")
 local ratelimit = require("hotelbook.ratelimit")
 local routes = require("hotelbook.routes")
@@ -34,6 +35,18 @@ local STATUS = {
 function _M.init(options)
     ratelimit.init(options.limits, options.dict or "hb_ratelimit")
     routes.init(options.routes, options.own_paths)
+    -- Read here, by the master: workers (not root) may not reach the file. Written
+    -- once the services are up; a reload (HUP) picks a new one up.
+    _M.public_doc = nil
+    if options.public_openapi then
+        local f = io.open(options.public_openapi, "rb")
+        if f then
+            local text = f:read("*a")
+            f:close()
+            if not json.decode(text) then error(options.public_openapi .. ": not valid JSON") end
+            _M.public_doc = text
+        end
+    end
     waf.init(options.rules, options.waf_mode)
 end
 
@@ -80,10 +93,26 @@ local function limit(var, uri, method)
     return false
 end
 
+-- The names of the query parameters, for the access log (never their values).
+local function query_names(args)
+    local names, seen = {}, {}
+    for m in ngx.re.gmatch(args, "(?:^|&)([^=&]{1,64})", "jo") do
+        local name = m[1]
+        if not seen[name] then
+            seen[name] = true
+            names[#names + 1] = name
+            if #names == 20 then break end
+        end
+    end
+    return table.concat(names, ",")
+end
+
 function _M.access()
     local var = ngx.var
     local method = ngx.req.get_method()
     local uri = var.uri
+    local args = var.args
+    if args and args ~= "" then var.hb_query_names = query_names(args) end
     if not limit(var, uri, method) then return end
     -- Only public operations go on; internals look like nothing is there.
     if not routes.allowed(method, uri) then
@@ -107,6 +136,16 @@ function _M.access()
             rule_id = blocked.id,
         })
     end
+end
+
+function _M.public_openapi()
+    local text = _M.public_doc
+    if not text then
+        return send_problem(404, { detail = "The public OpenAPI document is not published yet." })
+    end
+    ngx.header["Content-Type"] = "application/json"
+    ngx.header["Cache-Control"] = "no-cache"
+    ngx.print(text)
 end
 
 -- Content of the error_page location: the status nginx was about to answer with.
