@@ -51,6 +51,7 @@ def cmd_announce(layout: Layout, args: argparse.Namespace) -> None:
     else:
         try:
             steps.publish_public_openapi(layout)
+            steps.reload_gateway(layout)
         except steps.StepFailed as error:  # the system still works without the document
             print(error, flush=True)
         guest = ensure_demo_guest(layout)
@@ -109,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     client.add_argument("--redirect-uri", action="append")
     client.add_argument("--public", action="store_true")
     args = parser.parse_args(argv)
+    # Everything the system writes under var/ (databases with password hashes,
+    # secrets, keys, mail, logs) is for the owner only; the services inherit it.
+    os.umask(0o077)
     layout = Layout.from_env()
     handler = globals()[f"cmd_{args.command}"]
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -78,24 +80,30 @@ def register_client(layout: Layout, name: str, grants: str, scopes: str, *, redi
     return json.loads(output.strip().splitlines()[-1])
 
 
+def register_kept_client(layout: Layout, name: str, grants: str, scopes: str) -> None:
+    """Register a client once, its credentials kept in ``var/clients/<name>.json`` (0600)."""
+    path = layout.client_file(name)
+    if path.exists():
+        return
+    redirect = (f"{layout.gateway_url}/auth/callback",) if "authorization_code" in grants else ()
+    credentials = register_client(layout, name, grants, scopes, redirect_uris=redirect, client_id=name)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(credentials))
+
+
 def register_service_clients(layout: Layout) -> None:
-    """Each service's own client, kept in ``var/clients/<name>.json``."""
+    """Each service's own client (and nothing more: no admin client with write scopes
+    unless asked for, see :func:`register_admin_client`)."""
     wanted = [(service.name, *service.client) for service in SERVICES if service.client]
-    wanted.append(ADMIN_CLIENT)
-
-    def register(entry: tuple[str, str, str]) -> None:
-        name, grants, scopes = entry
-        path = layout.client_file(name)
-        if path.exists():
-            return
-        redirect = (f"{layout.gateway_url}/auth/callback",) if "authorization_code" in grants else ()
-        credentials = register_client(layout, name, grants, scopes, redirect_uris=redirect, client_id=name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(credentials))
-        path.chmod(0o600)
-
     with ThreadPoolExecutor(max_workers=3) as pool:
-        list(pool.map(register, wanted))
+        list(pool.map(lambda entry: register_kept_client(layout, *entry), wanted))
+
+
+def register_admin_client(layout: Layout) -> None:
+    """The catalogue admin client (``search:write``): only for those who ask (the test suites)."""
+    register_kept_client(layout, *ADMIN_CLIENT)
 
 
 def seed_catalogue(layout: Layout, hotels: int) -> None:
@@ -145,6 +153,16 @@ def publish_public_openapi(layout: Layout) -> Path:
     return out
 
 
+def reload_gateway(layout: Layout) -> bool:
+    """Ask a running nginx to reload (HUP): it reads the public document again."""
+    pid_file = layout.var_dir / "nginx" / "logs" / "nginx.pid"
+    try:
+        os.kill(int(pid_file.read_text().strip()), signal.SIGHUP)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def gateway_available() -> bool:
     return shutil.which("nginx") is not None and any(
         Path(p).exists() for p in ("/usr/share/nginx/modules/ngx_http_lua_module.so",
@@ -161,6 +179,8 @@ GATEWAY_INSTALL_HINT = (
 
 def bootstrap(layout: Layout, *, hotels: int = 0) -> None:
     layout.var_dir.mkdir(parents=True, exist_ok=True)
+    # Databases with password hashes, secrets, keys, mail: for the owner only.
+    layout.var_dir.chmod(0o700)
     for service in SERVICES:
         (layout.var_dir / "metrics" / service.name).mkdir(parents=True, exist_ok=True)
     create_databases(layout)

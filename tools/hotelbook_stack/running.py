@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -48,16 +49,20 @@ class RunningSystem:
     # --- lifecycle ---------------------------------------------------------------
 
     def start_all(self) -> RunningSystem:
+        # What the system writes (databases, secrets, mail, logs) is for the owner only.
+        self._umask = os.umask(0o077)
         self._smtp, self.mail = start_sink("127.0.0.1", self.layout.ports["smtp"])
         steps.bootstrap(self.layout, hotels=self.hotels)
+        steps.register_admin_client(self.layout)  # create_hotel writes the catalogue with it
         for service in SERVICES:
             self.processes[service.name] = self._process(service.name)
         for process in self.processes.values():
             process.start_nowait()
         for process in self.processes.values():
             process.wait_ready(60)
-        self._start_gateway()
+        # Before the gateway starts: it reads the document at start-up.
         steps.publish_public_openapi(self.layout)
+        self._start_gateway()
         return self
 
     def _process(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
@@ -110,6 +115,8 @@ class RunningSystem:
         if self._smtp:
             self._smtp.stop()
         steps.drop_databases(self.layout)
+        if getattr(self, "_umask", None) is not None:
+            os.umask(self._umask)
 
     # --- helpers for tests -------------------------------------------------------
 

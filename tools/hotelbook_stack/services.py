@@ -56,5 +56,6 @@ SERVICES: tuple[Service, ...] = (
 
 BY_NAME = {service.name: service for service in SERVICES}
 
-# An admin client for catalogue writes; registered for demos and tests only.
+# An admin client for catalogue writes: registered only when asked for (the test
+# suites call bootstrap.register_admin_client; by hand: `make client`).
 ADMIN_CLIENT = ("catalogue-admin", "client_credentials", "search:write payments:read")

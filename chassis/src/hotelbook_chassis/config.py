@@ -40,7 +40,7 @@ def peer_url(service: str) -> str:
 def var_dir() -> Path:
     """Where development state lives (databases, generated secrets, keys)."""
     path = Path(os.environ.get("VAR_DIR", Path.cwd() / "var"))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
@@ -48,11 +50,30 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
 
 
+def private_sqlite_file(url: str) -> None:
+    """A SQLite database file (password hashes, tokens) readable by its owner only.
+
+    Created empty with mode 0600 when missing (SQLite gives its journal files the
+    database's mode), and an existing one is made private too."""
+    if not url.startswith("sqlite"):
+        return
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    # Relative paths are Flask-SQLAlchemy's (under the instance folder): left alone.
+    if not path.is_absolute() or not path.parent.is_dir():
+        return
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path.chmod(0o600)
+
+
 def init_database(app: Flask, db: SQLAlchemy) -> None:
     from hotelbook_chassis.health import add_ready_check
     from hotelbook_chassis.migrations import register_db_cli
 
     url = app.config["SQLALCHEMY_DATABASE_URI"]
+    private_sqlite_file(url)
     options = engine_options(url)
     options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options

@@ -2,6 +2,10 @@
 
 import os
 
+# Files the service writes (SQLite databases with password hashes, secrets, keys,
+# metrics) are for its own user only; set in the master, inherited by the workers.
+os.umask(0o077)
+
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"

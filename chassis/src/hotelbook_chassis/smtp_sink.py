@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import os
 import threading
 import time
 from email.message import EmailMessage
@@ -25,7 +26,8 @@ class MailStore:
         self.messages: list[EmailMessage] = []
         self._lock = threading.Condition()
         if folder:
-            folder.mkdir(parents=True, exist_ok=True)
+            # Mail holds verification and reset links: for the owner only.
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -35,7 +37,9 @@ class MailStore:
             self._lock.notify_all()
         if self.folder:
             path = self.folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{count}.eml"
-            path.write_bytes(envelope.content)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(envelope.content)
             print(f"mail to {', '.join(envelope.rcpt_tos)}: {message['Subject']} -> {path}", flush=True)
         return "250 Message accepted"
 
