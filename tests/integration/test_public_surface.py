@@ -80,6 +80,7 @@ def test_the_public_openapi_document_lists_exactly_the_public_api_operations(sta
                    or (p.startswith("/oauth/") and p != "/oauth/authorize")}
     assert api_missing == set()
     text = response.text
-    for internal in ("/metrics", "/readyz", "/availability", "/confirm", "/refund", "/credentials/verify"):
+    for internal in ("/metrics", "/readyz", "/healthz", "/availability", "/reservations/{reservation_id}/confirm",
+                     "/refund", "/credentials/verify"):
         assert internal not in text
     assert "/api/users/users/{" not in text
