@@ -149,6 +149,21 @@ def test_public_operations_reach_their_service(public_gateway: Gateway, method, 
     assert echo["path"] == upstream_path
 
 
+@pytest.mark.parametrize("path", ["/metrics", "/readyz", "/openapi.json", "/favicon.ico", "/no-such-page"])
+def test_a_browser_gets_the_booking_uis_not_found_page_never_the_hidden_one(public_gateway: Gateway, path):
+    response = public_gateway.get(path + "?x=1", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    echo = response.json()  # the echo app stands for booking-ui, which would answer its 404 page
+    assert echo["service"] == "booking-ui"
+    assert echo["path"] == "/page-not-found"
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/metrics"), ("GET", "/api/search/metrics"), ("GET", "/api"),
+                                              ("GET", "/oauth/metrics"), ("GET", "/.well-known/openapi.json")])
+def test_only_page_loads_get_the_not_found_page(public_gateway: Gateway, problem, method, path):
+    response = public_gateway.request(method, path, headers={"Accept": "text/html"})
+    problem(response, 404)
+
+
 def test_the_public_openapi_document_is_served_by_the_gateway(public_gateway: Gateway):
     response = public_gateway.get("/api/openapi.json")
     assert response.status_code == 200

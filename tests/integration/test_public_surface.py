@@ -84,3 +84,11 @@ def test_the_public_openapi_document_lists_exactly_the_public_api_operations(sta
                      "/refund", "/credentials/verify"):
         assert internal not in text
     assert "/api/users/users/{" not in text
+
+
+def test_a_browser_asking_for_a_hidden_page_gets_the_friendly_not_found_page(stack):
+    response = requests.get(f"{stack.gateway_url}/metrics", headers={"Accept": "text/html"}, timeout=10)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "Page not found" in response.text
+    assert "# HELP" not in response.text  # booking-ui never saw /metrics

@@ -116,7 +116,14 @@ function _M.access()
     if not limit(var, uri, method) then return end
     -- Only public operations go on; internals look like nothing is there.
     if not routes.allowed(method, uri) then
-        return send_problem(404, { detail = "There is no public operation " .. method .. " at this path." })
+        if not routes.browser_page(method, uri, var.http_accept) then
+            return send_problem(404, { detail = "There is no public operation " .. method .. " at this path." })
+        end
+        -- A browser gets the booking UI's own "Page not found" page, asked for under a
+        -- path no service has: the UI never sees the hidden one.
+        ngx.req.set_uri(routes.NOT_FOUND_PAGE)
+        ngx.req.set_uri_args("")
+        uri = routes.NOT_FOUND_PAGE
     end
     local blocked, hits, refusal = waf.inspect(method, uri)
     if refusal then

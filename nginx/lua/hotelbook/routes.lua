@@ -76,6 +76,18 @@ function _M.init(path, own)
     end
 end
 
+-- Where a browser's request for a page that is not public is sent instead: a path
+-- the booking UI has no route for, so it answers its friendly 404 page.
+_M.NOT_FOUND_PAGE = "/page-not-found"
+
+-- True for a GET/HEAD from a browser (it accepts HTML) of a path the booking UI
+-- would serve (not /api/, /oauth/, /.well-known/): it deserves a page, not JSON.
+function _M.browser_page(method, uri, accept)
+    if method ~= "GET" and method ~= "HEAD" then return false end
+    if not accept or not accept:find("text/html", 1, true) then return false end
+    return not (uri == "/api" or uri:find("^/api/") or uri:find("^/oauth/") or uri:find("^/%.well%-known/"))
+end
+
 -- True when (method, normalised uri) is a public operation.
 function _M.allowed(method, uri)
     local paths = exact[method]
