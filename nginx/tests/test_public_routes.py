@@ -35,6 +35,7 @@ INTERNAL = [
     ("POST", f"/api/payments/payments/{ID}/refund"),
     ("POST", "/api/users/credentials/verify"),
     ("GET", f"/api/users/users/{ID}"),
+    ("POST", "/session-revocations"),  # booking-ui's (users ends browser sessions); auth's is not routed at all
     # catalogue administration (operators, on search's own port)
     ("POST", "/api/search/hotels"),
     ("PATCH", f"/api/search/hotels/{ID}"),
