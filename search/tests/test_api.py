@@ -242,3 +242,19 @@ def test_hotel_page_has_exactly_the_documented_shape(client, make_hotel):
         assert body == HotelOut().dump(body)
         assert body["room_types"] and body["amenities"] == ["wifi"]
     assert body["room_types"][0]["free"] == 1 and body["room_types"][0]["available"] is True
+
+
+def test_seed_progress_redraws_in_place_on_a_terminal():
+    from hotelbook_search.seed import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    progress = Progress(1000, "seeding hotels", out)
+    for _ in range(4):
+        progress.advance(250)
+    text = out.getvalue()
+    assert text.count("\r") == 4 and text.count("\n") == 1
+    assert "250/1,000  25%" in text and "1,000/1,000 100%" in text and "ETA 0:00" in text
