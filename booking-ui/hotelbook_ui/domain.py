@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import difflib
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -21,6 +23,38 @@ SORTS = {
 }
 # The same orders in search's words (``sort`` of ``GET /hotels``).
 SEARCH_SORTS = {"price": "price", "price_desc": "-price", "stars": "-stars", "name": "name"}
+
+
+# --- cities ----------------------------------------------------------------------------
+
+
+def city_key(name: str) -> str:
+    """How a guest's spelling is compared with the catalogue's: no accents, no case."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
+def city_heading(typed: str, items: list[dict[str, Any]], known: list[dict[str, Any]] = ()) -> str:
+    """The catalogue's spelling of the city a guest typed ("paris" -> "Paris")."""
+    key = city_key(typed)
+    for city in [*items, *known]:
+        name = city.get("city") or city.get("name") or ""
+        if city_key(name) == key:
+            return name
+    return typed
+
+
+def suggest_cities(typed: str, known: list[dict[str, Any]], limit: int = 3) -> list[dict[str, Any]]:
+    """Catalogue cities spelled like ``typed`` (for an empty result), closest first."""
+    key = city_key(typed)
+    scored = []
+    for city in known:
+        other = city_key(city.get("name") or "")
+        if other and other != key:
+            ratio = difflib.SequenceMatcher(None, key, other).ratio()
+            if ratio >= 0.6:
+                scored.append((-ratio, city.get("name"), city))
+    return [city for _, _, city in sorted(scored)[:limit]]
 
 
 # --- money and dates -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import date
 from flask import Blueprint, abort, render_template, request
 
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
-from hotelbook_ui.domain import default_dates, is_uuidish, parse_stay, refine
+from hotelbook_ui.domain import city_heading, default_dates, is_uuidish, parse_stay, refine, suggest_cities
 
 bp = Blueprint("pages", __name__)
 log = logging.getLogger("hotelbook.ui.pages")
@@ -45,8 +45,18 @@ def results():
             error = problem.detail or "Those search details were not accepted. Please check them."
         else:
             error = "Hotel search is not available right now. Please try again in a minute."
+    known = [] if items or error else nearby_cities(query.city)
     return render_template("results.html", query=query, items=items, next_token=next_token, error=error,
-                           first_page=not token), 200 if error is None else 503
+                           first_page=not token, city_name=city_heading(query.city, items, known),
+                           suggestions=suggest_cities(query.city, known)), 200 if error is None else 503
+
+
+def nearby_cities(typed: str) -> list[dict]:
+    """Catalogue cities that start like ``typed`` (its first letters), for suggestions."""
+    try:
+        return peers().cities(typed.strip()[:2])
+    except (PeerUnavailable, PeerError):
+        return []
 
 
 @bp.get("/hotels/<hotel_id>")

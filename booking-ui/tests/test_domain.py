@@ -90,3 +90,14 @@ def test_seconds_left():
     assert seconds_left("2027-01-10T12:10:00Z", now) == 600
     assert seconds_left("2027-01-10T11:00:00Z", now) == 0
     assert seconds_left("garbage", now) == 0
+
+
+def test_city_heading_and_suggestions():
+    from hotelbook_ui.domain import city_heading, suggest_cities
+
+    known = [{"name": "Zürich", "country": "CH"}, {"name": "Zug", "country": "CH"}, {"name": "Paris", "country": "FR"}]
+    assert city_heading("zurich", [], known) == "Zürich"
+    assert city_heading("paris", [{"city": "Paris"}]) == "Paris"
+    assert city_heading("Atlantis", [], known) == "Atlantis"
+    assert [c["name"] for c in suggest_cities("Zurch", known)] == ["Zürich"]
+    assert suggest_cities("zürich", known) == []  # the same city is not a suggestion

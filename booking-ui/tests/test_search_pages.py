@@ -33,7 +33,7 @@ def test_results_show_stay_price_stars_filters_and_next_page(client, fake):
     html = page.text
     assert "Cheap" not in html  # below 3 stars
     assert html.index("Middle") < html.index("Pricey")  # cheapest first
-    assert "€400.00" in html and "for 2 nights" in html and 'aria-label="4 stars"' in html
+    assert "€400.00" in html and "for 2 nights" in html and '<span class="visually-hidden">4 stars</span>' in html
     assert "next_token=tok-2" in html
     fake.get(f"{SEARCH}/hotels", json={"items": [], "next_token": None})
     second = client.get("/hotels", params={**STAY, "next_token": "tok-2"})
@@ -75,7 +75,7 @@ def test_hotel_page_lists_room_types_with_price_for_the_dates(client, fake):
     assert "Hotel Bellevue" in html and "Double room" in html and "Sleeps 2" in html
     assert "€360.00" in html and "2 left" in html  # 3 nights x 120
     assert "Too small for 2 guests" in html
-    assert html.count('aria-label="Reserve') == 1
+    assert html.count('<span class="visually-hidden"> Double room</span>') == 1
     assert "checkin=2030-03-01" in fake.calls[0].request.url
 
 
@@ -129,3 +129,31 @@ def test_an_unexpected_error_is_a_friendly_page_never_a_traceback(client, app, m
 def test_wrong_method_is_a_friendly_page(client):
     page = client.get("/logout", status=405)
     assert page.content_type == "text/html" and "That did not work" in page.text
+
+
+def test_heading_uses_the_catalogues_city_name_not_the_typed_one(client, fake):
+    fake.get(f"{SEARCH}/hotels", json={"items": [result("Bellevue", 4, 40000)], "next_token": None})
+    page = client.get("/hotels", params={**STAY, "city": "zurich"})
+    assert "<h1 id=\"results-title\">Hotels in Zürich</h1>" in page.text
+    assert "<title>Hotels in Zürich" in page.text
+
+
+def test_empty_result_suggests_nearby_spellings(client, fake):
+    fake.get(f"{SEARCH}/hotels", json={"items": [], "next_token": None})
+    fake.get(f"{SEARCH}/cities", json={"items": [{"name": "Zürich", "country": "CH"},
+                                                 {"name": "Zug", "country": "CH"}]})
+    page = client.get("/hotels", params={**STAY, "city": "Zurch"})
+    assert "No hotels match" in page.text and "Did you mean" in page.text
+    link = page.html.find("a", string="Zürich (CH)")
+    assert link is not None and "city=Z%C3%BCrich" in link["href"] and "checkin=2030-03-01" in link["href"]
+    assert page.html.find("a", string="Zug (CH)") is None  # too far from "Zurch"
+    assert "prefix=Zu" in fake.calls[1].request.url
+
+
+def test_results_come_before_a_closed_filter_disclosure_on_small_screens(client, fake):
+    fake.get(f"{SEARCH}/hotels", json={"items": [result("Bellevue", 4, 40000)], "next_token": None})
+    html = client.get("/hotels", params=STAY).text
+    assert html.index('id="results-title"') < html.index('class="filters card"') < html.index("Bellevue")
+    assert '<details class="filters-disclosure" data-open-wide>' in html  # closed: one line on a phone
+    filtered = client.get("/hotels", params={**STAY, "stars": "3"}).text
+    assert '<details class="filters-disclosure" data-open-wide open>' in filtered  # a set filter stays visible

@@ -11,6 +11,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from hotelbook_chassis.smtp_sink import body_text
+from tests.e2e.a11y import assert_accessible
 
 PASSWORD = "correct horse battery staple 42"
 GOOD_CARD = "4242 4242 4242 4242"
@@ -33,7 +34,9 @@ class BrowserGuest:
         self.password = PASSWORD
 
     def shot(self, name: str) -> None:
+        """Screenshot the page and check it with axe: every page of the journey is both."""
         self.page.screenshot(path=str(self.folder / f"{self.label}-{name}.png"), full_page=True)
+        assert_accessible(self.page, f"{self.label}-{name}")
 
     # --- account ------------------------------------------------------------------------------
 

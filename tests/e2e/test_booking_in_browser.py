@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from tests.e2e.a11y import assert_accessible
 from tests.e2e.guest import DECLINED_CARD, GOOD_CARD, BrowserGuest, dates
 
 
@@ -112,6 +113,7 @@ def test_missing_pages_are_friendly(stack, page, path):
     page.goto(path)
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page.get_by_role("link", name="Skip to main content")).to_be_attached()
+    assert_accessible(page, f"error page {path}")
 
 
 def test_keyboard_only_guest_can_skip_to_the_form_and_search(stack, page):
@@ -126,6 +128,7 @@ def test_keyboard_only_guest_can_skip_to_the_form_and_search(stack, page):
     page.keyboard.press("Enter")  # dates and guests come prefilled
     expect(page.get_by_role("heading", name="Hotels in Zürich")).to_be_visible()
     page.screenshot(path=str(stack.screenshots / "keyboard-results.png"), full_page=True)
+    assert_accessible(page, "keyboard results")
 
 
 def test_forgotten_password_is_reset_from_the_mailed_link(stack, page):

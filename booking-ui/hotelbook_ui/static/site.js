@@ -60,4 +60,9 @@
       }
     });
   });
+
+  // Filters are a disclosure so a phone shows results first; wide screens open it as a sidebar.
+  if (window.matchMedia && window.matchMedia("(min-width: 801px)").matches) {
+    document.querySelectorAll("details[data-open-wide]").forEach(function (el) { el.open = true; });
+  }
 })();
