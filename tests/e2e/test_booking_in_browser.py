@@ -136,3 +136,28 @@ def test_forgotten_password_is_reset_from_the_mailed_link(stack, page):
     guest.sign_up()
     guest.reset_password("a brand new passphrase for 2027")
     guest.log_in()  # with the new password
+
+
+def test_phone_layout_shows_results_first_and_every_page_is_accessible(stack, browser):
+    hotel = stack.create_hotel(city="Zürich", rooms=1, nightly_price=10000, name="Hotel Handy E2E")
+    context = browser.new_context(base_url=stack.gateway_url, viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        guest = BrowserGuest(page, stack, "phone")
+        checkin, checkout = dates(100)
+        guest.search("zürich", checkin, checkout)  # heading: the catalogue's spelling
+        filters = page.locator("details.filters-disclosure")
+        expect(filters).not_to_have_attribute("open", "")  # closed: the results come first
+        first_result = page.get_by_role("list", name="Search results").get_by_role("listitem").first
+        assert first_result.bounding_box()["y"] < 844 * 2, "results should start within two screens"
+        page.get_by_text("Filter and sort").click()
+        expect(page.get_by_label("Minimum stars")).to_be_visible()
+        guest.shot("results-filters-open")
+        page.goto(f"/hotels/{hotel['id']}?checkin={checkin}&checkout={checkout}&guests=2")
+        guest.shot("hotel")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in").click()
+        page.wait_for_url(re.compile(r"/oauth/authorize"))
+        guest.shot("auth-login")
+    finally:
+        context.close()
