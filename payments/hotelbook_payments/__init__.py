@@ -29,7 +29,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "RESERVATIONS_URL": peer_url("reservations"),
             "USERS_URL": peer_url("users"),
             "BANK_TIMEOUT": float(os.environ.get("BANK_TIMEOUT", "10")),
-            "IDEMPOTENCY_WAIT": 15.0,
             "OUTBOX_EVERY": float(os.environ.get("OUTBOX_EVERY", "2")),
             "OUTBOX_WORKER": os.environ.get("OUTBOX_WORKER", "1") == "1",
         },
@@ -41,10 +40,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         start_worker(app, app.config["OUTBOX_EVERY"])
 
     @app.cli.command("reconcile")
-    def reconcile_command() -> None:
-        """Finish payments a crash left pending and run every outstanding outbox job."""
+    @click.option("--older-than", type=float, default=None,
+                  help="Resume pending payments idle this many seconds (default: twice BANK_TIMEOUT + 5, "
+                       "since a live request may still own a younger one).")
+    def reconcile_command(older_than: float | None) -> None:
+        """Finish payments a crash or a lost bank answer left pending, and run every outstanding outbox job."""
         from hotelbook_payments.saga import reconcile
 
-        click.echo(json.dumps(reconcile()))
+        click.echo(json.dumps(reconcile(older_than)))
 
     return app

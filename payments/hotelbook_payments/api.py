@@ -9,6 +9,7 @@ from flask import Response, json
 from hotelbook_chassis import Blueprint, Problem, current_user_id
 from hotelbook_chassis.client import forwarded_bearer
 from hotelbook_chassis.problems import PROBLEM_JSON
+from hotelbook_chassis.schemas import is_uuid
 from hotelbook_chassis.tokens import has_scope
 from hotelbook_payments import saga
 from hotelbook_payments.models import Payment, db
@@ -33,7 +34,7 @@ def create_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
 
 
 def payment_or_404(payment_id: str) -> Payment:
-    payment = db.session.get(Payment, payment_id) if len(payment_id) <= 36 else None
+    payment = db.session.get(Payment, payment_id) if is_uuid(payment_id) else None
     if payment is None:
         raise Problem(404, "No such payment.", type="not-found")
     return payment

@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 from flask import Flask, current_app
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
 
@@ -24,7 +25,9 @@ def init_clients(app: Flask) -> None:
     config = app.config
     tokens = service_credentials(config, SCOPES)
     app.extensions["payments_peers"] = Peers(
-        bank=ServiceClient("bank", config["BANK_URL"], read_timeout=config["BANK_TIMEOUT"], retries=1),
+        # No transport retries: after a retried read timeout urllib3 reports a connection
+        # error, which would hide that the charge may have happened.
+        bank=ServiceClient("bank", config["BANK_URL"], read_timeout=config["BANK_TIMEOUT"], retries=0),
         reservations=ServiceClient("reservations", config["RESERVATIONS_URL"], tokens=tokens),
         users=ServiceClient("users", config["USERS_URL"], tokens=tokens),
     )
@@ -38,8 +41,22 @@ class BankOutcome:
     """What the bank said: a charge body, a declined charge, a bank error, or no answer in time."""
 
     def __init__(self, kind: str, charge: dict[str, Any] | None = None) -> None:
-        self.kind = kind  # succeeded | declined | error | timeout
+        # succeeded | declined | error (the bank said so, or was never reached) | unknown (answer lost)
+        self.kind = kind
         self.charge = charge or {}
+
+
+def never_sent(error: BaseException) -> bool:
+    """True only when the connection to the bank was never made, so nothing can have been charged."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, (requests.ConnectTimeout, NewConnectionError, ConnectTimeoutError)):
+            return True
+        for arg in getattr(cause, "args", ()):
+            if isinstance(getattr(arg, "reason", None), (NewConnectionError, ConnectTimeoutError)):
+                return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def charge(amount: int, currency: str, card: dict[str, Any], key: str) -> BankOutcome:
@@ -49,7 +66,7 @@ def charge(amount: int, currency: str, card: dict[str, Any], key: str) -> BankOu
         # The bank's own idempotency key makes every retry of this call safe.
         response = peers().bank.post("/charges", json=body, idempotency_key=key)
     except PeerUnavailable as error:
-        return BankOutcome("timeout" if error.status == 504 else "error")
+        return BankOutcome("error" if never_sent(error) else "unknown")
     if response.status_code >= 500:
         return BankOutcome("error")
     if response.status_code != 201:

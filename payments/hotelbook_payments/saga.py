@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import os
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hotelbook_chassis import Problem
 from hotelbook_chassis.client import PeerUnavailable
+from hotelbook_chassis.schemas import is_uuid
 from hotelbook_chassis.stays import money
 from hotelbook_payments import clients
 from hotelbook_payments.cards import brand
@@ -85,31 +85,34 @@ def pay(user_id: str, key: str, body: dict[str, Any], bearer: str | None) -> Ans
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        return replay(user_id, key, digest, card)
+        return replay(user_id, key, digest, card, bearer)
     return run(payment, card, bearer)
 
 
-def replay(user_id: str, key: str, digest: str, card: dict[str, Any]) -> Answer:
-    """A repeated key: the same answer for the same body, 422 for another body."""
-    deadline = time.monotonic() + current_app.config["IDEMPOTENCY_WAIT"]
-    while True:
-        db.session.rollback()
-        payment = db.session.scalar(select(Payment).where(Payment.user_id == user_id,
-                                                          Payment.idempotency_key == key))
-        if payment is None:  # the first attempt gave its key back (nothing was charged): try again
-            raise Problem(409, "A request with this Idempotency-Key was just abandoned; retry.", type="retry")
-        if payment.request_hash != digest:
-            raise Problem(422, "This Idempotency-Key was used with another request body.",
-                          type="idempotency-key-reused")
-        if payment.response_status is not None:
-            return payment.response_status, payment.response_body or {}
-        if payment.status == "pending" and utcnow() - payment.updated_at > stale_after():
-            # The first attempt died or timed out mid-way: finish it (the bank call is idempotent).
-            return run(payment, card, None)
-        if time.monotonic() > deadline:
-            raise Problem(409, "This payment is still being processed; retry shortly.", type="in-progress",
-                          headers={"Retry-After": "2"})
-        time.sleep(0.05)
+def replay(user_id: str, key: str, digest: str, card: dict[str, Any], bearer: str | None) -> Answer:
+    """A repeated key: the same answer for the same body, 422 for another body.
+
+    A key whose first request is still running is answered at once with 409 and
+    ``Retry-After`` (draft "The Idempotency-Key HTTP Header Field"): waiting here
+    would hold a worker thread per duplicate.
+    """
+    payment = db.session.scalar(select(Payment).where(Payment.user_id == user_id, Payment.idempotency_key == key))
+    if payment is None:  # the first attempt gave its key back (nothing was charged): try again
+        raise Problem(409, "A request with this Idempotency-Key was just abandoned; retry.", type="retry",
+                      headers={"Retry-After": "1"})
+    if payment.request_hash != digest:
+        raise Problem(422, "This Idempotency-Key was used with another request body.",
+                      type="idempotency-key-reused")
+    if payment.response_status is not None:
+        return payment.response_status, payment.response_body or {}
+    if payment.status == "pending" and utcnow() - payment.updated_at > stale_after():
+        # The first attempt died or timed out mid-way: finish it (the bank call is idempotent),
+        # acting for the guest who asked again, never with the service's wider read.
+        if bearer is None:
+            raise Problem(401, "A guest token is needed to resume this payment.", type="unauthorized")
+        return run(payment, card, bearer)
+    raise Problem(409, "A request with this Idempotency-Key is still being processed; retry shortly.",
+                  type="in-progress", headers={"Retry-After": "2"}, payment_id=payment.id, status_now=payment.status)
 
 
 def stale_after() -> timedelta:
@@ -139,6 +142,9 @@ def run(payment: Payment, card: dict[str, Any], bearer: str | None) -> Answer:
             release_key(payment)
             raise PeerUnavailable("reservations")
         found = response.json()
+        if found.get("user_id") != payment.user_id:  # reservations checks too; never pay for another guest
+            mark(payment, "failed")
+            return finish(payment, 404, problem_body(404, "No such reservation.", "not-found"))
         if found["status"] != "held":
             mark(payment, "failed")
             return finish(payment, 409, problem_body(409, f"The reservation is {found['status']}, not held.",
@@ -170,12 +176,15 @@ def after_charge(payment: Payment, outcome: clients.BankOutcome) -> Answer:
         mark(payment, "failed")
         return finish(payment, 502, problem_body(502, "The bank could not process the payment.", "bank-error",
                                                  payment_id=payment.id))
-    if outcome.kind == "timeout":
-        # Maybe charged, maybe not: stay pending, no stored answer; a retry or reconcile asks again.
+    if outcome.kind == "unknown":
+        # The bank may have charged (answer lost after sending): never a failure. Stay pending
+        # with no stored answer; a retry with the same key or reconcile asks the bank by key.
         payment.updated_at = utcnow()
         db.session.commit()
-        raise Problem(504, "The bank did not answer in time; the payment is pending and will not be charged "
-                           "twice. Retry with the same Idempotency-Key.", type="bank-timeout", payment_id=payment.id)
+        raise Problem(504, "The bank's answer did not arrive in time. The payment is pending while it is being "
+                           "checked with the bank; it will never be charged twice. Look at the reservation in a "
+                           "minute, or retry with the same Idempotency-Key.", type="payment-pending",
+                      payment_id=payment.id, status_now="pending", headers={"Retry-After": "30"})
     mark(payment, "succeeded", bank_reference=outcome.charge["id"])
     db.session.commit()
     return confirm_step(payment)
@@ -212,7 +221,7 @@ def refund_charge(payment: Payment) -> None:
 
 
 def refund(payment_id: str) -> Payment:
-    payment = db.session.get(Payment, payment_id) if len(payment_id) <= 36 else None
+    payment = db.session.get(Payment, payment_id) if is_uuid(payment_id) else None
     if payment is None:
         raise Problem(404, "No such payment.", type="not-found")
     if payment.status not in ("succeeded", "refunded"):
@@ -307,10 +316,14 @@ def drain(everything: bool = False) -> int:
     return done
 
 
-def reconcile() -> dict[str, int]:
-    """Finish what a crash or an outage left half-done."""
+def reconcile(older_than: float | None = None) -> dict[str, int]:
+    """Finish what a crash, an outage or a lost bank answer left half-done.
+
+    A pending payment is asked about at the bank by its idempotency key and ends
+    confirmed (or refunded when its hold is gone) or failed (the bank has no charge).
+    """
     resumed = 0
-    stale = utcnow() - stale_after()
+    stale = utcnow() - (stale_after() if older_than is None else timedelta(seconds=older_than))
     for payment in db.session.scalars(select(Payment).where(Payment.status == "pending",
                                                             Payment.updated_at < stale)).all():
         resumed += 1

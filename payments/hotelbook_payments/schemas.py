@@ -6,7 +6,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from hotelbook_chassis.schemas import Money
+from hotelbook_chassis.schemas import UUID, Money
 from hotelbook_payments.cards import card_problems, normalise_number
 
 
@@ -24,7 +24,7 @@ class CardIn(Schema):
 
 
 class PaymentIn(Schema):
-    reservation_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    reservation_id = fields.String(required=True, validate=UUID)
     card = fields.Nested(CardIn, required=True)
 
     @validates_schema

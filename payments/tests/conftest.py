@@ -19,7 +19,7 @@ def service_name():
 @pytest.fixture(scope="session")
 def app(service_config):
     return create_app({**service_config, "BANK_URL": BANK, "RESERVATIONS_URL": RESERVATIONS, "USERS_URL": USERS,
-                       "BANK_TIMEOUT": 1.0, "IDEMPOTENCY_WAIT": 1.0})
+                       "BANK_TIMEOUT": 1.0})
 
 
 @pytest.fixture(scope="session")

@@ -200,3 +200,181 @@ def test_concurrent_same_key_one_charge(client, guest, peers, app):
     assert ok and all(a.json == ok[0].json for a in ok)
     assert {a.status_code for a in answers} <= {201, 409}
     assert ledger(peers)["charges"] == before + 1
+
+
+# --- unknown outcomes at the bank stay pending; reconcile converges ---------------------------------
+
+
+@pytest.fixture
+def real_bank(app, bank_app, peers):
+    """The bank sandbox as a real HTTP server that charges at once and answers slow cards late,
+    with payments' bank client pointed at it (short read timeout, as configured in production)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from hotelbook_chassis.testing import free_port
+    from hotelbook_payments.clients import init_clients
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, bank_app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    peers.add_passthru(url)
+    saved = {name: app.config[name] for name in ("BANK_URL", "BANK_TIMEOUT")}
+    old_slow = bank_app.config["BANK_SLOW_SECONDS"]
+    bank_app.config["BANK_SLOW_SECONDS"] = 2.0  # holds its answer past payments' timeout
+    app.config.update(BANK_URL=url, BANK_TIMEOUT=0.5)
+    init_clients(app)
+    yield url
+    app.config.update(saved)
+    bank_app.config["BANK_SLOW_SECONDS"] = old_slow
+    init_clients(app)
+    server.shutdown()
+    server.server_close()
+
+
+SLOW_CARD = {**CARD, "number": "4000000000000259"}
+
+
+def test_bank_holding_its_answer_past_the_timeout_is_pending_then_reconciled(client, guest, peers, app,
+                                                                             real_bank):
+    before = ledger(peers)
+    problem = pay(client, guest(), key="slow-real-bank-1", card=SLOW_CARD, status=504)
+    assert problem.content_type == "application/problem+json"
+    assert problem.json["status_now"] == "pending" and "being checked" in problem.json["detail"]
+    payment_id = problem.json["payment_id"]
+    # Charged at the bank, answer lost: never "failed", never a second charge.
+    assert client.get(f"/payments/{payment_id}", headers=guest()).json["status"] == "pending"
+    assert ledger(peers)["charges"] == before["charges"] + 1
+    assert confirms(peers) == []
+
+    from hotelbook_payments.saga import reconcile
+
+    with app.app_context():
+        assert reconcile(older_than=0)["resumed"] == 1
+    payment = client.get(f"/payments/{payment_id}", headers=guest()).json
+    assert (payment["status"], payment["confirmed"]) == ("succeeded", True)
+    assert len(confirms(peers)) == 1
+    assert ledger(peers)["charges"] == before["charges"] + 1
+
+
+def test_answer_lost_and_hold_gone_meanwhile_reconcile_refunds(client, guest, peers, app, real_bank):
+    before = ledger(peers)
+    payment_id = pay(client, guest(), key="slow-real-bank-2", card=SLOW_CARD, status=504).json["payment_id"]
+    peers.replace(responses.POST, f"{RESERVATIONS}/reservations/{RESERVATION_ID}/confirm", status=409,
+                  json={"status": 409, "status_now": "expired"})
+    from hotelbook_payments.saga import reconcile
+
+    with app.app_context():
+        reconcile(older_than=0)
+    assert client.get(f"/payments/{payment_id}", headers=guest()).json["status"] == "refunded"
+    after = ledger(peers)
+    assert after["charged"] - before["charged"] == after["refunded"] - before["refunded"] == 24000
+
+
+def test_connection_cut_after_sending_is_pending_not_failed(client, guest, peers):
+    from urllib3.exceptions import ProtocolError
+
+    def charged_then_cut(request):
+        peers.bank.post("/charges", data=request.body, headers={"Content-Type": "application/json"})
+        raise requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
+
+    peers.remove(responses.POST, re.compile(f"{BANK}/.*"))
+    peers.add_callback(responses.POST, f"{BANK}/charges", callback=charged_then_cut)
+    problem = pay(client, guest(), key="cut-after-send-1", status=504).json
+    assert client.get(f"/payments/{problem['payment_id']}", headers=guest()).json["status"] == "pending"
+
+
+def test_bank_never_reached_is_a_clear_failure(client, guest, peers):
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    def refused(request):
+        reason = NewConnectionError(None, "Connection refused")
+        raise requests.ConnectionError(MaxRetryError(None, request.url, reason))
+
+    peers.remove(responses.POST, re.compile(f"{BANK}/.*"))
+    peers.add_callback(responses.POST, f"{BANK}/charges", callback=refused)
+    problem = pay(client, guest(), key="bank-refused-1", status=502).json
+    assert client.get(f"/payments/{problem['payment_id']}", headers=guest()).json["status"] == "failed"
+
+
+# --- a key still in progress answers at once -----------------------------------------------------------
+
+
+def test_same_key_while_the_first_is_in_progress_is_409_at_once(client, guest, peers, app):
+    import threading
+
+    arrived, release, released = threading.Event(), threading.Event(), []
+
+    def held_at_the_bank(request):
+        arrived.set()
+        released.append(release.wait(timeout=20))  # no waiting loop in payments: released by the test
+        answer = peers.bank.post("/charges", data=request.body, headers={"Content-Type": "application/json"})
+        return answer.status_code, {"Content-Type": "application/json"}, answer.data
+
+    peers.remove(responses.POST, re.compile(f"{BANK}/.*"))
+    peers.add_callback(responses.POST, f"{BANK}/charges", callback=held_at_the_bank)
+    headers = {**guest(), "Idempotency-Key": "in-progress-key-1"}
+    body = {"reservation_id": RESERVATION_ID, "card": CARD}
+    first: list = []
+
+    def post_first() -> None:
+        with app.test_client() as c:
+            first.append(c.post("/payments", json=body, headers=headers))
+
+    worker = threading.Thread(target=post_first)
+    worker.start()
+    assert arrived.wait(timeout=20)
+    with app.test_client() as c:
+        second = c.post("/payments", json=body, headers=headers)
+    release.set()
+    worker.join(30)
+    assert second.status_code == 409, second.json
+    assert second.content_type == "application/problem+json"
+    assert second.headers["Retry-After"].isdigit()
+    assert second.json["type"].endswith(":in-progress")
+    assert released == [True]  # the duplicate was answered while the first still waited on the bank
+    assert first[0].status_code == 201
+
+
+# --- identifiers and identity ------------------------------------------------------------------------
+
+
+def test_reservation_id_that_is_not_a_uuid_is_400_and_stores_nothing(client, guest, peers, app):
+    for bad in ("../x", "../../payments/x", "7a0f7bd2-3c1e-4f57-8a3e-0c9e5b1d2a1/", "x" * 36):
+        problem = pay(client, guest(), key="not-a-uuid-1", status=400, reservation_id=bad).json
+        assert "reservation_id" in {p["name"] for p in problem["invalid_params"]}
+    assert [c.request.url for c in peers.calls if RESERVATIONS in c.request.url] == []
+    from hotelbook_payments.models import Payment, db
+
+    with app.app_context():
+        assert db.session.query(Payment).count() == 0
+    client.get("/payments/..%2Fx", headers=guest(), status=404)
+
+
+def test_a_crashed_attempt_replayed_later_reads_the_reservation_as_the_guest(client, guest, peers, app,
+                                                                             monkeypatch):
+    from datetime import timedelta
+
+    from hotelbook_payments import clients, saga
+
+    def crash(reservation_id, bearer):
+        raise RuntimeError("the process died before reading the reservation")
+
+    monkeypatch.setattr(clients, "reservation", crash)
+    pay(client, guest(), key="crashed-then-replayed", status=500)
+    monkeypatch.undo()
+    monkeypatch.setattr(saga, "stale_after", lambda: timedelta(0))
+    headers = guest()
+    assert pay(client, headers, key="crashed-then-replayed").json["status"] == "succeeded"
+    reads = [c for c in peers.calls if c.request.method == "GET" and "/reservations/" in c.request.url]
+    assert reads and all(c.request.headers.get("Authorization") == headers["Authorization"] for c in reads)
+
+
+def test_a_reservation_of_another_guest_is_404_even_if_reservations_shows_it(client, guest, peers):
+    peers.replace(responses.GET, f"{RESERVATIONS}/reservations/{RESERVATION_ID}",
+                  json=reservation(user_id="someone-else"))
+    before = ledger(peers)["charges"]
+    pay(client, guest(), key="not-mine-key-1", status=404)
+    assert ledger(peers)["charges"] == before and confirms(peers) == []

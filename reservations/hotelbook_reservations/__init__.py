@@ -25,6 +25,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         config=config,
         defaults={
             "HOLD_MINUTES": int(os.environ.get("HOLD_MINUTES", "15")),
+            # Unpaid holds one guest may have at once (each hold is one room).
+            "MAX_ACTIVE_HOLDS": int(os.environ.get("MAX_ACTIVE_HOLDS", "5")),
             "SEARCH_URL": peer_url("search"),
             "PAYMENTS_URL": peer_url("payments"),
             "USERS_URL": peer_url("users"),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from hotelbook_chassis import Problem
 from hotelbook_chassis.problems import invalid
+from hotelbook_chassis.schemas import is_uuid
 from hotelbook_reservations import clients, domain, inventory
 from hotelbook_reservations.models import Reservation, db
 
@@ -48,6 +50,7 @@ def _hold_once(user_id: str, hotel: dict[str, Any], room_type: dict[str, Any], c
     now = utcnow()
     # Writes first: on SQLite the transaction takes the write lock at once and waits its turn.
     expire_due(Reservation.room_type_id == room_type["id"], now=now)
+    check_hold_limit(user_id, now)
     if not inventory.claim_nights(room_type["id"], checkin, checkout, int(room_type["rooms"])):
         db.session.rollback()
         raise Problem(409, "No room of this type is free for every night of the stay.", type="no-availability")
@@ -62,6 +65,29 @@ def _hold_once(user_id: str, hotel: dict[str, Any], room_type: dict[str, Any], c
     db.session.add(reservation)
     db.session.commit()
     return reservation
+
+
+def check_hold_limit(user_id: str, now: datetime) -> None:
+    """409 when the guest already holds as many unpaid rooms as allowed (no hoarding a hotel).
+
+    Inside the hold's transaction: SQLite's write lock serialises holds; on PostgreSQL a
+    transaction-scoped advisory lock per guest does, so two holds at once cannot both pass.
+    """
+    if db.engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"holds:{user_id}".encode()).digest()[:8], "big", signed=True)
+        db.session.execute(select(func.pg_advisory_xact_lock(key)))
+    active = db.session.execute(
+        select(func.count(), func.min(Reservation.hold_expires_at))
+        .where(Reservation.user_id == user_id, Reservation.status == domain.HELD, Reservation.hold_expires_at > now)
+    ).one()
+    limit = current_app.config["MAX_ACTIVE_HOLDS"]
+    if domain.may_hold(active[0], limit):
+        return
+    db.session.rollback()
+    wait = domain.seconds_until(active[1], now)
+    raise Problem(409, f"You already hold {active[0]} unpaid rooms, the most one guest may hold at once. Pay for "
+                       "or cancel one of them, or wait until a hold expires.", type="too-many-holds",
+                  limit=limit, headers={"Retry-After": str(wait)})
 
 
 def expire_due(*where: Any, now: datetime | None = None) -> int:
@@ -104,10 +130,12 @@ def _move(reservation: Reservation, wanted: str, **values: Any) -> bool:
 
 def load(reservation_id: str, *, user_id: str | None = None, fresh: bool = True) -> Reservation:
     """The reservation (the owner's only, when ``user_id`` is given), with an overdue hold expired."""
+    if not is_uuid(reservation_id):  # never reaches a query or a peer's URL
+        raise Problem(404, "No such reservation.", type="not-found")
     if fresh and expire_due(Reservation.id == reservation_id):
         db.session.commit()
     reservation = db.session.get(Reservation, reservation_id, populate_existing=True) \
-        if len(reservation_id) <= 36 else None
+        if is_uuid(reservation_id) else None
     if reservation is None or (user_id is not None and reservation.user_id != user_id):
         raise Problem(404, "No such reservation.", type="not-found")
     return reservation

@@ -47,3 +47,15 @@ def hold_expiry(now: datetime, minutes: int) -> datetime:
 
 def is_expired(status: str, hold_expires_at: datetime, now: datetime) -> bool:
     return status == HELD and hold_expires_at <= now
+
+
+def may_hold(active_holds: int, limit: int) -> bool:
+    """A guest may hold another room while below the limit of unpaid holds (one room per hold)."""
+    return active_holds < limit
+
+
+def seconds_until(moment: datetime | None, now: datetime) -> int:
+    """Whole seconds from now until ``moment`` (at least 1), for ``Retry-After``."""
+    if moment is None:
+        return 1
+    return max(1, int((moment - now).total_seconds()) + 1)

@@ -6,7 +6,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from hotelbook_chassis.schemas import Money
+from hotelbook_chassis.schemas import UUID, Money
 from hotelbook_chassis.stays import stay_errors
 from hotelbook_reservations.domain import STATUSES
 
@@ -14,8 +14,9 @@ ID = validate.Length(min=1, max=36)
 
 
 class HoldIn(Schema):
-    hotel_id = fields.String(required=True, validate=ID)
-    room_type_id = fields.String(required=True, validate=ID)
+    # UUIDs: the hotel id goes into search's URL.
+    hotel_id = fields.String(required=True, validate=UUID)
+    room_type_id = fields.String(required=True, validate=UUID)
     checkin = fields.Date(required=True)
     checkout = fields.Date(required=True)
     guests = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10))

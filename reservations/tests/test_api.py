@@ -219,3 +219,56 @@ def test_receipt_when_pdf_service_down_is_503(client, guest, payments_token, sea
         mock.add(responses.GET, f"{USERS}/users/u1", json={"id": "u1", "name": "Zoë", "email": "z@example.test"})
         mock.add(responses.POST, f"{PDF}/render", body=requests.ConnectionError())
         client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u1"), status=503)
+
+
+# --- no hoarding: a cap on a guest's unpaid holds ------------------------------------------------------
+
+
+def test_a_guest_cannot_hoard_rooms(client, app, guest, search_has):
+    search_has(rooms=50)
+    limit = app.config["MAX_ACTIVE_HOLDS"]
+    assert 1 <= limit <= 10
+    held = [hold(client, guest(), offset=30 + i).json for i in range(limit)]
+    problem = hold(client, guest(), offset=60, status=409)
+    assert problem.content_type == "application/problem+json"
+    assert problem.json["type"].endswith(":too-many-holds") and problem.json["limit"] == limit
+    assert 0 < int(problem.headers["Retry-After"]) <= 15 * 60 + 1
+    hold(client, guest("someone-else"), offset=60)  # the cap is per guest
+    client.post(f"/reservations/{held[0]['id']}/cancel", headers=guest())
+    hold(client, guest(), offset=61)  # a cancelled hold no longer counts
+    with app.app_context():  # nor does an expired one
+        db.session.execute(Reservation.__table__.update().where(Reservation.id == held[1]["id"])
+                           .values(hold_expires_at=datetime(2000, 1, 1)))
+        db.session.commit()
+    hold(client, guest(), offset=62)
+
+
+def test_the_hold_cap_holds_under_concurrent_requests(client, app, guest, search_has):
+    from concurrent.futures import ThreadPoolExecutor
+
+    search_has(rooms=50)
+    limit, headers = app.config["MAX_ACTIVE_HOLDS"], guest()
+    checkin, checkout = stay(40, 1)
+    body = {"hotel_id": HOTEL_ID, "room_type_id": ROOM_ID, "checkin": checkin, "checkout": checkout, "guests": 1}
+
+    def once(_):
+        with app.test_client() as c:
+            return c.post("/reservations", json=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(once, range(limit + 6)))
+    assert codes.count(201) == limit, codes
+    assert set(codes) <= {201, 409, 503}
+
+
+def test_ids_that_are_not_uuids_never_reach_a_query_or_a_peer(client, guest, search_has):
+    mock = search_has()
+    for bad in ("../x", "../../admin", HOTEL_ID + "/../x"):
+        problem = client.post_json("/reservations", {"hotel_id": bad, "room_type_id": ROOM_ID,
+                                                     "checkin": stay()[0], "checkout": stay()[1], "guests": 1},
+                                   headers=guest(), status=400).json
+        assert "hotel_id" in {p["name"] for p in problem["invalid_params"]}
+    assert len(mock.calls) == 0
+    for path in ("/reservations/..%2Fx", "/reservations/x" * 3, "/reservations/not-a-uuid/receipt.pdf"):
+        client.get(path, headers=guest(), status=404)
+    client.post("/reservations/not-a-uuid/cancel", headers=guest(), status=404)

@@ -136,3 +136,29 @@ def test_payments_killed_right_after_the_charge(stack, guest, hotel):
     assert guest.reservation(reservation["id"]).json()["status"] == "confirmed"
     again = guest.pay(reservation["id"], key="crash-after-charge")
     assert again.status_code == 201 and again.json()["confirmed"] is True
+
+
+def test_bank_answer_lost_past_the_timeout_is_pending_then_reconciled(stack, guest, hotel):
+    """The real bank sandbox charges the slow card at once and answers after 3 s; payments gives up after 1 s."""
+    reservation = hold(guest, hotel, 106)
+    before = bank_net(stack)
+    stack.kill("payments")
+    stack.start("payments", {"BANK_TIMEOUT": "1"})
+    try:
+        answer = guest.pay(reservation["id"], {**GOOD_CARD, "number": "4000000000000259"}, key="answer-lost")
+        assert answer.status_code == 504, answer.text
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+        problem = answer.json()
+        assert problem["status_now"] == "pending" and "being checked" in problem["detail"]
+        payment = guest.http.get(f"{guest.gateway}/api/payments/payments/{problem['payment_id']}",
+                                 headers=guest.headers, timeout=15).json()
+        assert payment["status"] == "pending"  # maybe charged: never "failed"
+        assert bank_net(stack) - before == reservation["total"]["amount"]
+        assert guest.reservation(reservation["id"]).json()["status"] == "held"
+    finally:
+        stack.kill("payments")
+        stack.start("payments")
+    stack.flask("payments", "hotelbook_payments", "reconcile", "--older-than", "0")
+    assert guest.reservation(reservation["id"]).json()["status"] == "confirmed"
+    again = guest.pay(reservation["id"], {**GOOD_CARD, "number": "4000000000000259"}, key="answer-lost")
+    assert again.status_code == 201 and again.json()["status"] == "succeeded"

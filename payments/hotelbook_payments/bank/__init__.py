@@ -2,7 +2,8 @@
 
 ``4242424242424242`` succeeds; ``4000000000000002`` is declined; ``4000000000009995``
 is declined for insufficient funds; ``4000000000000119`` fails with HTTP 500;
-``4000000000000259`` answers only after ``BANK_SLOW_SECONDS`` (default 30).
+``4000000000000259`` is charged at once but answered only after ``BANK_SLOW_SECONDS``
+(default 30), as when a bank's answer is lost to the client's read timeout.
 The same ``idempotency_key`` always gives the same charge.
 """
 
@@ -83,8 +84,6 @@ def charge(body: dict[str, Any]) -> dict[str, Any]:
     number = body["card"]["number"]
     if number == BANK_ERROR:
         raise Problem(500, "The bank had an internal error.", type="bank-error")
-    if number == SLOW:
-        time.sleep(current_app.config["BANK_SLOW_SECONDS"])
     declined = DECLINES.get(number)
     record = Charge(idempotency_key=body["idempotency_key"], amount=body["amount"], currency=body["currency"],
                     brand=brand(number), last4=number[-4:], status="declined" if declined else "succeeded",
@@ -95,6 +94,9 @@ def charge(body: dict[str, Any]) -> dict[str, Any]:
     except IntegrityError:  # the same key raced in: that charge is the answer
         db.session.rollback()
         record = by_key(body["idempotency_key"])
+    if number == SLOW:
+        # Charged at once, answered late: the answer a client may lose to its read timeout.
+        time.sleep(current_app.config["BANK_SLOW_SECONDS"])
     return record.out()
 
 
