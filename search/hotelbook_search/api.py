@@ -12,7 +12,7 @@ from hotelbook_chassis.pagination import decode_page_token, page
 from hotelbook_chassis.stays import money, nights
 from hotelbook_search import catalogue
 from hotelbook_search.clients import free_rooms
-from hotelbook_search.domain import cheapest_fitting, city_key
+from hotelbook_search.domain import cheapest_fitting, city_key, offer_policy
 from hotelbook_search.models import Hotel, RoomType, db
 from hotelbook_search.schemas import (
     CityPage,
@@ -27,6 +27,7 @@ from hotelbook_search.schemas import (
     RoomTypePatch,
     StayQuery,
 )
+from hotelbook_search.timezones import timezone_of
 
 blp = Blueprint("search", __name__, description="Hotel catalogue and search")
 
@@ -72,6 +73,7 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
         item["available"] = None if free is None else best is not None
         stay_amount = best.nightly_amount * nights(checkin, checkout) if best else None
         item["stay_price"] = money(stay_amount, best.currency) if best else None
+        item["cancellation_policy"] = offer_policy(best) if best else None
         if item["available"] is False:
             last = hotel
             continue
@@ -155,6 +157,7 @@ class HotelResource(MethodView):
 def create_hotel(body: dict[str, Any]) -> dict[str, Any]:
     """Add a hotel with its room types (scope search:write)."""
     room_types = body.pop("room_types")
+    body["timezone"] = body.get("timezone") or timezone_of(body["city"], body["country"])
     hotel = Hotel(**body, city_key=city_key(body["city"]))
     hotel.room_types = [new_room_type(rt) for rt in room_types]
     hotel.refresh_summary()
@@ -167,7 +170,15 @@ def create_hotel(body: dict[str, Any]) -> dict[str, Any]:
 def new_room_type(body: dict[str, Any]) -> RoomType:
     price = body["nightly_price"]
     return RoomType(name=body["name"], capacity=body["capacity"], rooms=body["rooms"],
-                    price_amount=price["amount"], currency=price["currency"])
+                    price_amount=price["amount"], currency=price["currency"],
+                    **policy_columns(body.get("cancellation_policy") or {"kind": "flexible"}))
+
+
+def policy_columns(policy: dict[str, Any]) -> dict[str, Any]:
+    if policy.get("kind") == "non_refundable":
+        return {"refundable": False, "free_cancellation_hours": 0, "nights_kept": 0}
+    return {"refundable": True, "free_cancellation_hours": policy.get("free_cancellation_hours", 48),
+            "nights_kept": policy.get("nights_kept", 1)}
 
 
 @blp.post("/hotels/<hotel_id>/room-types")
@@ -203,6 +214,10 @@ class RoomTypeResource(MethodView):
         price = body.pop("nightly_price", None)
         if price:
             room_type.price_amount, room_type.currency = price["amount"], price["currency"]
+        policy = body.pop("cancellation_policy", None)
+        if policy:
+            for name, value in policy_columns(policy).items():
+                setattr(room_type, name, value)
         for name, value in body.items():
             setattr(room_type, name, value)
         hotel.refresh_summary()

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Select, bindparam, func, select, tuple_, upda
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotelbook_chassis.stays import money
-from hotelbook_search.domain import RoomOffer, city_key
+from hotelbook_search.domain import RoomOffer, cancellation_policy, city_key
 from hotelbook_search.models import City, Hotel, RoomType, db
 
 SORT_COLUMNS = {"name": Hotel.name, "stars": Hotel.stars, "price": Hotel.min_price}
@@ -58,7 +58,8 @@ def offers_statement(*shape: Any) -> Select[Any]:
     column, descending = sort_spec(shape[0])
     sort_column, id_column = page.c[column.key], page.c.id
     order = (sort_column.desc(), id_column.desc()) if descending else (sort_column.asc(), id_column.asc())
-    return (select(*page.c, RoomType.id, RoomType.capacity, RoomType.price_amount, RoomType.currency, RoomType.rooms)
+    return (select(*page.c, RoomType.id, RoomType.capacity, RoomType.price_amount, RoomType.currency, RoomType.rooms,
+                   RoomType.refundable, RoomType.free_cancellation_hours, RoomType.nights_kept)
             .select_from(page.outerjoin(RoomType, RoomType.hotel_id == id_column)).order_by(*order))
 
 
@@ -116,7 +117,9 @@ def position_of(hotel: tuple[Any, ...], sort: str) -> dict[str, Any]:
 
 def room_type_out(rt: RoomType, free: int | None = None, known: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"id": rt.id, "name": rt.name, "capacity": rt.capacity,
-                           "nightly_price": money(rt.price_amount, rt.currency), "rooms": rt.rooms}
+                           "nightly_price": money(rt.price_amount, rt.currency), "rooms": rt.rooms,
+                           "cancellation_policy": cancellation_policy(rt.refundable, rt.free_cancellation_hours,
+                                                                      rt.nights_kept)}
     if known:
         out["free"] = free
         out["available"] = None if free is None else free > 0
@@ -127,7 +130,7 @@ def hotel_out(hotel: Hotel, free: dict[str, int] | None = None, with_availabilit
     return {
         "id": hotel.id, "name": hotel.name, "city": hotel.city, "country": hotel.country,
         "address": hotel.address, "stars": hotel.stars, "description": hotel.description,
-        "amenities": list(hotel.amenities or []),
+        "amenities": list(hotel.amenities or []), "timezone": hotel.timezone,
         "room_types": [room_type_out(rt, None if free is None else free.get(rt.id, 0), with_availability)
                        for rt in hotel.room_types],
     }

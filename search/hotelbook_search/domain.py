@@ -1,4 +1,4 @@
-"""Search rules in plain Python: city names, the cheapest room that fits."""
+"""Search rules in plain Python: city names, the cheapest room that fits, cancellation policies."""
 
 from __future__ import annotations
 
@@ -29,6 +29,30 @@ class RoomOffer(NamedTuple):
     nightly_amount: int
     currency: str
     rooms: int
+    refundable: bool = True
+    free_cancellation_hours: int = 48
+    nights_kept: int = 1
+
+
+FLEXIBLE, NON_REFUNDABLE = "flexible", "non_refundable"
+CHECKIN_TIME = "15:00"  # the hotel's local check-in time: a stay starts then
+
+
+def cancellation_policy(refundable: bool, free_cancellation_hours: int, nights_kept: int) -> dict[str, object]:
+    """A rate's cancellation policy as every service shows and stores it (reservations keeps a copy)."""
+    if not refundable:
+        return {"kind": NON_REFUNDABLE, "free_cancellation_hours": 0, "nights_kept": 0, "checkin_time": CHECKIN_TIME,
+                "description": "Non-refundable: the full price is kept if you cancel."}
+    kept = "the first night is" if nights_kept == 1 else f"the first {nights_kept} nights are"
+    return {"kind": FLEXIBLE, "free_cancellation_hours": free_cancellation_hours, "nights_kept": nights_kept,
+            "checkin_time": CHECKIN_TIME,
+            "description": f"Free cancellation until {free_cancellation_hours} hours before check-in "
+                           f"({CHECKIN_TIME}, hotel's local time); after that {kept} kept. "
+                           "No cancellation once the stay has started."}
+
+
+def offer_policy(offer: RoomOffer) -> dict[str, object]:
+    return cancellation_policy(offer.refundable, offer.free_cancellation_hours, offer.nights_kept)
 
 
 def cheapest_fitting(offers: list[RoomOffer], guests: int, free: dict[str, int] | None = None) -> RoomOffer | None:

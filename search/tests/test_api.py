@@ -258,3 +258,61 @@ def test_seed_progress_redraws_in_place_on_a_terminal():
     text = out.getvalue()
     assert text.count("\r") == 4 and text.count("\n") == 1
     assert "250/1,000  25%" in text and "1,000/1,000 100%" in text and "ETA 0:00" in text
+
+
+
+
+# --- cancellation policies and time zones --------------------------------------------------------------
+
+
+@responses.activate
+def test_every_offer_shows_its_cancellation_policy_and_the_hotel_its_time_zone(client, make_hotel, admin):
+    hotel = make_hotel(rooms=(("Double", 2, 12000, 5),))
+    saver = client.post_json(f"/hotels/{hotel['id']}/room-types", {
+        "name": "Double, saver rate", "capacity": 2, "nightly_price": {"amount": 9000, "currency": "EUR"},
+        "rooms": 3, "cancellation_policy": {"kind": "non_refundable"}}, headers=admin, status=201).json
+    assert hotel["timezone"] == "Europe/Zurich"  # from the city, when not given
+    flexible = hotel["room_types"][0]["cancellation_policy"]
+    assert flexible["kind"] == "flexible" and flexible["free_cancellation_hours"] == 48
+    assert flexible["nights_kept"] == 1 and "48 hours before check-in" in flexible["description"]
+    assert saver["cancellation_policy"]["kind"] == "non_refundable"
+    assert "Non-refundable" in saver["cancellation_policy"]["description"]
+
+    page = client.get(f"/hotels/{hotel['id']}").json
+    assert page["timezone"] == "Europe/Zurich"
+    assert {rt["name"]: rt["cancellation_policy"]["kind"] for rt in page["room_types"]} == {
+        "Double": "flexible", "Double, saver rate": "non_refundable"}
+
+    def availability(request):
+        body = json.loads(request.body)
+        return 200, {}, json.dumps({"room_types": [{"room_type_id": rt["room_type_id"], "free": rt["rooms"]}
+                                                   for rt in body["room_types"]]})
+
+    responses.add_callback(responses.POST, f"{RESERVATIONS}/availability", callback=availability)
+    item = client.get("/hotels", stay(guests=2)).json["items"][0]
+    # The result shows the policy of the offer it prices: the cheaper, non-refundable rate.
+    assert item["stay_price"] == {"amount": 18000, "currency": "EUR"}
+    assert item["cancellation_policy"]["kind"] == "non_refundable"
+
+    client.patch_json(f"/hotels/{hotel['id']}/room-types/{saver['id']}",
+                      {"cancellation_policy": {"kind": "flexible", "free_cancellation_hours": 24}}, headers=admin)
+    item = client.get("/hotels", stay(guests=2)).json["items"][0]
+    assert (item["cancellation_policy"]["kind"], item["cancellation_policy"]["free_cancellation_hours"]) == (
+        "flexible", 24)
+
+
+def test_time_zone_and_policy_are_validated(client, make_hotel, admin):
+    problem = client.post_json("/hotels", {"name": "X", "city": "Bern", "country": "CH", "stars": 3,
+                                           "timezone": "Mars/Olympus"}, headers=admin, status=400).json
+    assert "timezone" in {p["name"] for p in problem["invalid_params"]}
+    hotel = make_hotel(city="Tokyo", timezone="Asia/Tokyo")
+    assert hotel["timezone"] == "Asia/Tokyo"
+    client.patch_json(f"/hotels/{hotel['id']}", {"timezone": "../../etc/passwd"}, headers=admin, status=400)
+    assert client.patch_json(f"/hotels/{hotel['id']}", {"timezone": "Europe/Zurich"},
+                             headers=admin).json["timezone"] == "Europe/Zurich"
+    bad = client.post_json(f"/hotels/{hotel['id']}/room-types", {
+        "name": "Odd", "capacity": 2, "nightly_price": {"amount": 9000, "currency": "EUR"}, "rooms": 1,
+        "cancellation_policy": {"kind": "free-forever", "free_cancellation_hours": -1}}, headers=admin,
+        status=400).json
+    assert {"cancellation_policy.kind", "cancellation_policy.free_cancellation_hours"} <= {
+        p["name"] for p in bad["invalid_params"]}
