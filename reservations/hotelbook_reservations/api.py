@@ -10,7 +10,7 @@ from hotelbook_chassis import Blueprint, current_user_id
 from hotelbook_chassis.pagination import decode_page_token, page
 from hotelbook_chassis.stays import money
 from hotelbook_chassis.tokens import has_scope
-from hotelbook_reservations import bookings, receipts
+from hotelbook_reservations import bookings, domain, receipts
 from hotelbook_reservations.models import Reservation
 from hotelbook_reservations.schemas import (
     AvailabilityIn,
@@ -36,7 +36,31 @@ def reservation_out(r: Reservation) -> dict[str, Any]:
         "hotel_name": r.hotel_name, "room_type_name": r.room_type_name, "checkin": r.checkin,
         "checkout": r.checkout, "guests": r.guests, "status": r.status, "total": money(r.total_amount, r.currency),
         "hold_expires_at": utc(r.hold_expires_at), "payment_id": r.payment_id, "created_at": utc(r.created_at),
+        "cancellation_policy": policy_out(r), "refunded": None, "cancellation_fee": None,
+        "cancelled_at": utc(r.cancelled_at) if r.cancelled_at else None,
+        **refund_out(r),
     }
+
+
+def policy_out(r: Reservation) -> dict[str, Any]:
+    """The kept policy, with its deadlines for this stay in the hotel's own time."""
+    policy = domain.CancellationPolicy.from_json(r.cancellation_policy)
+    free_until = policy.free_until(r.checkin)
+    return {
+        "kind": policy.kind, "free_cancellation_hours": policy.free_cancellation_hours,
+        "nights_kept": policy.nights_kept, "timezone": policy.timezone, "description": policy.description,
+        "free_until": policy.local(free_until).isoformat() if free_until else None,
+        "stay_starts_at": policy.local(policy.stay_starts_at(r.checkin)).isoformat(),
+    }
+
+
+def refund_out(r: Reservation) -> dict[str, Any]:
+    """What went back to the card and what was kept, once a paid reservation is cancelled."""
+    if r.status != domain.CANCELLED or not r.payment_id:
+        return {}
+    # Cancelled before policies were kept: those were refunded in full.
+    refunded = r.total_amount if r.refunded_amount is None else r.refunded_amount
+    return {"refunded": money(refunded, r.currency), "cancellation_fee": money(r.total_amount - refunded, r.currency)}
 
 
 @blp.post("/reservations")
@@ -83,7 +107,7 @@ def get_reservation(reservation_id: str) -> dict[str, Any]:
 @blp.response(200, ReservationOut)
 @blp.alt_response(409, description="Not cancellable in its status")
 def cancel_reservation(reservation_id: str) -> dict[str, Any]:
-    """Cancel; a confirmed reservation is refunded first."""
+    """Cancel under the offer's policy; payments refunds exactly what it gives back. 409 once the stay started."""
     return reservation_out(bookings.cancel(reservation_id, current_user_id()))
 
 
@@ -104,7 +128,7 @@ def confirm_reservation(body: dict[str, Any], reservation_id: str) -> dict[str, 
 @blp.requires("guest")
 @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
 def receipt_pdf(reservation_id: str) -> Response:
-    """The receipt of a confirmed reservation, to its owner."""
+    """To its owner: the receipt of a paid reservation, or the cancellation note once it is cancelled."""
     reservation = bookings.load(reservation_id, user_id=current_user_id())
     if reservation.payment_id is None:
         from hotelbook_chassis import Problem
@@ -113,9 +137,10 @@ def receipt_pdf(reservation_id: str) -> Response:
     kept = receipts.ensure_receipt(reservation)
     if request.if_none_match.contains(kept.etag):
         return Response(status=304, headers={"ETag": f'"{kept.etag}"'})
+    # no-cache: after a cancellation the same URL serves the note, never a stale receipt.
     return Response(kept.pdf, mimetype="application/pdf", headers={
-        "ETag": f'"{kept.etag}"', "Cache-Control": "private, max-age=3600",
-        "Content-Disposition": f'inline; filename="receipt-{reservation.id}.pdf"'})
+        "ETag": f'"{kept.etag}"', "Cache-Control": "private, no-cache", "X-Document": kept.kind,
+        "Content-Disposition": f'inline; filename="{kept.kind}-{reservation.id}.pdf"'})
 
 
 @blp.post("/availability")

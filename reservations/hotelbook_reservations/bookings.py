@@ -61,10 +61,22 @@ def _hold_once(user_id: str, hotel: dict[str, Any], room_type: dict[str, Any], c
         hold_expires_at=domain.hold_expiry(now, current_app.config["HOLD_MINUTES"]), created_at=now,
         hotel_name=hotel["name"], hotel_address=hotel.get("address") or "", hotel_city=hotel["city"],
         hotel_country=hotel["country"], room_type_name=room_type["name"],
+        cancellation_policy=kept_policy(hotel, room_type),
     )
     db.session.add(reservation)
     db.session.commit()
     return reservation
+
+
+def kept_policy(hotel: dict[str, Any], room_type: dict[str, Any]) -> dict[str, Any]:
+    """The offer's policy as search showed it, with the hotel's zone: what the guest agreed to at hold time."""
+    shown = room_type.get("cancellation_policy") or {}
+    policy = {name: shown[name] for name in ("kind", "free_cancellation_hours", "nights_kept", "checkin_time",
+                                              "description") if name in shown}
+    if not policy:  # search without policies: the strictest reading would surprise the guest; be generous
+        policy = {"kind": domain.FLEXIBLE, "free_cancellation_hours": 0, "nights_kept": 1,
+                  "description": "Free cancellation until the stay starts."}
+    return {**policy, "timezone": hotel.get("timezone") or "UTC"}
 
 
 def check_hold_limit(user_id: str, now: datetime) -> None:
@@ -173,16 +185,32 @@ def confirm_after_race(reservation_id: str, payment_id: str) -> tuple[Reservatio
 
 
 def cancel(reservation_id: str, user_id: str) -> Reservation:
-    """Cancel the guest's reservation; a confirmed one is refunded first (503 when payments cannot)."""
+    """Cancel the guest's reservation under its policy: payments refunds exactly what the policy gives back.
+
+    409 once the stay has started; 503 when payments cannot refund (it stays confirmed and paid).
+    """
     reservation = load(reservation_id, user_id=user_id)
     try:
         domain.check_transition(reservation.status, domain.CANCELLED)
     except domain.InvalidTransition as error:
         raise transition_problem(error) from error
-    if reservation.status == domain.CONFIRMED and reservation.payment_id:
-        # Money first: if the refund cannot be made, the room stays booked and paid, consistently.
-        clients.refund(reservation.payment_id)
-    if not _move(reservation, domain.CANCELLED):
+    values: dict[str, Any] = {"cancelled_at": utcnow()}
+    if reservation.status == domain.CONFIRMED:
+        policy = domain.CancellationPolicy.from_json(reservation.cancellation_policy)
+        try:
+            refund, _ = domain.cancellation_terms(policy, reservation.total_amount, reservation.nightly_amount,
+                                                  reservation.checkin, reservation.checkout, utcnow())
+        except domain.StayStarted as error:
+            local = policy.local(error.starts_at).strftime("%Y-%m-%d %H:%M")
+            raise Problem(409, f"The stay started on {local} (hotel's local time): a reservation can no longer be "
+                               "cancelled once the stay has started.", type="stay-started",
+                          status_now=reservation.status) from error
+        if reservation.payment_id and refund > 0:
+            # Money first: if the refund cannot be made, the room stays booked and paid, consistently.
+            # Payments answers with what it really refunded (the first amount, when asked again).
+            refund = clients.refund(reservation.payment_id, refund, reservation.currency)
+        values["refunded_amount"] = refund if reservation.payment_id else None
+    if not _move(reservation, domain.CANCELLED, **values):
         db.session.rollback()
         reservation = load(reservation_id, user_id=user_id)
         if reservation.status != domain.CANCELLED:

@@ -46,11 +46,16 @@ def fetch_hotel(hotel_id: str) -> dict[str, Any]:
     return response.json()
 
 
-def refund(payment_id: str) -> None:
-    response = peers().payments.post(f"/payments/{payment_id}/refund", idempotency_key=f"refund-{payment_id}")
+def refund(payment_id: str, amount: int, currency: str) -> int:
+    """Refund ``amount`` of the payment; returns what payments actually refunded (idempotent per payment)."""
+    response = peers().payments.post(f"/payments/{payment_id}/refund",
+                                     json={"amount": {"amount": amount, "currency": currency}},
+                                     idempotency_key=f"refund-{payment_id}")
     if response.status_code != 200:
         current_app.logger.error("refund refused: %s %s", response.status_code, response.text[:300])
         raise PeerUnavailable("payments")
+    refunded = (response.json() or {}).get("refunded") or {}
+    return int(refunded.get("amount", amount))
 
 
 def guest(user_id: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotelbook_chassis.database import make_db
@@ -40,6 +40,11 @@ class Reservation(db.Model):
     hotel_city: Mapped[str] = mapped_column(String(120))
     hotel_country: Mapped[str] = mapped_column(String(2))
     room_type_name: Mapped[str] = mapped_column(String(120))
+    # The offer's cancellation policy (with the hotel's time zone) as shown before paying.
+    cancellation_policy: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # Set when a paid reservation is cancelled: what went back to the card (the rest was kept).
+    refunded_amount: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     __table_args__ = (
         Index("ix_reservations_user_created", "user_id", "created_at", "id"),
@@ -64,6 +69,7 @@ class Receipt(db.Model):
     __tablename__ = "receipts"
 
     reservation_id: Mapped[str] = mapped_column(ForeignKey("reservations.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="receipt", server_default="receipt")  # | cancellation
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     etag: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -32,6 +32,16 @@ class ConfirmIn(Schema):
     payment_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+class PolicyOut(Schema):
+    kind = fields.String(validate=validate.OneOf(["flexible", "non_refundable"]))
+    free_cancellation_hours = fields.Integer()
+    nights_kept = fields.Integer()
+    timezone = fields.String(metadata={"description": "the hotel's IANA time zone"})
+    description = fields.String()
+    free_until = fields.String(allow_none=True, metadata={"description": "full refund until then (hotel time)"})
+    stay_starts_at = fields.String(metadata={"description": "no cancellation from then on (hotel time)"})
+
+
 class ReservationOut(Schema):
     id = fields.String()
     user_id = fields.String()
@@ -47,6 +57,10 @@ class ReservationOut(Schema):
     hold_expires_at = fields.String()
     payment_id = fields.String(allow_none=True)
     created_at = fields.String()
+    cancellation_policy = fields.Nested(PolicyOut)
+    refunded = fields.Nested(Money, allow_none=True, metadata={"description": "set once a paid one is cancelled"})
+    cancellation_fee = fields.Nested(Money, allow_none=True, metadata={"description": "what the policy kept"})
+    cancelled_at = fields.String(allow_none=True)
 
 
 class ListQuery(Schema):

@@ -19,10 +19,19 @@ HOTEL_ID = "0b7d2f3e-0000-4000-8000-000000000001"
 ROOM_ID = "0b7d2f3e-0000-4000-8000-0000000000aa"
 
 
-def hotel(rooms: int = 2, price: int = 12000, capacity: int = 2) -> dict[str, Any]:
+FLEXIBLE_48H = {"kind": "flexible", "free_cancellation_hours": 48, "nights_kept": 1, "checkin_time": "15:00",
+                "description": "Free cancellation until 48 hours before check-in; after that the first night is kept."}
+NON_REFUNDABLE = {"kind": "non_refundable", "free_cancellation_hours": 0, "nights_kept": 0, "checkin_time": "15:00",
+                  "description": "Non-refundable: the full price is kept if you cancel."}
+
+
+def hotel(rooms: int = 2, price: int = 12000, capacity: int = 2, policy: dict | None = None,
+          timezone: str = "Europe/Zurich") -> dict[str, Any]:
     return {"id": HOTEL_ID, "name": "Hotel Limmat", "city": "Zürich", "country": "CH", "address": "Limmatquai 1",
-            "stars": 4, "room_types": [{"id": ROOM_ID, "name": "Double", "capacity": capacity, "rooms": rooms,
-                                        "nightly_price": {"amount": price, "currency": "EUR"}}]}
+            "stars": 4, "timezone": timezone,
+            "room_types": [{"id": ROOM_ID, "name": "Double", "capacity": capacity, "rooms": rooms,
+                            "nightly_price": {"amount": price, "currency": "EUR"},
+                            "cancellation_policy": policy or FLEXIBLE_48H}]}
 
 
 def stay(offset: int = 30, length: int = 2) -> tuple[str, str]:

@@ -272,3 +272,146 @@ def test_ids_that_are_not_uuids_never_reach_a_query_or_a_peer(client, guest, sea
     for path in ("/reservations/..%2Fx", "/reservations/x" * 3, "/reservations/not-a-uuid/receipt.pdf"):
         client.get(path, headers=guest(), status=404)
     client.post("/reservations/not-a-uuid/cancel", headers=guest(), status=404)
+
+
+# --- cancellation policy: kept at hold time, refunds exactly what it gives back --------------------------
+
+
+def confirmed(client, headers, payments_token, offset=30, length=2, payment_id="pay-c"):
+    held = hold(client, headers, offset=offset, length=length).json
+    client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": payment_id}, headers=payments_token)
+    return held
+
+
+def refund_answer(amount):
+    def answer(request):
+        import json
+
+        asked = json.loads(request.body)["amount"]
+        assert asked["currency"] == "EUR"
+        return 200, {}, json.dumps({"id": "pay-c", "status": "refunded", "refunded": asked})
+    return answer
+
+
+def test_the_policy_is_kept_at_hold_time_and_shown(client, guest, search_has):
+    search_has()
+    held = hold(client, guest(), offset=30).json
+    policy = held["cancellation_policy"]
+    assert policy["kind"] == "flexible" and policy["timezone"] == "Europe/Zurich"
+    assert "48 hours" in policy["description"]
+    checkin = datetime.fromisoformat(policy["stay_starts_at"])
+    assert (checkin.hour, checkin.minute) == (15, 0) and checkin.utcoffset() is not None
+    assert datetime.fromisoformat(policy["free_until"]) == checkin - timedelta(hours=48)
+    assert held["refunded"] is None and held["cancellation_fee"] is None
+
+
+def test_cancel_early_refunds_everything(client, guest, payments_token, search_has):
+    search_has(price=12000)
+    held = confirmed(client, guest(), payments_token, offset=30)
+    with responses.RequestsMock() as mock:
+        refund = mock.add_callback(responses.POST, f"{PAYMENTS}/payments/pay-c/refund", callback=refund_answer(0))
+        body = client.post(f"/reservations/{held['id']}/cancel", headers=guest()).json
+    assert __import__("json").loads(refund.calls[0].request.body)["amount"] == {"amount": 24000, "currency": "EUR"}
+    assert body["status"] == "cancelled"
+    assert body["refunded"] == {"amount": 24000, "currency": "EUR"}
+    assert body["cancellation_fee"] == {"amount": 0, "currency": "EUR"}
+
+
+def test_cancel_inside_the_deadline_keeps_the_first_night(client, guest, payments_token, search_has,
+                                                           monkeypatch):
+    from hotelbook_reservations import bookings
+
+    search_has(price=12000)
+    held = confirmed(client, guest(), payments_token, offset=3, length=2)
+    starts = datetime.fromisoformat(held["cancellation_policy"]["stay_starts_at"])
+    one_day_before = (starts - timedelta(hours=24)).astimezone(__import__("datetime").UTC).replace(tzinfo=None)
+    monkeypatch.setattr(bookings, "utcnow", lambda: one_day_before)
+    with responses.RequestsMock() as mock:
+        refund = mock.add_callback(responses.POST, f"{PAYMENTS}/payments/pay-c/refund", callback=refund_answer(0))
+        body = client.post(f"/reservations/{held['id']}/cancel", headers=guest()).json
+    assert __import__("json").loads(refund.calls[0].request.body)["amount"]["amount"] == 12000
+    assert (body["refunded"]["amount"], body["cancellation_fee"]["amount"]) == (12000, 12000)
+
+
+def test_no_cancellation_once_the_stay_has_started(client, app, guest, payments_token, search_has, monkeypatch):
+    from hotelbook_reservations import bookings
+
+    search_has(price=12000)
+    held = confirmed(client, guest(), payments_token, offset=3, length=2)
+    for later in (timedelta(hours=1), timedelta(days=2), timedelta(days=30)):  # during the stay, after check-out
+        starts = datetime.fromisoformat(held["cancellation_policy"]["stay_starts_at"])
+        now = (starts + later).astimezone(__import__("datetime").UTC).replace(tzinfo=None)
+        monkeypatch.setattr(bookings, "utcnow", lambda now=now: now)
+        with responses.RequestsMock() as mock:  # any call to payments would fail this test
+            problem = client.post(f"/reservations/{held['id']}/cancel", headers=guest(), status=409)
+            assert len(mock.calls) == 0
+        assert problem.content_type == "application/problem+json"
+        assert problem.json["type"].endswith(":stay-started") and "started" in problem.json["detail"]
+    monkeypatch.undo()
+    assert client.get(f"/reservations/{held['id']}", headers=guest()).json["status"] == "confirmed"
+
+
+def test_non_refundable_cancels_without_a_refund(client, guest, payments_token, search_has):
+    from tests.conftest import NON_REFUNDABLE
+
+    search_has(price=12000, policy=NON_REFUNDABLE)
+    held = confirmed(client, guest(), payments_token, offset=30)
+    assert held["cancellation_policy"]["kind"] == "non_refundable" and held["cancellation_policy"]["free_until"] is None
+    with responses.RequestsMock() as mock:
+        body = client.post(f"/reservations/{held['id']}/cancel", headers=guest()).json
+        assert len(mock.calls) == 0
+    assert (body["refunded"]["amount"], body["cancellation_fee"]["amount"]) == (0, 24000)
+
+
+def test_refunded_is_what_payments_really_refunded(client, guest, payments_token, search_has):
+    """A retried cancel after a crash: payments answers with the first refund, and that is what is kept."""
+    search_has(price=12000)
+    held = confirmed(client, guest(), payments_token, offset=30)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, f"{PAYMENTS}/payments/pay-c/refund",
+                 json={"id": "pay-c", "status": "refunded", "refunded": {"amount": 12000, "currency": "EUR"}})
+        body = client.post(f"/reservations/{held['id']}/cancel", headers=guest()).json
+    assert (body["refunded"]["amount"], body["cancellation_fee"]["amount"]) == (12000, 12000)
+
+
+# --- after a cancellation: a cancellation note, never the receipt --------------------------------------
+
+
+def test_a_cancelled_reservation_serves_a_cancellation_note_not_the_receipt(client, guest, payments_token,
+                                                                            search_has, monkeypatch):
+    import json
+
+    from hotelbook_reservations import bookings
+
+    search_has(price=12000)
+    held = confirmed(client, guest("u1"), payments_token, offset=3, length=2)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, f"{USERS}/users/u1", json={"id": "u1", "name": "Zoë", "email": "z@example.test"})
+        render = mock.add(responses.POST, f"{PDF}/render", body=b"%PDF-1.7 receipt", content_type="application/pdf")
+        receipt = client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u1"))
+    assert json.loads(render.calls[0].request.body)["template"] == "receipt"
+    assert "48 hours" in json.loads(render.calls[0].request.body)["data"]["cancellation_policy"]
+
+    starts = datetime.fromisoformat(held["cancellation_policy"]["stay_starts_at"])
+    monkeypatch.setattr(bookings, "utcnow", lambda: (starts - timedelta(hours=10)).astimezone(
+        __import__("datetime").UTC).replace(tzinfo=None))
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.POST, f"{PAYMENTS}/payments/pay-c/refund", callback=refund_answer(0))
+        client.post(f"/reservations/{held['id']}/cancel", headers=guest("u1"))
+    monkeypatch.undo()
+
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, f"{USERS}/users/u1", json={"id": "u1", "name": "Zoë", "email": "z@example.test"})
+        render = mock.add(responses.POST, f"{PDF}/render", body=b"%PDF-1.7 note", content_type="application/pdf")
+        note = client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u1"))
+        again = client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u1"))
+        assert render.call_count == 1
+    assert note.body == again.body == b"%PDF-1.7 note" and note.body != receipt.body
+    assert "cancellation" in note.headers["Content-Disposition"]
+    sent = json.loads(render.calls[0].request.body)
+    assert sent["template"] == "cancellation"
+    assert (sent["data"]["paid"]["amount"], sent["data"]["refunded"]["amount"], sent["data"]["kept"]["amount"]) == (
+        24000, 12000, 12000)
+    # The old receipt's validator no longer matches: a cached "Total paid" is never confirmed as current.
+    client.get(f"/reservations/{held['id']}/receipt.pdf", headers={**guest("u1"), "If-None-Match": receipt.etag},
+               status=200)

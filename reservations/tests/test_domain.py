@@ -31,3 +31,50 @@ def test_total_and_expiry():
     assert domain.hold_expiry(now, 15) == datetime(2027, 1, 1, 12, 15)
     assert domain.is_expired("held", now, now)
     assert not domain.is_expired("confirmed", now, now)
+
+
+# --- cancellation terms --------------------------------------------------------------------------------
+
+ZURICH_48H = domain.CancellationPolicy.from_json({"kind": "flexible", "free_cancellation_hours": 48, "nights_kept": 1,
+                                                  "checkin_time": "15:00", "timezone": "Europe/Zurich"})
+CHECKIN, CHECKOUT = date(2027, 7, 10), date(2027, 7, 13)  # 3 nights at 100.00 = 300.00; Zürich is UTC+2 in July
+
+
+def terms(policy, now):
+    return domain.cancellation_terms(policy, 30000, 10000, CHECKIN, CHECKOUT, now)
+
+
+def test_the_stay_starts_at_check_in_time_in_the_hotels_own_zone():
+    assert ZURICH_48H.stay_starts_at(CHECKIN) == datetime(2027, 7, 10, 13, 0)  # 15:00 in Zürich
+    assert ZURICH_48H.free_until(CHECKIN) == datetime(2027, 7, 8, 13, 0)
+    tokyo = domain.CancellationPolicy.from_json({"kind": "flexible", "free_cancellation_hours": 48,
+                                                 "timezone": "Asia/Tokyo"})
+    assert tokyo.stay_starts_at(CHECKIN) == datetime(2027, 7, 10, 6, 0)
+
+
+def test_free_until_the_deadline_then_the_first_night_is_kept():
+    assert terms(ZURICH_48H, datetime(2027, 6, 1)) == (30000, 0)
+    assert terms(ZURICH_48H, datetime(2027, 7, 8, 12, 59, 59)) == (30000, 0)
+    assert terms(ZURICH_48H, datetime(2027, 7, 8, 13, 0)) == (20000, 10000)
+    assert terms(ZURICH_48H, datetime(2027, 7, 10, 12, 59)) == (20000, 10000)
+
+
+def test_no_cancellation_once_the_stay_has_started_even_after_check_out():
+    for now in (datetime(2027, 7, 10, 13, 0), datetime(2027, 7, 11), datetime(2027, 8, 1)):
+        with pytest.raises(domain.StayStarted):
+            terms(ZURICH_48H, now)
+
+
+def test_non_refundable_keeps_everything_and_refunded_plus_kept_is_the_total():
+    policy = domain.CancellationPolicy.from_json({"kind": "non_refundable", "timezone": "Europe/Zurich"})
+    assert terms(policy, datetime(2027, 1, 1)) == (0, 30000)
+    two_nights = domain.CancellationPolicy.from_json({"kind": "flexible", "free_cancellation_hours": 24,
+                                                      "nights_kept": 5, "timezone": "Europe/Zurich"})
+    assert terms(two_nights, datetime(2027, 7, 10)) == (0, 30000)  # never more than was paid
+
+
+def test_reservations_held_before_policies_are_free_until_the_stay_starts():
+    legacy = domain.CancellationPolicy.from_json(None)
+    assert terms(legacy, datetime(2027, 7, 10, 14, 59)) == (30000, 0)
+    with pytest.raises(domain.StayStarted):
+        terms(legacy, datetime(2027, 7, 10, 15, 0))
