@@ -13,7 +13,7 @@ from hotelbook_chassis.schemas import is_uuid
 from hotelbook_chassis.tokens import has_scope
 from hotelbook_payments import saga
 from hotelbook_payments.models import Payment, db
-from hotelbook_payments.schemas import IdempotencyHeader, PaymentIn, PaymentOut
+from hotelbook_payments.schemas import IdempotencyHeader, PaymentIn, PaymentOut, RefundIn
 
 blp = Blueprint("payments", __name__, description="Charges for reservations, refunds")
 
@@ -53,7 +53,9 @@ def get_payment(payment_id: str) -> dict[str, Any]:
 
 @blp.post("/payments/<payment_id>/refund")
 @blp.requires("payments:refund")
+@blp.arguments(RefundIn)
 @blp.response(200, PaymentOut)
-def refund_payment(payment_id: str) -> dict[str, Any]:
-    """Refund in full (reservations asks when a confirmed reservation is cancelled); idempotent."""
-    return saga.payment_out(saga.refund(payment_id))
+@blp.alt_response(422, description="More than was paid, or another currency")
+def refund_payment(body: dict[str, Any], payment_id: str) -> dict[str, Any]:
+    """Refund ``amount`` (what the cancellation policy gives back), or all when absent; done once, then replayed."""
+    return saga.payment_out(saga.refund(payment_id, body.get("amount")))

@@ -86,10 +86,13 @@ def charge_by_key(key: str) -> dict[str, Any] | None:
     return response.json()
 
 
-def refund(charge_id: str) -> None:
-    response = peers().bank.post("/refunds", json={"charge_id": charge_id}, idempotency_key=f"refund-{charge_id}")
+def refund(charge_id: str, amount: int | None = None) -> int:
+    """Refund the charge (``amount`` of it, or all); returns what the bank refunded (the first refund, if asked again)."""
+    body: dict[str, Any] = {"charge_id": charge_id, **({"amount": amount} if amount is not None else {})}
+    response = peers().bank.post("/refunds", json=body, idempotency_key=f"refund-{charge_id}")
     if response.status_code != 200:
         raise PeerUnavailable("bank")
+    return int(response.json()["refunded_amount"])
 
 
 def reservation(reservation_id: str, bearer: str | None) -> requests.Response:

@@ -29,6 +29,8 @@ class Payment(db.Model):
     brand: Mapped[str] = mapped_column(String(20))
     last4: Mapped[str] = mapped_column(String(4))
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What went back to the card: all of it (hold expired) or what the cancellation policy gives back.
+    refunded_amount: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The answer given for this idempotency key, replayed for the same request.
     response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_body: Mapped[dict | None] = mapped_column(JSON, nullable=True)

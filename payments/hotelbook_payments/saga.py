@@ -52,7 +52,11 @@ def payment_out(payment: Payment) -> dict[str, Any]:
         "amount": money(payment.amount, payment.currency) if payment.amount is not None else None,
         "status": payment.status, "bank_reference": payment.bank_reference,
         "card": {"brand": payment.brand, "last4": payment.last4}, "confirmed": payment.confirmed,
+        "refunded": None,
     }
+    if payment.status == "refunded" and payment.currency:
+        refunded = payment.amount if payment.refunded_amount is None else payment.refunded_amount
+        out["refunded"] = money(refunded or 0, payment.currency)
     if payment.decline_reason:
         out["decline_reason"] = payment.decline_reason
     return out
@@ -211,24 +215,29 @@ def confirm_step(payment: Payment) -> Answer:
     return finish(payment, 201, payment_out(payment))
 
 
-def refund_charge(payment: Payment) -> None:
-    """Refund at the bank (idempotent) and record it."""
+def refund_charge(payment: Payment, amount: int | None = None) -> None:
+    """Refund at the bank (all, or ``amount``; idempotent: a payment is refunded once) and record it."""
     if payment.status == "refunded":
         return
-    clients.refund(payment.bank_reference or "")
-    mark(payment, "refunded")
+    refunded = clients.refund(payment.bank_reference or "", amount)
+    mark(payment, "refunded", refunded_amount=refunded)
     db.session.commit()
 
 
-def refund(payment_id: str) -> Payment:
+def refund(payment_id: str, amount: dict[str, Any] | None = None) -> Payment:
+    """Refund what reservations asks (its cancellation policy's amount), or all; asked again, the first answer."""
     payment = db.session.get(Payment, payment_id) if is_uuid(payment_id) else None
     if payment is None:
         raise Problem(404, "No such payment.", type="not-found")
     if payment.status not in ("succeeded", "refunded"):
         raise Problem(409, f"A {payment.status} payment cannot be refunded.", type="not-refundable",
                       status_now=payment.status)
+    if amount is not None and payment.status != "refunded" and (
+            amount["currency"] != payment.currency or amount["amount"] > (payment.amount or 0)):
+        raise Problem(422, "A refund must be in the payment's currency and at most its amount.",
+                      type="refund-too-large", invalid_params=[{"name": "amount", "reason": "more than was paid"}])
     try:
-        refund_charge(payment)
+        refund_charge(payment, amount["amount"] if amount else None)
     except PeerUnavailable as error:
         raise Problem(502, "The bank could not refund right now; retry.", type="bank-error") from error
     return payment

@@ -44,6 +44,10 @@ class IdempotencyHeader(Schema):
         unknown = "exclude"  # every other header
 
 
+class RefundIn(Schema):
+    amount = fields.Nested(Money, metadata={"description": "what to give back; the whole payment when absent"})
+
+
 class CardOut(Schema):
     brand = fields.String()
     last4 = fields.String()
@@ -58,3 +62,4 @@ class PaymentOut(Schema):
     card = fields.Nested(CardOut)
     confirmed = fields.Boolean()
     decline_reason = fields.String()
+    refunded = fields.Nested(Money, allow_none=True)

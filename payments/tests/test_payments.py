@@ -378,3 +378,26 @@ def test_a_reservation_of_another_guest_is_404_even_if_reservations_shows_it(cli
     before = ledger(peers)["charges"]
     pay(client, guest(), key="not-mine-key-1", status=404)
     assert ledger(peers)["charges"] == before and confirms(peers) == []
+
+
+# --- refunds of exactly what the cancellation policy gives back ----------------------------------------
+
+
+def test_refund_of_part_of_a_payment_reaches_the_bank_exactly_once(client, guest, peers, token_factory):
+    answer = pay(client, guest(), key="partial-refund-1").json
+    service = bearer(token_factory("payments:refund", sub="reservations"))
+    before = ledger(peers)
+    client.post_json(f"/payments/{answer['id']}/refund", {"amount": {"amount": 24001, "currency": "EUR"}},
+                     headers=service, status=422)
+    client.post_json(f"/payments/{answer['id']}/refund", {"amount": {"amount": 100, "currency": "USD"}},
+                     headers=service, status=422)
+    refunded = client.post_json(f"/payments/{answer['id']}/refund", {"amount": {"amount": 12000, "currency": "EUR"}},
+                                headers=service).json
+    assert refunded["status"] == "refunded" and refunded["refunded"] == {"amount": 12000, "currency": "EUR"}
+    # Asked again (a retried cancel), even for another amount: the first refund is the answer.
+    again = client.post_json(f"/payments/{answer['id']}/refund", {"amount": {"amount": 24000, "currency": "EUR"}},
+                             headers=service).json
+    assert again["refunded"] == {"amount": 12000, "currency": "EUR"}
+    after = ledger(peers)
+    assert after["refunded"] - before["refunded"] == 12000 and after["refunds"] - before["refunds"] == 1
+    assert client.get(f"/payments/{answer['id']}", headers=guest()).json["refunded"]["amount"] == 12000

@@ -52,6 +52,7 @@ class ChargeOut(Schema):
     status = fields.String()
     decline_reason = fields.String(allow_none=True)
     card = fields.Dict()
+    refunded_amount = fields.Integer()
 
 
 class ChargeQuery(Schema):
@@ -60,6 +61,8 @@ class ChargeQuery(Schema):
 
 class RefundIn(Schema):
     charge_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    amount = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**9),
+                            metadata={"description": "minor units; the whole charge when absent"})
 
 
 class LedgerOut(Schema):
@@ -124,13 +127,17 @@ def get_charge(charge_id: str) -> dict[str, Any]:
 @blp.arguments(RefundIn)
 @blp.response(200, ChargeOut)
 def refund(body: dict[str, Any]) -> dict[str, Any]:
-    """Refund a succeeded charge in full; refunding again changes nothing."""
+    """Refund a succeeded charge, in full or ``amount`` of it, once; refunding again changes nothing."""
     found = db.session.get(Charge, body["charge_id"])
     if found is None:
         raise Problem(404, "No such charge.", type="not-found")
     if found.status != "succeeded":
         raise Problem(409, "Only a succeeded charge can be refunded.", type="not-refundable")
-    db.session.execute(update(Charge).where(Charge.id == found.id).values(refunded=True))
+    amount = body.get("amount", found.amount)
+    if amount > found.amount:
+        raise Problem(422, "A refund cannot exceed the charge.", type="refund-too-large")
+    db.session.execute(update(Charge).where(Charge.id == found.id, Charge.refunded.is_(False))
+                       .values(refunded=True, refunded_amount=amount))
     db.session.commit()
     db.session.refresh(found)
     return found.out()
@@ -144,7 +151,8 @@ def ledger() -> dict[str, int]:
     charged, charges = db.session.execute(
         select(func.coalesce(func.sum(Charge.amount), 0), func.count()).where(succeeded)).one()
     refunded, refunds = db.session.execute(
-        select(func.coalesce(func.sum(Charge.amount), 0), func.count()).where(succeeded, Charge.refunded)).one()
+        select(func.coalesce(func.sum(func.coalesce(Charge.refunded_amount, Charge.amount)), 0), func.count())
+        .where(succeeded, Charge.refunded)).one()
     return {"charged": int(charged), "refunded": int(refunded), "charges": charges, "refunds": refunds}
 
 

@@ -25,9 +25,12 @@ class Charge(db.Model):
     status: Mapped[str] = mapped_column(String(12))  # succeeded | declined
     decline_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+    refunded_amount: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a refund may be partial
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     def out(self) -> dict[str, object]:
         return {"id": self.id, "idempotency_key": self.idempotency_key, "amount": self.amount,
                 "currency": self.currency, "status": "refunded" if self.refunded else self.status,
-                "decline_reason": self.decline_reason, "card": {"brand": self.brand, "last4": self.last4}}
+                "decline_reason": self.decline_reason, "card": {"brand": self.brand, "last4": self.last4},
+                "refunded_amount": (self.amount if self.refunded_amount is None else self.refunded_amount)
+                if self.refunded else 0}
