@@ -36,6 +36,16 @@ class ReceiptData(Schema):
     nightly_price = fields.Nested(Money, required=True)
     total = fields.Nested(Money, required=True)
     issued_at = fields.String(load_default="", validate=validate.Length(max=40))
+    cancellation_policy = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class CancellationData(ReceiptData):
+    """A cancelled reservation: what was paid, refunded and kept under its policy."""
+
+    paid = fields.Nested(Money, required=True)
+    refunded = fields.Nested(Money, required=True)
+    kept = fields.Nested(Money, required=True)
+    cancelled_at = fields.String(load_default="", validate=validate.Length(max=40))
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,8 @@ class Template:
 
 TEMPLATES: dict[str, Template] = {
     "receipt": Template("receipt", "A4 receipt of a paid reservation", ReceiptData, "receipt.css"),
+    "cancellation": Template("cancellation", "A4 cancellation note: paid, refunded and kept", CancellationData,
+                             "receipt.css"),
 }
 
 

@@ -112,3 +112,23 @@ def test_malformed_body(client, renderer_token):
     assert "data" in {p["name"] for p in problem["invalid_params"]}
     client.post_json("/render", {"template": "receipt", "data": [], "x": 1}, headers=renderer_token, status=400)
     assert json.loads(client.get("/openapi.json").text)["paths"]["/render"]
+
+
+def test_receipt_states_the_cancellation_policy(client, receipt, renderer_token):
+    receipt["cancellation_policy"] = "Free cancellation until 48 hours before check-in; after that the first night is kept."
+    text = pdf_text(client.post_json("/render", {"template": "receipt", "data": receipt}, headers=renderer_token).body)
+    assert "48 hours before check-in" in text and "Total paid" in text
+
+
+def test_cancellation_note_shows_paid_refunded_and_kept_and_is_no_receipt(client, receipt, renderer_token):
+    note = {**receipt, "paid": {"amount": 30000, "currency": "EUR"}, "refunded": {"amount": 15000, "currency": "EUR"},
+            "kept": {"amount": 15000, "currency": "EUR"}, "cancelled_at": "2027-02-27T09:00:00Z"}
+    response = client.post_json("/render", {"template": "cancellation", "data": note}, headers=renderer_token)
+    text = pdf_text(response.body)
+    assert "Cancellation note" in text and "Total paid" not in text
+    assert "Paid" in text and "300.00 EUR" in text
+    assert "Refunded to the card" in text and "Kept as cancellation fee" in text and "150.00 EUR" in text
+    del note["kept"]
+    problem = client.post_json("/render", {"template": "cancellation", "data": note}, headers=renderer_token,
+                               status=400).json
+    assert "data.kept" in {p["name"] for p in problem["invalid_params"]}
