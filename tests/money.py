@@ -1,4 +1,5 @@
-"""Money and rooms must agree: what the bank really holds equals what was booked."""
+"""Money and rooms must agree: what the bank really holds equals what was booked, plus the
+cancellation fees kept under each offer's policy."""
 
 from __future__ import annotations
 
@@ -23,10 +24,19 @@ def confirmed_total(guests: Iterable[Guest]) -> int:
             assert page.status_code == 200, page.text
             body = page.json()
             total += sum(r["total"]["amount"] for r in body["items"] if r["status"] == "confirmed")
+            total += sum(kept_fee(r) for r in body["items"] if r["status"] == "cancelled")
             token = body["next_token"]
             if not token:
                 break
     return total
+
+
+def kept_fee(reservation: dict) -> int:
+    """What a cancelled reservation's policy kept: paid minus refunded (nothing when it was never paid)."""
+    if not reservation.get("payment_id"):
+        return 0
+    assert reservation["refunded"] is not None, reservation
+    return reservation["total"]["amount"] - reservation["refunded"]["amount"]
 
 
 def bank_net(stack) -> int:
@@ -38,7 +48,8 @@ def bank_net(stack) -> int:
 
 
 def assert_money_and_rooms_agree(stack, guests: Iterable[Guest], within: float = 45) -> None:
-    """Charged minus refunded equals confirmed totals, once reconcile has finished what faults left.
+    """Charged minus refunded equals confirmed totals plus kept cancellation fees, once reconcile has
+    finished what faults left.
 
     ``reconcile`` (the periodic job of ``make up``) takes over a payment a crash
     left pending only once it is older than the bank timeout, hence the wait.
@@ -51,4 +62,4 @@ def assert_money_and_rooms_agree(stack, guests: Iterable[Guest], within: float =
         if money == rooms or time.monotonic() > deadline:
             break
         time.sleep(3)
-    assert money == rooms, f"bank holds {money}, confirmed reservations total {rooms}"
+    assert money == rooms, f"bank holds {money}, confirmed reservations and kept fees total {rooms}"

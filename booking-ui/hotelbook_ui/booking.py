@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
-from hotelbook_ui.domain import is_uuidish, parse_card, parse_stay, seconds_left
+from hotelbook_ui.domain import format_money, is_uuidish, parse_card, parse_stay, seconds_left
 from hotelbook_ui.guest import LoginRequired, guest_token
 
 bp = Blueprint("booking", __name__)
@@ -23,6 +23,9 @@ PAYMENT_FAILED = ("The payment could not be completed because of a problem at th
                   "Please try again.")
 STILL_PROCESSING = ("Your payment is still being processed. Wait a moment, then reload this page or send the form "
                     "again: you will not be charged twice.")
+PAYMENT_BEING_CHECKED = ("We did not get the bank's answer in time, so your payment is being checked with the bank. "
+                         "You will never be charged twice. Reload this page in a minute to see your reservation "
+                         "confirmed, or send the form again.")
 PAYMENTS_DOWN = ("Payments are not answering right now. You have not been charged twice: "
                  "send the form again in a minute, it is safe.")
 
@@ -80,7 +83,9 @@ def hold():
         flash(RESERVATIONS_DOWN, "error")
         return redirect(back)
     except PeerError as problem:
-        if problem.status == 409:
+        if problem.status == 409 and problem.type.endswith(":too-many-holds"):
+            flash(problem.detail or "You already hold as many rooms as you may at once.", "error")
+        elif problem.status == 409:
             flash("Sorry, that room was just taken for these dates. Please choose another room or other dates.",
                   "error")
         elif problem.status in (400, 422):
@@ -170,6 +175,9 @@ def pay(reservation_id: str):
             field_errors = {k: v for k, v in field_errors.items() if v}
             return _render(found, errors=field_errors, error=None if field_errors else (
                 problem.detail or "The card details were not accepted."), holder=holder, status=400)
+        if problem.status == 504 and problem.type.endswith(":payment-pending"):
+            # The bank's answer was lost: payments checks with the bank; the same key never charges twice.
+            return _render(found, error=PAYMENT_BEING_CHECKED, idempotency_key=key, holder=holder, status=202)
         if problem.status == 504:
             # No answer in time: the charge may have gone through, so the retry keeps the key.
             return _render(found, error=PAYMENTS_DOWN, idempotency_key=key, holder=holder, status=503)
@@ -201,8 +209,10 @@ def receipt(reservation_id: str):
         return render_template("message.html", title="Receipt unavailable",
                                message="The receipt cannot be downloaded right now. Please try again shortly.",
                                tone="error"), 503
+    # After a cancellation reservations serves the cancellation note, never the receipt.
+    document = "cancellation" if upstream.headers.get("X-Document") == "cancellation" else "receipt"
     return Response(upstream.content, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="hotelbook-receipt-{reservation_id[:8]}.pdf"',
+        "Content-Disposition": f'attachment; filename="hotelbook-{document}-{reservation_id[:8]}.pdf"',
         "Cache-Control": "private, no-store",
     })
 
@@ -235,21 +245,32 @@ def my_reservations():
     return render_template("reservations.html", items=items, next_token=page.get("next_token"), error=None)
 
 
+def cancelled_message(reservation: dict[str, Any]) -> str:
+    refunded, kept = reservation.get("refunded"), reservation.get("cancellation_fee")
+    if not refunded:
+        return "Your reservation is cancelled. Nothing was paid, so nothing was charged."
+    message = f"Your reservation is cancelled. {format_money(refunded)} is refunded to your card"
+    if kept and kept.get("amount"):
+        message += f"; {format_money(kept)} is kept under the cancellation policy"
+    return message + "."
+
+
 @bp.post("/reservations/<reservation_id>/cancel")
 def cancel(reservation_id: str):
     if not is_uuidish(reservation_id):
         abort(404)
     try:
-        as_guest(lambda token: peers().cancel(token, reservation_id))
+        cancelled = as_guest(lambda token: peers().cancel(token, reservation_id))
     except PeerUnavailable:
         flash(RESERVATIONS_DOWN, "error")
     except PeerError as problem:
         if problem.status in (403, 404):
             abort(404)
         if problem.status == 409:
-            flash("This reservation can no longer be cancelled.", "error")
+            flash(problem.detail if problem.type.endswith(":stay-started") and problem.detail
+                  else "This reservation can no longer be cancelled.", "error")
         else:
             flash(RESERVATIONS_DOWN, "error")
     else:
-        flash("Your reservation is cancelled. If you had paid, the money is refunded to your card.", "success")
+        flash(cancelled_message(cancelled), "success")
     return redirect(url_for("booking.my_reservations"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask import Flask
 
@@ -18,6 +18,15 @@ def _when(value: str | None) -> str:
     return moment.strftime("%d %b %Y, %H:%M UTC") if moment else "—"
 
 
+def _hotel_time(value: str | None) -> str:
+    """An ISO time with the hotel's UTC offset, shown as the hotel's local clock time."""
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        moment = None
+    return moment.strftime("%a %d %b %Y, %H:%M") + " hotel time" if moment else "—"
+
+
 def _day(value: str | None) -> str:
     try:
         return date.fromisoformat(value).strftime("%a %d %b %Y") if value else "—"
@@ -31,6 +40,7 @@ def register_views(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(_when, "when")
     app.add_template_filter(_day, "day")
+    app.add_template_filter(_hotel_time, "hotel_time")
 
     @app.context_processor
     def common() -> dict[str, object]:

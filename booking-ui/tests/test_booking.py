@@ -256,3 +256,85 @@ def test_a_payment_still_in_progress_keeps_the_key(guest, fake):
     assert "still being processed" in page.text
     retry = next(f for f in page.forms.values() if f.action.endswith("/pay"))
     assert retry["idempotency_key"].value == form["idempotency_key"].value
+
+
+# --- cancellation policy, cancellation notes, holds cap, payments being checked -------------------------
+
+FLEXIBLE = {"kind": "flexible", "free_cancellation_hours": 48, "nights_kept": 1, "checkin_time": "15:00",
+            "description": "Free cancellation until 48 hours before check-in (15:00, hotel's local time); "
+                           "after that the first night is kept."}
+KEPT_POLICY = {**FLEXIBLE, "timezone": "Europe/Zurich", "free_until": "2027-02-27T15:00:00+01:00",
+               "stay_starts_at": "2027-03-01T15:00:00+01:00"}
+
+
+def test_the_policy_is_shown_in_results_on_the_hotel_page_and_before_paying(guest, fake):
+    policy_hotel = hotel(room_types=[{**hotel()["room_types"][0], "cancellation_policy": FLEXIBLE}])
+    fake.replace(responses.GET, f"{SEARCH}/hotels/{HOTEL_ID}", json=policy_hotel)
+    fake.get(f"{SEARCH}/hotels", json={"items": [{
+        "id": HOTEL_ID, "name": "Hotel Bellevue", "city": "Zürich", "country": "CH", "stars": 4,
+        "available": True, "stay_price": {"amount": 24000, "currency": "EUR"},
+        "cancellation_policy": {**FLEXIBLE, "kind": "non_refundable",
+                                "description": "Non-refundable: the full price is kept if you cancel."}}],
+        "next_token": None})
+    assert "Non-refundable: the full price is kept" in guest.get("/hotels", params={"city": "Zürich", **DATES}).text
+    assert "Free cancellation until 48 hours before check-in" in guest.get(f"/hotels/{HOTEL_ID}", params=DATES).text
+    held = reservation(cancellation_policy=KEPT_POLICY)
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    page = guest.get(f"/reservations/{held['id']}")
+    assert "Pay for your room" in page.text
+    assert "Free cancellation until 48 hours before check-in" in page.text
+    assert "Free cancellation until Sat 27 Feb 2027, 15:00 hotel time" in page.text
+
+
+def test_cancelling_says_what_was_refunded_and_kept_and_offers_the_note(guest, fake):
+    confirmed = reservation("confirmed", payment_id="p1", cancellation_policy=KEPT_POLICY)
+    cancelled = {**confirmed, "status": "cancelled", "refunded": {"amount": 12000, "currency": "EUR"},
+                 "cancellation_fee": {"amount": 12000, "currency": "EUR"}}
+    fake.get(f"{RESERVATIONS}/reservations", json={"items": [confirmed], "next_token": None})
+    fake.post(f"{RESERVATIONS}/reservations/{confirmed['id']}/cancel", json=cancelled)
+    listing = guest.get("/reservations")
+    assert 'data-confirm="Cancel this reservation? Free cancellation until 48 hours' in listing.text
+    form = next(f for f in listing.forms.values() if f.action.endswith("/cancel"))
+    fake.replace(responses.GET, f"{RESERVATIONS}/reservations", json={"items": [cancelled], "next_token": None})
+    after = form.submit(status=302).follow()
+    assert "€120.00 is refunded to your card; €120.00 is kept under the cancellation policy" in after.text
+    assert "Cancellation note" in after.text and ">Receipt<" not in after.text
+    fake.get(f"{RESERVATIONS}/reservations/{confirmed['id']}", json=cancelled)
+    detail = guest.get(f"/reservations/{confirmed['id']}")
+    assert "Download cancellation note (PDF)" in detail.text and "Download receipt" not in detail.text
+    fake.get(f"{RESERVATIONS}/reservations/{confirmed['id']}/receipt.pdf", body=PDF,
+             content_type="application/pdf", headers={"X-Document": "cancellation"})
+    pdf = guest.get(f"/reservations/{confirmed['id']}/receipt.pdf")
+    assert "hotelbook-cancellation-" in pdf.headers["Content-Disposition"]
+
+
+def test_no_cancellation_once_the_stay_started_is_explained(guest, fake):
+    confirmed = reservation("confirmed", payment_id="p1")
+    fake.get(f"{RESERVATIONS}/reservations", json={"items": [confirmed], "next_token": None})
+    fake.post(f"{RESERVATIONS}/reservations/{confirmed['id']}/cancel", status=409, json={
+        "status": 409, "title": "Conflict", "type": "urn:problem:hotelbook:stay-started",
+        "detail": "The stay started on 2027-03-01 15:00 (hotel's local time): a reservation can no longer be "
+                  "cancelled once the stay has started."})
+    form = next(f for f in guest.get("/reservations").forms.values() if f.action.endswith("/cancel"))
+    assert "no longer be cancelled once the stay has started" in form.submit(status=302).follow().text
+
+
+def test_too_many_holds_is_explained(guest, fake):
+    fake.post(f"{RESERVATIONS}/reservations", status=409, json={
+        "status": 409, "title": "Conflict", "type": "urn:problem:hotelbook:too-many-holds",
+        "detail": "You already hold 5 unpaid rooms, the most one guest may hold at once."})
+    page = reserve_form(guest).submit(status=302).follow()
+    assert "You already hold 5 unpaid rooms" in page.text and "just taken" not in page.text
+
+
+def test_a_payment_being_checked_with_the_bank_keeps_the_key_and_says_so(guest, fake):
+    held = reservation()
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    fake.post(f"{PAYMENTS}/payments", status=504, json={
+        "status": 504, "title": "Gateway Timeout", "type": "urn:problem:hotelbook:payment-pending",
+        "status_now": "pending", "payment_id": "p1"})
+    _, form = pay_form(guest, held)
+    page = form.submit(status=202)
+    assert "being checked with the bank" in page.text and "never be charged twice" in page.text
+    retry = next(f for f in page.forms.values() if f.action.endswith("/pay"))
+    assert retry["idempotency_key"].value == form["idempotency_key"].value

@@ -133,8 +133,9 @@ class RunningSystem:
         return steps.run(self.layout, BY_NAME[service], app, *args)
 
     def create_hotel(self, city: str = "Zürich", rooms: int = 1, nightly_price: int = 12000,
-                     capacity: int = 2, name: str | None = None) -> dict[str, Any]:
-        """A hotel with one room type, created through search's admin API."""
+                     capacity: int = 2, name: str | None = None,
+                     cancellation_policy: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A hotel with one room type, created through search's admin API (policy: search's default)."""
         token = self.token(ADMIN_CLIENT[0], "search:write")
         body = {
             "name": name or f"Test Hotel {uuid.uuid4().hex[:6]}",
@@ -145,7 +146,8 @@ class RunningSystem:
             "description": "A quiet hotel for tests.",
             "amenities": ["wifi"],
             "room_types": [{"name": "Double", "capacity": capacity,
-                            "nightly_price": {"amount": nightly_price, "currency": "EUR"}, "rooms": rooms}],
+                            "nightly_price": {"amount": nightly_price, "currency": "EUR"}, "rooms": rooms,
+                            **({"cancellation_policy": cancellation_policy} if cancellation_policy else {})}],
         }
         response = requests.post(f"{self.url('search')}/hotels", json=body,
                                  headers={"Authorization": f"Bearer {token}"}, timeout=10)
