@@ -138,12 +138,19 @@ def test_payments_killed_right_after_the_charge(stack, guest, hotel):
     assert again.status_code == 201 and again.json()["confirmed"] is True
 
 
+def restart_payments(stack, env=None):
+    stack.kill("payments")
+    try:
+        stack.start("payments", env)
+    except TimeoutError:  # a loaded machine can take longer than the default 30 s to boot it
+        stack.processes["payments"].wait_ready(120)
+
+
 def test_bank_answer_lost_past_the_timeout_is_pending_then_reconciled(stack, guest, hotel):
     """The real bank sandbox charges the slow card at once and answers after 3 s; payments gives up after 1 s."""
     reservation = hold(guest, hotel, 106)
     before = bank_net(stack)
-    stack.kill("payments")
-    stack.start("payments", {"BANK_TIMEOUT": "1"})
+    restart_payments(stack, {"BANK_TIMEOUT": "1"})
     try:
         answer = guest.pay(reservation["id"], {**GOOD_CARD, "number": "4000000000000259"}, key="answer-lost")
         assert answer.status_code == 504, answer.text
@@ -156,8 +163,7 @@ def test_bank_answer_lost_past_the_timeout_is_pending_then_reconciled(stack, gue
         assert bank_net(stack) - before == reservation["total"]["amount"]
         assert guest.reservation(reservation["id"]).json()["status"] == "held"
     finally:
-        stack.kill("payments")
-        stack.start("payments")
+        restart_payments(stack)
     stack.flask("payments", "hotelbook_payments", "reconcile", "--older-than", "0")
     assert guest.reservation(reservation["id"]).json()["status"] == "confirmed"
     again = guest.pay(reservation["id"], {**GOOD_CARD, "number": "4000000000000259"}, key="answer-lost")
