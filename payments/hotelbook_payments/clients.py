@@ -87,7 +87,7 @@ def charge_by_key(key: str) -> dict[str, Any] | None:
 
 
 def refund(charge_id: str, amount: int | None = None) -> int:
-    """Refund the charge (``amount`` of it, or all); returns what the bank refunded (the first refund, if asked again)."""
+    """Refund the charge (``amount`` of it, or all); returns what the bank refunded (the first, if asked again)."""
     body: dict[str, Any] = {"charge_id": charge_id, **({"amount": amount} if amount is not None else {})}
     response = peers().bank.post("/refunds", json=body, idempotency_key=f"refund-{charge_id}")
     if response.status_code != 200:

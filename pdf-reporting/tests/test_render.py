@@ -115,7 +115,8 @@ def test_malformed_body(client, renderer_token):
 
 
 def test_receipt_states_the_cancellation_policy(client, receipt, renderer_token):
-    receipt["cancellation_policy"] = "Free cancellation until 48 hours before check-in; after that the first night is kept."
+    receipt["cancellation_policy"] = ("Free cancellation until 48 hours before check-in; "
+                                      "after that the first night is kept.")
     text = pdf_text(client.post_json("/render", {"template": "receipt", "data": receipt}, headers=renderer_token).body)
     assert "48 hours before check-in" in text and "Total paid" in text
 
