@@ -97,7 +97,8 @@ class RunningSystem:
 
     def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         self.processes[name] = self._process(name, extra_env)
-        self.processes[name].start()
+        # Generous: on a loaded machine (CI shares its cores) a restart can take over 30 s to boot.
+        self.processes[name].start(timeout=120)
 
     def restart(self, name: str) -> None:
         self.stop(name)
