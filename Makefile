@@ -38,7 +38,9 @@ client: $(STAMP)
 seed: $(STAMP)
 	$(PY) -m hotelbook_stack seed --hotels $(HOTELS)
 
+## Every benchmark; Locust (for bench/load.py) goes into the project's virtualenv first.
 bench: $(STAMP)
+	uv pip install --quiet --python $(PY) -c constraints.txt locust
 	for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint:

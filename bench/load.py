@@ -1,11 +1,25 @@
-"""Load: the booking journey (search, hold, pay) through the gateway, with Locust.
+"""Load: the booking journey (search, hotel page, hold, pay) through the gateway, with Locust.
 
-Starts the whole system as real processes (as the system tests do), signs up and
-logs in a pool of guests, then runs Locust headless for ``--seconds``. Prints
-bookings per second, p50/p99 per step, the error count and each service's share
-of the CPU time used during the run.
+Starts the whole system as real processes on free ports (every service under the
+same gunicorn settings as ``make up``, the nginx gateway, the SMTP sink), signs up
+and logs in a pool of guests, then runs Locust headless. Prints, for one run:
 
-    python bench/load.py --users 40 --seconds 30
+* bookings per second, p50/p99 per step and for the whole journey, errors;
+* each process's share of the CPU used during the run (read from /proc: every
+  gunicorn master and worker, nginx, the SMTP sink);
+* the service CPU per completed booking, its floor and their ratio. The floor is
+  the number of HTTP requests one booking causes (through the gateway and between
+  services, counted from the services' access lines) times the CPU one request to
+  a bare Flask JSON endpoint costs under the same gunicorn settings, measured in
+  the same run.
+
+Closed model (each user books again as soon as a booking ends)::
+
+    python bench/load.py --users 24 --seconds 30
+
+Open model (a constant arrival rate of bookings per second, whatever the answers)::
+
+    python bench/load.py --rate 10 --seconds 30
 """
 
 from __future__ import annotations
@@ -16,8 +30,11 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -25,22 +42,33 @@ import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
-from locust import FastHttpUser, events, task  # noqa: E402
+from gevent.pool import Pool  # noqa: E402
+from geventhttpclient import HTTPClient  # noqa: E402
+from locust import FastHttpUser, constant, constant_throughput, events, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
+from hotelbook_chassis.testing import ServiceProcess, free_port  # noqa: E402
+from hotelbook_stack import bootstrap as steps  # noqa: E402
 from hotelbook_stack.running import RunningSystem  # noqa: E402
+from hotelbook_stack.services import SERVICES  # noqa: E402
 from tests.journey import GOOD_CARD, stay  # noqa: E402
 from tests.reliability.conftest import logged_in_guests  # noqa: E402
 
 GUESTS: list = []
 HOTELS: list = []
 BOOKINGS = {"done": 0}
+COUNTER = itertools.count()
+STEPS = ("1 search", "2 hotel page", "3 hold", "4 pay")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 class Booker(FastHttpUser):
-    """One guest repeating the journey: search a city, hold a room, pay."""
+    """One guest repeating the journey: search a city, open a hotel, hold a room, pay."""
+
+    wait_time = constant(0)
 
     def on_start(self) -> None:
         self.guest = GUESTS[next(COUNTER) % len(GUESTS)]
@@ -49,88 +77,239 @@ class Booker(FastHttpUser):
 
     @task
     def book(self) -> None:
+        started = time.perf_counter()
+        if self.journey():
+            BOOKINGS["done"] += 1
+            events.request.fire(request_type="JOURNEY", name="journey", response_time=1000 * (
+                time.perf_counter() - started), response_length=0, exception=None, context={})
+
+    def journey(self) -> bool:
         hotel = self.rng.choice(HOTELS)
         checkin, checkout = stay(self.rng.randint(20, 330), self.rng.randint(1, 3))
         with self.client.get("/api/search/hotels", params={"city": hotel["city"], "checkin": checkin,
-                             "checkout": checkout, "guests": 2, "limit": 10}, name="1 search",
+                             "checkout": checkout, "guests": 2, "limit": 10}, name=STEPS[0],
                              catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"search {response.status_code}")
-                return
+                return False
+        with self.client.get(f"/api/search/hotels/{hotel['id']}", name=STEPS[1],
+                             catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"hotel page {response.status_code}")
+                return False
         with self.client.post("/api/reservations/reservations", json={
                 "hotel_id": hotel["id"], "room_type_id": hotel["room_types"][0]["id"], "checkin": checkin,
-                "checkout": checkout, "guests": 2}, headers=self.auth, name="2 hold",
+                "checkout": checkout, "guests": 2}, headers=self.auth, name=STEPS[2],
                 catch_response=True) as response:
             if response.status_code != 201:
                 response.failure(f"hold {response.status_code}")
-                return
+                return False
             reservation_id = response.json()["id"]
         with self.client.post("/api/payments/payments", json={"reservation_id": reservation_id, "card": GOOD_CARD},
-                              headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex}, name="3 pay",
+                              headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex}, name=STEPS[3],
                               catch_response=True) as response:
             if response.status_code not in (200, 201):
                 response.failure(f"pay {response.status_code}")
-                return
-        BOOKINGS["done"] += 1
+                return False
+        return True
 
 
-COUNTER = itertools.count()
+# --- CPU from /proc -------------------------------------------------------------------
 
 
-def cpu_seconds(pgid: int) -> float:
-    """User + system CPU time of every process in a process group (a gunicorn master and its workers)."""
-    total = 0
-    tick = os.sysconf("SC_CLK_TCK")
+def process_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds of the process and of its children it has reaped)."""
+    table = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:  # fields[2] is the process group
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+        # fields[1] is the parent; utime, stime, cutime, cstime are fields[11:15]
+        table[int(stat.parent.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]) / TICK)
+    return table
+
+
+def tree_cpu(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds of each named process and all its descendants (gunicorn workers, nginx workers)."""
+    table = process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    used = {}
+    for name, root in roots.items():
+        total, todo = 0.0, [root]
+        while todo:
+            pid = todo.pop()
+            if pid in table:
+                total += table[pid][1]
+                todo.extend(children.get(pid, ()))
+        used[name] = total
+    return used
+
+
+def own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+# --- the system ------------------------------------------------------------------------
+
+
+class LoadSystem(RunningSystem):
+    """The system as for the system tests, but the SMTP sink is a process of its own, so its CPU is counted."""
+
+    def start_all(self) -> LoadSystem:
+        folder = self.layout.var_dir / "mail"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.smtp = subprocess.Popen([sys.executable, "-m", "hotelbook_chassis.smtp_sink", "--port",
+                                      str(self.layout.ports["smtp"]), "--folder", str(folder)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        steps.bootstrap(self.layout, hotels=self.hotels)
+        for service in SERVICES:
+            self.processes[service.name] = self._process(service.name)
+        for process in self.processes.values():
+            process.start_nowait()
+        for process in self.processes.values():
+            process.wait_ready(60)
+        self._start_gateway()
+        return self
+
+    def close(self) -> None:
+        super().close()
+        self.smtp.terminate()
+        self.smtp.wait(10)
+
+    def roots(self) -> dict[str, int]:
+        roots = {name: process.process.pid for name, process in self.processes.items() if process.process}
+        roots["gateway (nginx)"] = self.gateway.pid
+        roots["smtp sink"] = self.smtp.pid
+        return roots
+
+    def access_lines(self) -> dict[str, int]:
+        """Requests each service has answered so far: its access lines (one per request)."""
+        counts = {}
+        for name, process in self.processes.items():
+            with process.log_path.open("rb") as log:
+                counts[name] = sum(1 for line in log if b'"hotelbook.access"' in line)
+        return counts
+
+
+# --- the floor: one request to a bare Flask JSON endpoint --------------------------------
+
+
+def bare_request_cpu(requests_count: int = 3000, concurrency: int = 8) -> float:
+    """CPU seconds one request costs a bare Flask JSON endpoint under the services' gunicorn settings."""
+    folder = Path(tempfile.mkdtemp(prefix="bare-"))
+    body = folder / "body.json"
+    body.write_text(json.dumps({"id": str(uuid.uuid4()), "name": "Hotel", "city": "Zürich", "stars": 4}))
+    process = ServiceProcess("_bare_app:create_app()", {"BARE_BODY_FILE": str(body), "PYTHONPATH": str(ROOT / "bench")},
+                             workers=SERVICES[0].workers, cwd=ROOT / "bench", name="bare", port=free_port())
+    process.start(30)
+    try:
+        client = HTTPClient("127.0.0.1", process.port, concurrency=concurrency, connection_timeout=5,
+                            network_timeout=10)
+
+        def one(_: int) -> None:
+            response = client.get("/hotels")
+            response.read()
+            assert response.status_code == 200
+
+        Pool(concurrency).map(one, range(300))  # warm up
+        before = tree_cpu({"bare": process.process.pid})["bare"]
+        Pool(concurrency).map(one, range(requests_count))
+        after = tree_cpu({"bare": process.process.pid})["bare"]
+        client.close()
+    finally:
+        process.stop()
+    return (after - before) / requests_count
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def percentile(env: Environment, method: str, name: str, fraction: float) -> float:
+    return env.stats.get(name, method).get_response_time_percentile(fraction) or 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=40)
-    parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--guests", type=int, default=40)
+    parser.add_argument("--users", type=int, default=24, help="concurrent guests (closed model)")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="open model: bookings started per second, whatever the answers")
+    parser.add_argument("--seconds", type=int, default=30, help="measured time")
+    parser.add_argument("--warmup", type=int, default=5, help="seconds run before measuring")
+    parser.add_argument("--guests", type=int, default=24, help="guest accounts the users share")
     args = parser.parse_args()
+    users = args.users
+    if args.rate:
+        # Enough users that a slow answer does not lower the offered rate.
+        users = max(args.users, math.ceil(args.rate * 3))
+        Booker.wait_time = constant_throughput(args.rate / users)
 
     with tempfile.TemporaryDirectory() as var:
-        system = RunningSystem(Path(var), hotels=50)
+        system = LoadSystem(Path(var), hotels=50)
         system.start_all()
         try:
-            HOTELS.extend(system.create_hotel(city=city, rooms=200, name=f"Load {city} {i}")
+            HOTELS.extend(system.create_hotel(city=city, rooms=500, name=f"Load {city} {i}")
                           for i, city in enumerate(["Zürich", "Lyon", "Porto", "Gdańsk"] * 2))
             GUESTS.extend(logged_in_guests(system, args.guests))
-            groups = {name: process.process.pid for name, process in system.processes.items() if process.process}
-            before = {name: cpu_seconds(pid) for name, pid in groups.items()}
 
             env = Environment(user_classes=[Booker], events=events, host=system.gateway_url)
             runner = env.create_local_runner()
+            runner.start(users, spawn_rate=users)
+            gevent.sleep(args.warmup)
+            env.stats.reset_all()
+            BOOKINGS["done"] = 0
+            cpu_before, lines_before, load_before = tree_cpu(system.roots()), system.access_lines(), own_cpu()
             started = time.monotonic()
-            runner.start(args.users, spawn_rate=args.users)
-            gevent.spawn_later(args.seconds, runner.quit)
-            runner.greenlet.join()
+            gevent.sleep(args.seconds)
+            cpu_after, lines_after, load_after = tree_cpu(system.roots()), system.access_lines(), own_cpu()
             elapsed = time.monotonic() - started
-
-            used = {name: cpu_seconds(pid) - before[name] for name, pid in groups.items()}
+            bookings = BOOKINGS["done"]
+            gateway_requests = sum(env.stats.get(name, "GET" if i < 2 else "POST").num_requests
+                                   for i, name in enumerate(STEPS))
+            runner.quit()
+            bare = bare_request_cpu()
         finally:
             system.close()
 
-    total_cpu = sum(used.values()) or 1
-    print(f"\nbookings: {BOOKINGS['done']} in {elapsed:.1f}s = {BOOKINGS['done'] / elapsed:.1f} bookings/s "
-          f"({args.users} concurrent users)")
-    print(f"{'step':<10}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}")
-    for name in ("1 search", "2 hold", "3 pay"):
-        entry = env.stats.get(name, "GET" if name == "1 search" else "POST")
-        print(f"{name:<10}{entry.num_requests:>10}{entry.num_failures:>8}"
-              f"{entry.get_response_time_percentile(0.5):>9.0f}{entry.get_response_time_percentile(0.99):>9.0f}")
-    print(f"errors: {env.stats.total.num_failures}")
-    print("CPU share by service: " + ", ".join(f"{name} {100 * seconds / total_cpu:.0f}%"
-                                                for name, seconds in sorted(used.items(), key=lambda kv: -kv[1])))
+    used = {name: cpu_after[name] - cpu_before.get(name, 0) for name in cpu_after}
+    service_requests = {name: lines_after[name] - lines_before[name] for name in lines_after}
+    total_cpu = sum(used.values())
+    bookings_or_1 = bookings or 1
+    model = f"open model, {args.rate:g} bookings/s offered by {users} users" if args.rate \
+        else f"closed model, {users} concurrent guests"
+    print(f"\nbookings: {bookings} in {elapsed:.1f}s = {bookings / elapsed:.1f} bookings/s ({model})")
+    print(f"{'step':<14}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}")
+    for i, name in enumerate(STEPS):
+        entry = env.stats.get(name, "GET" if i < 2 else "POST")
+        print(f"{name:<14}{entry.num_requests:>10}{entry.num_failures:>8}"
+              f"{entry.get_response_time_percentile(0.5) or 0:>9.0f}"
+              f"{entry.get_response_time_percentile(0.99) or 0:>9.0f}")
+    journey = env.stats.get("journey", "JOURNEY")
+    print(f"{'journey':<14}{journey.num_requests:>10}{'':>8}{journey.get_response_time_percentile(0.5) or 0:>9.0f}"
+          f"{journey.get_response_time_percentile(0.99) or 0:>9.0f}")
+    errors = sum(env.stats.get(name, "GET" if i < 2 else "POST").num_failures for i, name in enumerate(STEPS))
+    print(f"errors: {errors}")
+    for error in env.stats.errors.values():
+        print(f"  {error.occurrences} x {error.name}: {error.error}")
+    print("CPU share: " + ", ".join(f"{name} {100 * seconds / (total_cpu or 1):.0f}%"
+                                    for name, seconds in sorted(used.items(), key=lambda kv: -kv[1])))
+    print(f"  (stack {total_cpu / elapsed * 100:.0f}% of one core; the load generator used "
+          f"{(load_after - load_before) / elapsed * 100:.0f}%)")
+    per_booking = total_cpu / bookings_or_1
+    inside = sum(service_requests.values())
+    requests_per_booking = inside / bookings_or_1
+    through_gateway = gateway_requests / bookings_or_1
+    floor = requests_per_booking * bare
+    print("requests per booking: {:.1f} answered by services = {:.1f} through the gateway + {:.1f} between "
+          "services ({})".format(requests_per_booking, through_gateway, requests_per_booking - through_gateway,
+                                 ", ".join(f"{name} {count / bookings_or_1:.1f}"
+                                           for name, count in service_requests.items() if count)))
+    print(f"bare Flask JSON request (same gunicorn settings): {bare * 1000:.2f} ms CPU")
+    print(f"service CPU per booking: {per_booking * 1000:.1f} ms; floor {floor * 1000:.1f} ms "
+          f"({requests_per_booking:.1f} x {bare * 1000:.2f} ms); ratio {per_booking / floor if floor else 0:.1f}x")
 
 
 if __name__ == "__main__":
