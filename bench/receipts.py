@@ -36,7 +36,7 @@ def main(downloads: int = 20) -> None:
     pdf_client = create_pdf(tokens.config("pdf-reporting")).test_client()
     pdf_headers = tokens.bearer("pdf:render", "pdf-reporting")
     with tempfile.TemporaryDirectory() as folder:
-        app = create_reservations({**tokens.config("reservations"), "RECEIPTS_IN_BACKGROUND": False,
+        app = create_reservations({**tokens.config("reservations"),
                                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/r.db", "VAR_DIR": folder,
                                    "SEARCH_URL": "http://search.bench", "USERS_URL": "http://users.bench",
                                    "PDF_REPORTING_URL": "http://pdf.bench"})

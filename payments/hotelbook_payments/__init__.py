@@ -28,9 +28,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "BANK_URL": peer_url("bank"),
             "RESERVATIONS_URL": peer_url("reservations"),
             "USERS_URL": peer_url("users"),
+            # Where guests open the site: the receipt link in the confirmation e-mail points there.
+            "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
             "BANK_TIMEOUT": float(os.environ.get("BANK_TIMEOUT", "10")),
             "OUTBOX_EVERY": float(os.environ.get("OUTBOX_EVERY", "2")),
             "OUTBOX_WORKER": os.environ.get("OUTBOX_WORKER", "1") == "1",
+            # Seconds between reconcile rounds in each worker (0: only `flask reconcile`).
+            "HOUSEKEEPING_EVERY": float(os.environ.get("HOUSEKEEPING_EVERY", "30")),
         },
         db=db,
         blueprints=[blp],

@@ -310,7 +310,8 @@ def send_receipt(payment: Payment) -> None:
     text = (f"Hello {guest.get('name', '')},\n\nthank you for your booking. We received your payment of "
             f"{payment.amount / 100:.2f} {payment.currency} ({payment.brand} ending {payment.last4}).\n\n"
             f"Payment: {payment.id}\nReservation: {payment.reservation_id}\n\n"
-            "Your receipt (PDF) is in My reservations.\n")
+            "Your receipt (PDF), also in My reservations:\n"
+            f"{current_app.config['PUBLIC_URL'].rstrip('/')}/reservations/{payment.reservation_id}/receipt.pdf\n")
     try:
         send_mail(settings, build_message(settings, guest["email"], "Your hotelbook receipt", text))
     except smtplib.SMTPException as error:

@@ -182,6 +182,7 @@ def test_receipt_mail_sent_from_the_outbox(client, guest, peers, app, smtp_serve
         reconcile()
     message = smtp_server.wait_for("z@example.test", subject_contains="receipt")
     assert "240.00 EUR" in message.get_body().get_content()
+    assert f"/reservations/{RESERVATION_ID}/receipt.pdf" in message.get_body().get_content()
     assert "4242424242424242" not in str(message)
 
 

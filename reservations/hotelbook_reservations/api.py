@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, request
 
 from hotelbook_chassis import Blueprint, current_user_id
 from hotelbook_chassis.pagination import decode_page_token, page
@@ -118,9 +118,8 @@ def cancel_reservation(reservation_id: str) -> dict[str, Any]:
 @blp.alt_response(409, description="Expired or cancelled")
 def confirm_reservation(body: dict[str, Any], reservation_id: str) -> dict[str, Any]:
     """Confirm a paid hold (payments only); the same payment again is a no-op."""
-    reservation, new = bookings.confirm(reservation_id, body["payment_id"])
-    if new:
-        receipts.render_in_background(current_app._get_current_object(), reservation.id)
+    # The receipt is not rendered here: most are never downloaded, so the first download renders it.
+    reservation, _new = bookings.confirm(reservation_id, body["payment_id"])
     return reservation_out(reservation)
 
 

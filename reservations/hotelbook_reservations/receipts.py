@@ -1,5 +1,6 @@
-"""Receipts and cancellation notes: rendered by pdf-reporting once, and kept.
+"""Receipts and cancellation notes: rendered by pdf-reporting on the first download, then kept.
 
+Most receipts are never downloaded, so none is rendered when a booking is confirmed.
 A paid reservation's document is its receipt; once cancelled it is a cancellation
 note (paid, refunded, kept) and the receipt is no longer served as proof of payment.
 """
@@ -7,20 +8,14 @@ note (paid, refunded, kept) and the receipt is no longer served as proof of paym
 from __future__ import annotations
 
 import hashlib
-import logging
-import threading
 from typing import Any
 
-from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
-from hotelbook_chassis.client import PeerUnavailable
 from hotelbook_chassis.stays import money, nights
 from hotelbook_reservations import clients, domain
 from hotelbook_reservations.bookings import utcnow
 from hotelbook_reservations.models import Receipt, Reservation, db
-
-log = logging.getLogger(__name__)
 
 
 def receipt_data(reservation: Reservation, guest: dict[str, Any]) -> dict[str, Any]:
@@ -77,23 +72,3 @@ def ensure_receipt(reservation: Reservation) -> Receipt:
         db.session.rollback()
         return ensure_receipt(db.session.get(Reservation, reservation.id))
     return receipt
-
-
-def render_in_background(app: Flask, reservation_id: str) -> None:
-    """Off the confirm hot path; a failure only means the first download renders it."""
-
-    def work() -> None:
-        with app.app_context():
-            try:
-                reservation = db.session.get(Reservation, reservation_id)
-                if reservation is not None:
-                    ensure_receipt(reservation)
-            except PeerUnavailable:
-                log.info("receipt for %s not rendered yet: a peer is unavailable", reservation_id)
-            except Exception:
-                log.exception("receipt rendering failed for %s", reservation_id)
-            finally:
-                db.session.remove()
-
-    if current_app.config.get("RECEIPTS_IN_BACKGROUND", True):
-        threading.Thread(target=work, name=f"receipt-{reservation_id}", daemon=True).start()

@@ -47,7 +47,7 @@ def service_name():
 @pytest.fixture(scope="session")
 def app(service_config):
     return create_app({**service_config, "SEARCH_URL": SEARCH, "PAYMENTS_URL": PAYMENTS, "USERS_URL": USERS,
-                       "PDF_REPORTING_URL": PDF, "RECEIPTS_IN_BACKGROUND": False})
+                       "PDF_REPORTING_URL": PDF})
 
 
 @pytest.fixture
