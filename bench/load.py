@@ -248,7 +248,7 @@ def main() -> None:
         Booker.wait_time = constant_throughput(args.rate / users)
 
     with tempfile.TemporaryDirectory() as var:
-        system = LoadSystem(Path(var), hotels=50)
+        system = LoadSystem(Path(var), hotels=50, housekeeping_every=30)  # as under make up
         system.start_all()
         try:
             HOTELS.extend(system.create_hotel(city=city, rooms=500, name=f"Load {city} {i}")

@@ -42,6 +42,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_clients(app)
     if app.config["OUTBOX_WORKER"] and not app.config.get("TESTING"):
         start_worker(app, app.config["OUTBOX_EVERY"])
+    if app.config["HOUSEKEEPING_EVERY"] > 0 and not app.config.get("TESTING"):
+        from hotelbook_chassis.housekeeping import start_periodic
+        from hotelbook_payments.saga import reconcile
+
+        def reconcile_round() -> dict[str, int] | None:
+            done = reconcile()
+            return done if any(done.values()) else None
+
+        start_periodic(app, db, "payments-reconcile", app.config["HOUSEKEEPING_EVERY"], reconcile_round)
 
     @app.cli.command("reconcile")
     @click.option("--older-than", type=float, default=None,

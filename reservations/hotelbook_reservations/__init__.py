@@ -31,11 +31,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "PAYMENTS_URL": peer_url("payments"),
             "USERS_URL": peer_url("users"),
             "PDF_REPORTING_URL": peer_url("pdf-reporting"),
+            # Seconds between sweeps of overdue holds in each worker (0: only `flask sweep`).
+            "HOUSEKEEPING_EVERY": float(os.environ.get("HOUSEKEEPING_EVERY", "30")),
         },
         db=db,
         blueprints=[blp],
     )
     init_clients(app)
+    if app.config["HOUSEKEEPING_EVERY"] > 0 and not app.config.get("TESTING"):
+        from hotelbook_chassis.housekeeping import start_periodic
+        from hotelbook_reservations.bookings import sweep
+
+        def sweep_round() -> str | None:
+            count = sweep()
+            return f"expired {count} holds" if count else None
+
+        start_periodic(app, db, "reservations-sweep", app.config["HOUSEKEEPING_EVERY"], sweep_round)
 
     @app.cli.command("sweep")
     def sweep_command() -> None:

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -65,18 +64,6 @@ def cmd_announce(layout: Layout, args: argparse.Namespace) -> None:
     threading.Event().wait()
 
 
-def cmd_jobs(layout: Layout, args: argparse.Namespace) -> None:
-    """Periodic housekeeping: release expired holds, finish half-done payments."""
-    jobs = [("reservations", "hotelbook_reservations", "sweep"), ("payments", "hotelbook_payments", "reconcile")]
-    while True:
-        time.sleep(args.every)
-        for name, app, command in jobs:
-            result = subprocess.run(layout.flask_command(app, command), env=layout.env(name), cwd=ROOT,
-                                    capture_output=True, text=True, check=False)
-            if result.returncode != 0:
-                print(f"{name} {command} failed: {result.stderr[-500:]}", flush=True)
-
-
 def cmd_seed(layout: Layout, args: argparse.Namespace) -> None:
     steps.seed_catalogue(layout, args.hotels)
 
@@ -99,8 +86,6 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("gateway", help="run nginx (or explain how to install it)")
     announce = sub.add_parser("announce", help="wait for every /readyz, then print the URL")
     announce.add_argument("--timeout", type=float, default=90)
-    jobs = sub.add_parser("jobs", help="periodic sweep and reconcile")
-    jobs.add_argument("--every", type=float, default=30)
     seed = sub.add_parser("seed", help="seed the catalogue (deterministic, idempotent)")
     seed.add_argument("--hotels", type=int, default=int(os.environ.get("HOTELS", "3000")))
     client = sub.add_parser("client", help="register an OAuth client, print its credentials")

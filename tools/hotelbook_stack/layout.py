@@ -21,6 +21,9 @@ class Layout:
     database_suffix: str = ""
     waf_mode: str = "block"
     limits_file: Path | None = None
+    # Seconds between housekeeping rounds inside reservations and payments (sweep, reconcile);
+    # None keeps the services' default, 0 turns them off (tests run them explicitly).
+    housekeeping_every: float | None = None
 
     @classmethod
     def from_env(cls) -> Layout:
@@ -68,6 +71,8 @@ class Layout:
             "PROMETHEUS_MULTIPROC_DIR": str(self.var_dir / "metrics" / service.name),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.housekeeping_every is not None:
+            env["HOUSEKEEPING_EVERY"] = str(self.housekeeping_every)
         for other in SERVICES:
             env[f"{env_name(other.name)}_URL"] = self.url(other.name)
         credentials = self.client_credentials(service.name)

@@ -27,11 +27,14 @@ TEST_LIMITS = ROOT / "tests" / "gateway_limits.json"
 class RunningSystem:
     """Every service under gunicorn, the gateway, and an SMTP sink whose mail the tests read."""
 
-    def __init__(self, var_dir: Path, *, postgres_url: str | None = None, hotels: int = 200) -> None:
+    def __init__(self, var_dir: Path, *, postgres_url: str | None = None, hotels: int = 200,
+                 housekeeping_every: float = 0) -> None:
         ports = {name: free_port() for name in [*BY_NAME, "gateway", "smtp"]}
+        # Housekeeping off by default: the tests run sweep and reconcile when they mean to.
         self.layout = Layout(var_dir=var_dir, ports=ports, postgres_url=postgres_url,
                              database_suffix=f"_{uuid.uuid4().hex[:8]}" if postgres_url else "",
-                             limits_file=TEST_LIMITS if TEST_LIMITS.exists() else None)
+                             limits_file=TEST_LIMITS if TEST_LIMITS.exists() else None,
+                             housekeeping_every=housekeeping_every)
         self.hotels = hotels
         self.processes: dict[str, ServiceProcess] = {}
         self.gateway: subprocess.Popen[bytes] | None = None
