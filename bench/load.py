@@ -90,28 +90,36 @@ class Booker(FastHttpUser):
                              "checkout": checkout, "guests": 2, "limit": 10}, name=STEPS[0],
                              catch_response=True) as response:
             if response.status_code != 200:
-                response.failure(f"search {response.status_code}")
+                response.failure(f"search {response.status_code} {problem_type(response)}")
                 return False
         with self.client.get(f"/api/search/hotels/{hotel['id']}", name=STEPS[1],
                              catch_response=True) as response:
             if response.status_code != 200:
-                response.failure(f"hotel page {response.status_code}")
+                response.failure(f"hotel page {response.status_code} {problem_type(response)}")
                 return False
         with self.client.post("/api/reservations/reservations", json={
                 "hotel_id": hotel["id"], "room_type_id": hotel["room_types"][0]["id"], "checkin": checkin,
                 "checkout": checkout, "guests": 2}, headers=self.auth, name=STEPS[2],
                 catch_response=True) as response:
             if response.status_code != 201:
-                response.failure(f"hold {response.status_code}")
+                response.failure(f"hold {response.status_code} {problem_type(response)}")
                 return False
             reservation_id = response.json()["id"]
         with self.client.post("/api/payments/payments", json={"reservation_id": reservation_id, "card": GOOD_CARD},
                               headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex}, name=STEPS[3],
                               catch_response=True) as response:
             if response.status_code not in (200, 201):
-                response.failure(f"pay {response.status_code}")
+                response.failure(f"pay {response.status_code} {problem_type(response)}")
                 return False
         return True
+
+
+def problem_type(response: object) -> str:
+    """The problem+json ``type`` of an error answer, to tell errors apart."""
+    try:
+        return str(response.json().get("type", ""))  # type: ignore[attr-defined]
+    except Exception:
+        return ""
 
 
 # --- CPU from /proc -------------------------------------------------------------------
@@ -225,6 +233,16 @@ def bare_request_cpu(requests_count: int = 3000, concurrency: int = 8) -> float:
     return (after - before) / requests_count
 
 
+def profile(system: LoadSystem, folder: str, seconds: int) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each service's master and workers; where the time goes, per service, in ``folder``."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return [subprocess.Popen(["py-spy", "record", "--pid", str(process.process.pid), "--subprocesses", "--nonblocking", "--gil",
+                              "--rate", "50", "--duration", str(seconds), "--format", "raw",
+                              "--output", str(Path(folder) / f"{name}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, process in system.processes.items() if process.process]
+
+
 # --- the run ---------------------------------------------------------------------------
 
 
@@ -240,6 +258,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30, help="measured time")
     parser.add_argument("--warmup", type=int, default=5, help="seconds run before measuring")
     parser.add_argument("--guests", type=int, default=24, help="guest accounts the users share")
+    parser.add_argument("--profile", metavar="FOLDER",
+                        help="also sample every service with py-spy during the measured time (collapsed stacks of "
+                             "threads holding the GIL: where the CPU goes)")
     args = parser.parse_args()
     users = args.users
     if args.rate:
@@ -263,6 +284,7 @@ def main() -> None:
             BOOKINGS["done"] = 0
             cpu_before, lines_before, load_before = tree_cpu(system.roots()), system.access_lines(), own_cpu()
             started = time.monotonic()
+            profilers = profile(system, args.profile, args.seconds) if args.profile else []
             gevent.sleep(args.seconds)
             cpu_after, lines_after, load_after = tree_cpu(system.roots()), system.access_lines(), own_cpu()
             elapsed = time.monotonic() - started
@@ -270,6 +292,8 @@ def main() -> None:
             gateway_requests = sum(env.stats.get(name, "GET" if i < 2 else "POST").num_requests
                                    for i, name in enumerate(STEPS))
             runner.quit()
+            for profiler in profilers:
+                profiler.wait()
             bare = bare_request_cpu()
         finally:
             system.close()

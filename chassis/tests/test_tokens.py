@@ -167,3 +167,26 @@ def test_unknown_kid_refetches_jwks_once_then_rate_limits():
         with pytest.raises(InvalidToken):
             verifier.verify(make_token(stranger, aud="notes"))
     assert len(fetches) == 3
+
+
+def test_verified_token_is_kept_but_its_expiry_still_checked(monkeypatch):
+    key = ECKey.generate_key("P-256", parameters={"kid": "k"})
+    verifier = TokenVerifier(JWKSCache(lambda: {"keys": [key.as_dict(private=False)]}), issuer=TEST_ISSUER,
+                             audience="notes")
+    signed = []
+    original = verifier._verify_signed
+    monkeypatch.setattr(verifier, "_verify_signed", lambda token: signed.append(token) or original(token))
+    token = make_token(key, aud="notes", sub="kept")
+    assert verifier.verify(token)["sub"] == "kept"
+    assert verifier.verify(token)["sub"] == "kept"
+    assert len(signed) == 1  # the signature is checked once per token
+
+    # A tampered copy is another token: its signature is checked (and fails).
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(InvalidToken):
+        verifier.verify(tampered)
+
+    later = time.time() + 24 * 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(InvalidToken):
+        verifier.verify(token)  # kept, but expired now

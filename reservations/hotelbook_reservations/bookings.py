@@ -144,12 +144,15 @@ def load(reservation_id: str, *, user_id: str | None = None, fresh: bool = True)
     """The reservation (the owner's only, when ``user_id`` is given), with an overdue hold expired."""
     if not is_uuid(reservation_id):  # never reaches a query or a peer's URL
         raise Problem(404, "No such reservation.", type="not-found")
-    if fresh and expire_due(Reservation.id == reservation_id):
-        db.session.commit()
     reservation = db.session.get(Reservation, reservation_id, populate_existing=True) \
         if is_uuid(reservation_id) else None
     if reservation is None or (user_id is not None and reservation.user_id != user_id):
         raise Problem(404, "No such reservation.", type="not-found")
+    # Read first, write only for an overdue hold: a write would take SQLite's one write lock on every read.
+    if fresh and reservation.status == domain.HELD and reservation.hold_expires_at <= utcnow():
+        if expire_due(Reservation.id == reservation_id):
+            db.session.commit()
+        db.session.refresh(reservation)
     return reservation
 
 

@@ -10,6 +10,7 @@ needs.
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -88,6 +89,9 @@ def _has_kid(keys: KeySet, kid: str) -> bool:
     return any(key.kid == kid for key in keys.keys)
 
 
+VERIFIED_TOKENS_KEPT = 10_000
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -109,11 +113,31 @@ class TokenVerifier:
             sub={"essential": True},
             jti={"essential": True},
         )
+        # Tokens whose signature and header already checked out, by their SHA-256: a guest or a
+        # service sends the same token for minutes, and an ECDSA verification costs more than the
+        # rest of a small request. The claims (exp first) are checked again on every use.
+        self._verified: dict[bytes, dict[str, Any]] = {}
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the token's claims, or raise :class:`InvalidToken`."""
         if len(token) > 8192:
             raise InvalidToken("token too large")
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+        claims = self._verified.get(digest)
+        if claims is not None:
+            try:
+                self.claims_registry.validate(claims)
+            except (JoseError, ValueError) as error:
+                self._verified.pop(digest, None)
+                raise InvalidToken(f"{type(error).__name__}: {error}") from error
+            return claims
+        claims = self._verify_signed(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()  # simplest bound; refilled by the next requests
+        self._verified[digest] = claims
+        return claims
+
+    def _verify_signed(self, token: str) -> dict[str, Any]:
         try:
             header = jws.extract_compact(token.encode("ascii")).protected
         except (JoseError, ValueError, UnicodeError) as error:
