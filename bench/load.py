@@ -236,8 +236,8 @@ def bare_request_cpu(requests_count: int = 3000, concurrency: int = 8) -> float:
 def profile(system: LoadSystem, folder: str, seconds: int) -> list[subprocess.Popen[bytes]]:
     """py-spy on each service's master and workers; where the time goes, per service, in ``folder``."""
     Path(folder).mkdir(parents=True, exist_ok=True)
-    return [subprocess.Popen(["py-spy", "record", "--pid", str(process.process.pid), "--subprocesses", "--nonblocking", "--gil",
-                              "--rate", "50", "--duration", str(seconds), "--format", "raw",
+    return [subprocess.Popen(["py-spy", "record", "--pid", str(process.process.pid), "--subprocesses", "--nonblocking",
+                              "--gil", "--rate", "50", "--duration", str(seconds), "--format", "raw",
                               "--output", str(Path(folder) / f"{name}.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name, process in system.processes.items() if process.process]
