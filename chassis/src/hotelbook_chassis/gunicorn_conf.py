@@ -6,6 +6,19 @@ import os
 # metrics) are for its own user only; set in the master, inherited by the workers.
 os.umask(0o077)
 
+from gunicorn.glogging import Logger
+
+
+class NoAccessLogger(Logger):
+    """The app writes the one access line (with the request id); gunicorn would still build its
+    access record for every request because a logging config is set, then drop it."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        return None
+
+
+logger_class = NoAccessLogger
+
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
