@@ -29,6 +29,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -53,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 from hotelbook_chassis.testing import ServiceProcess, free_port  # noqa: E402
 from hotelbook_stack import bootstrap as steps  # noqa: E402
 from hotelbook_stack.running import RunningSystem  # noqa: E402
-from hotelbook_stack.services import SERVICES  # noqa: E402
+from hotelbook_stack.services import BY_NAME, SERVICES  # noqa: E402
 from tests.journey import GOOD_CARD, stay  # noqa: E402
 from tests.reliability.conftest import logged_in_guests  # noqa: E402
 
@@ -179,7 +180,7 @@ class LoadSystem(RunningSystem):
         for process in self.processes.values():
             process.start_nowait()
         for process in self.processes.values():
-            process.wait_ready(60)
+            process.wait_ready(180)
         self._start_gateway()
         return self
 
@@ -212,7 +213,7 @@ def bare_request_cpu(requests_count: int = 3000, concurrency: int = 8) -> float:
     body = folder / "body.json"
     body.write_text(json.dumps({"id": str(uuid.uuid4()), "name": "Hotel", "city": "Zürich", "stars": 4}))
     process = ServiceProcess("_bare_app:create_app()", {"BARE_BODY_FILE": str(body), "PYTHONPATH": str(ROOT / "bench")},
-                             workers=SERVICES[0].workers, cwd=ROOT / "bench", name="bare", port=free_port())
+                             workers=BY_NAME["auth"].workers, cwd=ROOT / "bench", name="bare", port=free_port())
     process.start(30)
     try:
         client = HTTPClient("127.0.0.1", process.port, concurrency=concurrency, connection_timeout=5,
@@ -258,11 +259,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30, help="measured time")
     parser.add_argument("--warmup", type=int, default=5, help="seconds run before measuring")
     parser.add_argument("--guests", type=int, default=24, help="guest accounts the users share")
+    parser.add_argument("--workers", type=int, help="gunicorn workers of every service (default: as make up)")
     parser.add_argument("--profile", metavar="FOLDER",
                         help="also sample every service with py-spy during the measured time (collapsed stacks of "
                              "threads holding the GIL: where the CPU goes)")
     args = parser.parse_args()
     users = args.users
+    if args.workers:
+        for name, service in list(BY_NAME.items()):
+            BY_NAME[name] = dataclasses.replace(service, workers=args.workers)
     if args.rate:
         # Enough users that a slow answer does not lower the offered rate.
         users = max(args.users, math.ceil(args.rate * 3))

@@ -62,7 +62,7 @@ class RunningSystem:
         for process in self.processes.values():
             process.start_nowait()
         for process in self.processes.values():
-            process.wait_ready(60)
+            process.wait_ready(180)
         # Before the gateway starts: it reads the document at start-up.
         steps.publish_public_openapi(self.layout)
         self._start_gateway()

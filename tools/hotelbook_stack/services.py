@@ -19,7 +19,10 @@ class Service:
     peers: tuple[str, ...] = ()
     # The service's own OAuth client: (grants, scopes); None when it calls no one.
     client: tuple[str, str] | None = None
-    workers: int = 2
+    # One gunicorn worker (4 threads) per service for make up and the system tests: on a 2-core
+    # machine more processes cost memory, boot time and context switches, not throughput
+    # (measure with `python bench/load.py --workers N`).
+    workers: int = 1
     has_database: bool = True
 
     @property
@@ -43,12 +46,11 @@ SERVICES: tuple[Service, ...] = (
     Service("pdf-reporting", "hotelbook_pdf", "pdf-reporting", "hotelbook_pdf:create_app()", has_database=False),
     Service("reservations", "hotelbook_reservations", "reservations", "hotelbook_reservations:create_app()",
             peers=("search", "payments", "users", "pdf-reporting"),
-            client=("client_credentials", "pdf:render payments:refund users:read"), workers=3),
+            client=("client_credentials", "pdf:render payments:refund users:read")),
     Service("bank", "hotelbook_payments.bank", "payments", "hotelbook_payments.bank:create_app()"),
     Service("payments", "hotelbook_payments", "payments", "hotelbook_payments:create_app()",
             peers=("reservations", "users", "bank", "pdf-reporting"),
-            client=("client_credentials", "reservations:read reservations:confirm users:read pdf:render"),
-            workers=3),
+            client=("client_credentials", "reservations:read reservations:confirm users:read pdf:render")),
     Service("booking-ui", "hotelbook_ui", "booking-ui", "hotelbook_ui:create_app()",
             peers=("search", "reservations", "payments", "users", "auth"),
             client=("authorization_code refresh_token client_credentials", "guest users:create")),

@@ -2,11 +2,11 @@
 
 import os
 
+from gunicorn.glogging import Logger
+
 # Files the service writes (SQLite databases with password hashes, secrets, keys,
 # metrics) are for its own user only; set in the master, inherited by the workers.
 os.umask(0o077)
-
-from gunicorn.glogging import Logger
 
 
 class NoAccessLogger(Logger):

@@ -261,9 +261,14 @@ class ServiceProcess:
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
-    def start(self, timeout: float = 30) -> ServiceProcess:
+    def start(self, timeout: float = 120) -> ServiceProcess:
+        # Generous: on a busy machine booking the workers can take long; it is a deadline, not a measure.
         self.start_nowait()
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
         return self
 
     def start_nowait(self) -> None:
@@ -281,7 +286,7 @@ class ServiceProcess:
             self.process.wait()
         self.process = None
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
