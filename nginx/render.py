@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import crs as crs_compiler  # noqa: E402  (the CRS compiler beside this file)
 
 # name -> (default port, public prefix, prefix stripped before proxying)
 ROUTES: dict[str, tuple[int, tuple[str, ...], bool]] = {
@@ -74,6 +76,10 @@ class Options:
     workers: str = "auto"
     max_body: str = "1m"
     read_timeout: int = READ_TIMEOUT
+    crs: bool = True
+    crs_dir: Path = crs_compiler.CRS_DIR
+    paranoia_level: int = 1
+    anomaly_threshold: int = 5
 
 
 class RenderError(Exception):
@@ -278,7 +284,8 @@ LOG_FIELDS_LUA = (
     '"waf_action":"$hb_waf_action",'
     '"ratelimit_policy":"$hb_rl_policy",'
     '"ratelimit":"$hb_rl",'
-    '"ratelimit_remaining":"$hb_rl_remaining"'
+    '"ratelimit_remaining":"$hb_rl_remaining",'
+    '"waf_score":"$hb_waf_score"'
 )
 
 
@@ -357,6 +364,8 @@ http {{
         lines.append(f"""
     lua_package_path {nginx_str(str(HERE / "lua" / "?.lua") + ";;")};
     lua_shared_dict hb_ratelimit 16m;
+    # every CRS regex stays compiled (JIT) in each worker
+    lua_regex_cache_max_entries 8192;
     init_by_lua_block {{
         require("hotelbook.gateway").init({{ {init} }})
     }}
@@ -399,6 +408,7 @@ http {{
         set $hb_waf_rule "";
         set $hb_waf_action "";
         set $hb_query_names "";
+        set $hb_waf_score "";
         proxy_hide_header RateLimit-Limit;
         proxy_hide_header RateLimit-Remaining;
         proxy_hide_header RateLimit-Reset;
@@ -420,9 +430,32 @@ http {{
     return "".join(lines)
 
 
+def crs_file(options: Options) -> Path:
+    return options.prefix / "crs-rules.json"
+
+
+def compile_crs(options: Options) -> list[dict[str, object]]:
+    """The OWASP Core Rule Set, compiled for the Lua engine into the prefix; returns
+    the rules it could not express (render.py lists them)."""
+    setup = {"paranoia_level": options.paranoia_level,
+             "inbound_anomaly_score_threshold": options.anomaly_threshold}
+    try:
+        data = crs_compiler.compile_crs(options.crs_dir, setup)
+    except (crs_compiler.CompileError, OSError) as error:
+        raise RenderError(f"OWASP CRS: {error}") from error
+    crs_file(options).write_text(json.dumps(data), encoding="utf-8")
+    return data["unsupported"]
+
+
 def write(options: Options) -> Path:
     for sub in ("logs", "tmp"):
         (options.prefix / sub).mkdir(parents=True, exist_ok=True)
+    if options.crs and not options.plain:
+        unsupported = compile_crs(options)
+        if unsupported:
+            ids = ", ".join(str(item["id"]) for item in unsupported)
+            print(f"render.py: OWASP CRS rules not supported by the Lua engine (not applied): {ids}",
+                  file=sys.stderr)
     conf = options.prefix / "nginx.conf"
     conf.write_text(render(options), encoding="utf-8")
     return conf
@@ -440,6 +473,7 @@ def lua_init_options(options: Options) -> str:
         f"public_openapi = {lua_str(options.public_openapi)}" if options.public_openapi else "public_openapi = nil",
         f"rules = {lua_str(options.waf_rules)}",
         f"waf_mode = {lua_str(options.waf_mode)}",
+        f"crs = {lua_str(crs_file(options) if options.crs else '')}",
     ])
 
 
@@ -504,6 +538,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument("--read-timeout", type=int, default=READ_TIMEOUT,
                         help=f"upstream read timeout in seconds (default {READ_TIMEOUT}; payments at least "
                              f"{SLOW_READ_TIMEOUTS['payments']})")
+    parser.add_argument("--no-crs", action="store_true", help="only our own rules (waf_rules.json)")
+    parser.add_argument("--crs-dir", type=Path, default=crs_compiler.CRS_DIR,
+                        help="the Core Rule Set's rules folder (default: Debian's modsecurity-crs)")
+    parser.add_argument("--paranoia-level", type=int, choices=(1, 2, 3, 4), default=1,
+                        help="CRS paranoia level (default 1)")
+    parser.add_argument("--anomaly-threshold", type=int, default=5,
+                        help="CRS inbound anomaly score that blocks (default 5)")
     parser.add_argument("--check", action="store_true", help="run `nginx -t` on the result")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"auto|\d{1,3}", args.workers):
@@ -528,6 +569,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
             workers=args.workers,
             max_body=args.client_max_body_size,
             read_timeout=args.read_timeout,
+            crs=not args.no_crs,
+            crs_dir=args.crs_dir,
+            paranoia_level=args.paranoia_level,
+            anomaly_threshold=args.anomaly_threshold,
         )
         if not options.plain:
             check_data_files(options.limits, options.waf_rules)

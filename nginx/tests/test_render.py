@@ -37,7 +37,8 @@ def test_lua_code_and_data_are_read_in_place(tmp_path, upstreams):
     assert f'lua_package_path "{NGINX_DIR}/lua/?.lua;;"' in conf
     assert json.dumps(str(NGINX_DIR / "waf_rules.json")) in conf
     assert json.dumps(str(NGINX_DIR / "limits.json")) in conf
-    assert sorted(p.name for p in (tmp_path / "gw").iterdir()) == ["logs", "nginx.conf", "tmp"]
+    # the one file written beside nginx.conf: the Core Rule Set compiled at render time
+    assert sorted(p.name for p in (tmp_path / "gw").iterdir()) == ["crs-rules.json", "logs", "nginx.conf", "tmp"]
 
 
 def test_default_upstreams_follow_the_ports_table(tmp_path):

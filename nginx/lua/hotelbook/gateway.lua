@@ -47,7 +47,7 @@ function _M.init(options)
             _M.public_doc = text
         end
     end
-    waf.init(options.rules, options.waf_mode)
+    waf.init(options.rules, options.waf_mode, options.crs)
 end
 
 -- Writes a problem document and ends the request.
@@ -125,7 +125,8 @@ function _M.access()
         ngx.req.set_uri_args("")
         uri = routes.NOT_FOUND_PAGE
     end
-    local blocked, hits, refusal = waf.inspect(method, uri)
+    local blocked, hits, refusal, score = waf.inspect(method, uri)
+    if score and score > 0 then var.hb_waf_score = score end
     if refusal then
         -- A body the services could not read the way the WAF did: refused in every mode.
         return send_problem(refusal.status, { type = PROBLEM_TYPE .. refusal.slug, title = refusal.title,

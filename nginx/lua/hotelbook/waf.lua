@@ -7,6 +7,7 @@
 -- costs one JIT-compiled regex call; only a hit walks the rules one by one.
 local json = require("hotelbook.json")
 local decode = require("hotelbook.decode")
+local crs = require("hotelbook.crs")
 
 local ngx = ngx
 local re_find = ngx.re.find
@@ -39,6 +40,7 @@ local function memo_reset()
     memo.whole_query, memo_size.whole_query = {}, 0
     memo.whole_cookies, memo_size.whole_cookies = {}, 0
     memo.whole_headers, memo_size.whole_headers = {}, 0
+    memo.whole_request, memo_size.whole_request = {}, 0
 end
 memo_reset()
 
@@ -72,8 +74,13 @@ local function set_of(list)
 end
 
 -- Reads and checks the rules file; errors here make `nginx -t` fail.
-function _M.init(path, mode)
+function _M.init(path, mode, crs_path)
     local data = load_file(path)
+    if crs_path and crs_path ~= "" then
+        local removed = {}
+        for _, r in ipairs(data.crs_removed_rules or {}) do removed[tostring(r.id)] = true end
+        crs.init(crs_path, removed)
+    end
     state.mode = mode or "block"
     local seen, by_target, size_rules = {}, {}, {}
     for i, rule in ipairs(data.rules or {}) do
@@ -115,9 +122,16 @@ function _M.init(path, mode)
         if not ex.path and not ex.prefix then error(path .. ": exception " .. i .. " needs path or prefix") end
         ex.methods = ex.methods and set_of(ex.methods)
         ex.fields = set_of(ex.fields)
-        ex.rules = ex.rules and set_of(ex.rules)
+        if ex.rules then
+            local ids = {}
+            for _, id in ipairs(ex.rules) do ids[#ids + 1] = tostring(id) end
+            ex.rules = set_of(ids)
+        end
         for id in pairs(ex.rules or {}) do
-            if not seen[id] then error(path .. ": exception " .. i .. " names unknown rule " .. id) end
+            -- our rule ids, or CRS rule ids (numbers) when the CRS is loaded
+            if not seen[id] and not (crs.loaded() and crs.has_rule(id)) and not find(id, "^%d+$") then
+                error(path .. ": exception " .. i .. " names unknown rule " .. id)
+            end
         end
     end
     state.by_target, state.size_rules, state.exceptions = by_target, size_rules, data.exceptions or {}
@@ -128,10 +142,17 @@ end
 
 -- The exceptions that apply to this request: fields never inspected and rules off.
 local function exceptions_for(uri, method)
-    local fields, rules = NO_FIELDS, NO_RULES
+    local fields, rules, field_rules = NO_FIELDS, NO_RULES, NO_FIELDS
     for _, ex in ipairs(state.exceptions) do
         if (ex.path == uri or (ex.prefix and find(uri, ex.prefix, 1, true) == 1))
                 and (not ex.methods or ex.methods[method]) then
+            if ex.crs_rules_off_for_fields then
+                if field_rules == NO_FIELDS then field_rules = {} end
+                for name, ids in pairs(ex.crs_rules_off_for_fields) do
+                    field_rules[name] = field_rules[name] or {}
+                    for _, id in ipairs(ids) do field_rules[name][tostring(id)] = true end
+                end
+            end
             if fields == NO_FIELDS then fields = {} end
             for k in pairs(ex.fields) do fields[k] = true end
             if ex.rules then
@@ -140,7 +161,7 @@ local function exceptions_for(uri, method)
             end
         end
     end
-    return fields, rules
+    return fields, rules, field_rules
 end
 
 -- One inspection: hits are collected; the first blocking hit ends it.
@@ -285,13 +306,16 @@ function Scan:body()
         return self:refuse(415, "unsupported-media-type", "Unsupported Media Type",
                            "multipart/form-data bodies are not accepted here.")
     end
+    self.body_raw = data
+    self.body_processor = kind == "form" and "URLENCODED" or "JSON"
     if self:size("body", #data) then return true end
     if #data > state.max_body then
         -- Past what is parsed (when no size rule refused it): patterns on the start.
         return self:value("body", sub(data, 1, state.max_body))
     end
     if kind == "form" then
-        return self:fields("body", ngx.decode_args(data, 1000))
+        self.body_form = ngx.decode_args(data, 1000)
+        return self:fields("body", self.body_form)
     end
     local value, err = json.decode(data)
     if value == nil and err then
@@ -299,6 +323,7 @@ function Scan:body()
         return self:refuse(400, "invalid-json", "Bad Request",
                            "The body is not valid JSON (" .. sub(err, 7, 120) .. ").")
     end
+    self.body_json = value
     if type(value) == "table" then return self:json(value, 0) end
     if type(value) == "string" then return self:value("body", value) end
     return false
@@ -352,41 +377,98 @@ function Scan:headers()
     return false
 end
 
--- Inspects the current request. Returns the blocking rule (or nil) and the ids
--- of every rule that matched (or nil).
+-- The request as the Core Rule Set sees it (collections are built lazily by crs.lua).
+local function crs_context(scan, method, path, query, headers)
+    local cookie = headers["cookie"]
+    if type(cookie) == "table" then cookie = concat(cookie, "; ") end
+    return {
+        method = method, path = path, query = query, request_uri = ngx.var.request_uri,
+        request_line = ngx.var.request, protocol = ngx.var.server_protocol,
+        headers = headers, cookie_header = cookie,
+        query_args = query and ngx.req.get_uri_args(200) or NO_FIELDS,
+        body = scan.body_raw, body_form = scan.body_form, body_json = scan.body_json,
+        body_processor = scan.body_processor,
+        skip_fields = scan.skip, rules_off = scan.off, field_rules_off = scan.field_off,
+    }
+end
+
+-- The Core Rule Set after our own rules: its matches are added to the hits, and
+-- the request is blocked when the anomaly score reaches the inbound threshold.
+function Scan:crs(method, path, query)
+    if not crs.loaded() then return false end
+    self.crs_done = true
+    local headers = ngx.req.get_headers(200, true)
+    local ctx = crs_context(self, method, path, query, headers)
+    local score, hits = crs.evaluate(ctx)
+    self.score = score
+    if not hits then return false end
+    self.hits = self.hits or {}
+    for i, id in ipairs(hits) do
+        self.hits[#self.hits + 1] = id
+        ngx.log(ngx.WARN, "waf crs rule=", id, " target=", ctx.targets[i], " request_id=", ngx.var.hb_request_id)
+    end
+    if score >= crs.threshold() then
+        local blocking = state.mode == "block"
+        ngx.log(ngx.WARN, "waf ", blocking and "blocked" or "logged", " rule=crs anomaly_score=", score,
+                " threshold=", crs.threshold(), " rules=", concat(hits, ","), " request_id=", ngx.var.hb_request_id)
+        if blocking and not self.blocked then
+            local first = crs.rule(hits[1])
+            self.blocked = {
+                id = hits[1],
+                description = "The request matched OWASP Core Rule Set rules " .. concat(hits, ", ")
+                    .. " (anomaly score " .. score .. ", threshold " .. crs.threshold() .. "): "
+                    .. (first and first.msg or ""),
+            }
+            return true
+        end
+    end
+    return false
+end
+
+-- Inspects the current request. Returns the blocking rule (or nil), the ids of
+-- every rule that matched (or nil), a refusal (a body no service could read the
+-- way the WAF did) and the CRS anomaly score.
 function _M.inspect(method, uri)
     local request_uri = ngx.var.request_uri
     local q = find(request_uri, "?", 1, true)
     local path = q and sub(request_uri, 1, q - 1) or request_uri
     local query = q and sub(request_uri, q + 1)
-    -- The header block as received: the same browser sends the same block again.
+    local has_body = ngx.var.http_content_length or ngx.var.http_transfer_encoding
+    -- Fast path: the very same request line and header block, without a body, was
+    -- found clean by every rule of both layers before (browsers repeat requests).
+    local full_ok, full = pcall(ngx.req.raw_header)
+    if not has_body and full_ok and memo.whole_request[full] then return nil, nil, nil, 0 end
+    -- The header block alone (no request line): the same browser sends the same block again.
     local raw_ok, raw = pcall(ngx.req.raw_header, true)
-    -- Fast path: everything seen clean before, under every rule, and no body.
-    if not ngx.var.http_content_length and not ngx.var.http_transfer_encoding and memo.method[method] and memo.whole_path[path]
-            and (not query or memo.whole_query[query]) and raw_ok and memo.whole_headers[raw] then
-        return nil, nil
-    end
 
-    local skip, off = exceptions_for(uri, method)
-    local scan = setmetatable({ skip = skip, off = off }, Scan)
+    local skip, off, field_off = exceptions_for(uri, method)
+    local scan = setmetatable({ skip = skip, off = off, field_off = field_off }, Scan)
     local strict = skip == NO_FIELDS and off == NO_RULES
-    if scan:value("method", method) then return scan.blocked, scan.hits end
+    local function done()
+        -- Blocked by our own rules: the CRS still runs, so the log has the whole picture.
+        if scan.blocked and not scan.crs_done and not scan.refusal then scan:crs(method, path, query) end
+        return scan.blocked, scan.hits, scan.refusal, scan.score or 0
+    end
+    if scan:value("method", method) then return done() end
     if not memo.whole_path[path] then
-        if scan:size("path", #path) or scan:value("path", path) then return scan.blocked, scan.hits end
+        if scan:size("path", #path) or scan:value("path", path) then return done() end
         if strict and not scan.hits then remember("whole_path", path) end
     end
     if query and not memo.whole_query[query] then
         if scan:size("query", #query) or scan:fields("query", ngx.req.get_uri_args(200)) then
-            return scan.blocked, scan.hits
+            return done()
         end
         if strict and not scan.hits then remember("whole_query", query) end
     end
     if not (raw_ok and memo.whole_headers[raw]) then
-        if scan:headers() then return scan.blocked, scan.hits end
+        if scan:headers() then return done() end
         if raw_ok and strict and not scan.hits then remember("whole_headers", raw) end
     end
-    scan:body()
-    return scan.blocked, scan.hits, scan.refusal
+    if scan:body() or scan.refusal then return done() end
+    scan:crs(method, path, query)
+    -- The whole request line is in the key, so the route (and its exceptions) is too.
+    if not has_body and full_ok and not scan.hits then remember("whole_request", full) end
+    return done()
 end
 
 function _M.mode()

@@ -1,0 +1,528 @@
+"""Compile the OWASP Core Rule Set (Debian's `modsecurity-crs`) into the gateway's rule data.
+
+    python nginx/crs.py [--crs DIR] [--paranoia-level N] [--out FILE]
+
+Reads the request rules (REQUEST-9xx-*.conf, phases 1 and 2, and the .data files
+they name), keeps those of the chosen paranoia level, and writes JSON that
+`lua/hotelbook/crs.lua` applies. The CRS defaults (`tx.*` set by
+REQUEST-901-INITIALIZATION, overridable as crs-setup.conf would) are constants
+here: macros such as `%{tx.allowed_methods}` are expanded and rules gated on them
+are resolved at compile time. A rule the Lua engine cannot express is listed by
+id with the reason, never silently dropped. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:  # Python 3.11+
+    import re._parser as sre_parse  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    import sre_parse  # type: ignore[no-redef]
+
+CRS_DIR = Path("/usr/share/modsecurity-crs/rules")
+
+OPERATORS = {"rx", "pm", "pmFromFile", "pmf", "streq", "contains", "containsWord", "beginsWith", "endsWith",
+             "within", "eq", "ge", "gt", "lt", "le", "validateByteRange", "validateUrlEncoding",
+             "validateUtf8Encoding", "detectSQLi", "detectXSS", "unconditionalMatch", "noMatch"}
+TRANSFORMS = {"lowercase", "urlDecodeUni", "urlDecode", "htmlEntityDecode", "jsDecode", "cssDecode", "cmdLine",
+              "compressWhitespace", "removeWhitespace", "removeNulls", "replaceNulls", "replaceComments",
+              "removeCommentsChar", "normalizePath", "normalisePath", "normalizePathWin", "normalisePathWin",
+              "utf8toUnicode", "base64Decode", "base64DecodeExt", "hexDecode", "hexEncode", "length", "trim",
+              "trimLeft", "trimRight", "escapeSeqDecode", "sha1", "md5", "sqlHexDecode", "urlEncode"}
+# Collections the engine fills for each request. XML is not parsed (no service
+# takes XML), FILES and MULTIPART_* stay empty (multipart bodies are refused).
+VARIABLES = {"ARGS", "ARGS_NAMES", "ARGS_GET", "ARGS_GET_NAMES", "ARGS_POST", "ARGS_POST_NAMES",
+             "REQUEST_COOKIES", "REQUEST_COOKIES_NAMES", "REQUEST_HEADERS", "REQUEST_HEADERS_NAMES",
+             "REQUEST_FILENAME", "REQUEST_BASENAME", "REQUEST_URI", "REQUEST_URI_RAW", "REQUEST_LINE",
+             "REQUEST_METHOD", "REQUEST_PROTOCOL", "REQUEST_BODY", "QUERY_STRING", "FILES", "FILES_NAMES",
+             "FILES_COMBINED_SIZE", "ARGS_COMBINED_SIZE", "MULTIPART_PART_HEADERS", "XML", "REQBODY_PROCESSOR",
+             "MATCHED_VAR", "MATCHED_VARS", "MATCHED_VAR_NAME", "MATCHED_VARS_NAMES", "TX"}
+SEVERITY_SCORES = {"critical": 5, "error": 4, "warning": 3, "notice": 2}
+
+# crs-setup.conf for this project: every method the services answer is allowed.
+DEFAULT_SETUP = {
+    "paranoia_level": 1,
+    "inbound_anomaly_score_threshold": 5,
+    "allowed_methods": "GET HEAD POST PUT PATCH DELETE OPTIONS",
+}
+
+
+class CompileError(Exception):
+    pass
+
+
+# --- reading SecLang ------------------------------------------------------------------
+
+
+def directives(text: str) -> list[list[str]]:
+    """The directives of a .conf file, each as its list of arguments (quotes removed)."""
+    lines: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        lines.append(pending + line)
+        pending = ""
+    return [arguments(line) for line in lines]
+
+
+def arguments(line: str) -> list[str]:
+    out: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        if line[i].isspace():
+            i += 1
+            continue
+        if line[i] == '"':
+            i += 1
+            buf = []
+            while i < n and line[i] != '"':
+                if line[i] == "\\" and i + 1 < n and line[i + 1] == '"':
+                    buf.append('"')
+                    i += 2
+                    continue
+                buf.append(line[i])
+                i += 1
+            out.append("".join(buf))
+            i += 1
+        else:
+            j = i
+            while j < n and not line[j].isspace():
+                j += 1
+            out.append(line[i:j])
+            i = j
+    return out
+
+
+def split_actions(text: str) -> list[tuple[str, str]]:
+    parts, buf, quoted = [], [], False
+    for ch in text:
+        if ch == "'":
+            quoted = not quoted
+        if ch == "," and not quoted:
+            parts.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    parts.append("".join(buf))
+    out = []
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        name, _, value = part.partition(":")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == "'" and value[-1] == "'":
+            value = value[1:-1]
+        out.append((name.strip(), value))
+    return out
+
+
+# --- compiling ------------------------------------------------------------------------
+
+
+@dataclass
+class Compiler:
+    crs_dir: Path
+    setup: dict[str, Any]
+    tx: dict[str, str] = field(default_factory=dict)
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    unsupported: list[dict[str, Any]] = field(default_factory=list)
+    data_files: dict[str, list[str]] = field(default_factory=dict)
+
+    # TX defaults: REQUEST-901 sets each one unless crs-setup.conf did.
+    def initial_tx(self) -> None:
+        text = (self.crs_dir / "REQUEST-901-INITIALIZATION.conf").read_text(encoding="utf-8")
+        for args in directives(text):
+            if args[0] not in ("SecRule", "SecAction"):
+                continue
+            for name, value in split_actions(args[-1]):
+                match = re.fullmatch(r"tx\.(\w+)=(.*)", value, re.S) if name == "setvar" else None
+                if match and match.group(1).lower() not in self.tx:
+                    self.tx[match.group(1).lower()] = match.group(2)
+        for key, value in self.setup.items():
+            self.tx[key] = str(value)
+        self.tx["executing_paranoia_level"] = self.tx["paranoia_level"]
+        self.tx["detection_paranoia_level"] = self.tx["paranoia_level"]
+
+    def expand(self, text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            scope, name = match.group(1).lower(), match.group(2).lower()
+            if scope == "tx" and name in self.tx:
+                return self.expand(self.tx[name])
+            raise CompileError(f"macro %{{{match.group(1)}.{match.group(2)}}} is not known at compile time")
+        return re.sub(r"%\{(\w+)\.(\w+)\}", one, text)
+
+    def score(self, value: str) -> int:
+        return int(self.expand(value.lstrip("+")))
+
+    def compile(self) -> dict[str, Any]:
+        self.initial_tx()
+        level = int(self.tx["paranoia_level"])
+        files = sorted(p for p in self.crs_dir.glob("REQUEST-9*.conf")
+                       if not p.name.startswith(("REQUEST-901-", "REQUEST-903.")))
+        for path in files:
+            self.compile_file(path, level)
+        return {
+            "source": str(self.crs_dir),
+            "version": self.crs_version(),
+            "paranoia_level": level,
+            "inbound_anomaly_score_threshold": int(self.tx["inbound_anomaly_score_threshold"]),
+            "rules": self.rules,
+            "unsupported": self.unsupported,
+        }
+
+    def crs_version(self) -> str:
+        text = (self.crs_dir / "REQUEST-901-INITIALIZATION.conf").read_text(encoding="utf-8")
+        match = re.search(r'SecComponentSignature\s+"([^"]+)"', text)
+        return match.group(1) if match else "unknown"
+
+    def compile_file(self, path: Path, level: int) -> None:
+        file_level = 1
+        chain_head: dict[str, Any] | None = None
+        chain_tail: dict[str, Any] | None = None
+        skipping = False
+        for args in directives(path.read_text(encoding="utf-8")):
+            kind = args[0]
+            if kind == "SecMarker":
+                skipping = False
+                continue
+            if kind not in ("SecRule", "SecAction"):
+                continue
+            actions = split_actions(args[-1]) if len(args) > 1 else []
+            acts = dict(actions)
+            if kind == "SecRule" and args[1].upper() in ("TX:EXECUTING_PARANOIA_LEVEL", "TX:DETECTION_PARANOIA_LEVEL"):
+                match = re.fullmatch(r"@lt (\d+)", args[2])
+                if match and "skipAfter" in acts:
+                    file_level = int(match.group(1))
+                    skipping = level < file_level
+                    continue
+            if chain_tail is not None:  # a link of the chain being read
+                link = self.link(args, acts, path) if chain_head.get("ok", True) else None
+                if link is None:
+                    chain_head["ok"] = False
+                else:
+                    chain_tail["chain"] = link
+                    chain_tail = link
+                if "chain" not in acts:
+                    self.finish(chain_head)
+                    chain_head = chain_tail = None
+                continue
+            rule_id = acts.get("id")
+            if skipping or rule_id is None:
+                if "chain" in acts:  # skipped chains still swallow their links
+                    chain_head = {"ok": False, "id": rule_id, "skip": True}
+                    chain_tail = chain_head
+                continue
+            phase = acts.get("phase", "2")
+            phase = {"request": "2", "response": "4", "logging": "5"}.get(phase, phase)
+            if phase not in ("1", "2"):
+                continue
+            head = {"id": int(rule_id), "phase": int(phase), "pl": file_level, "file": path.name,
+                    "msg": acts.get("msg", ""), "ok": True}
+            scores = [self.score(v.split("=", 1)[1]) for n, v in actions
+                      if n == "setvar" and re.match(r"tx\.(?:inbound_)?anomaly_score_pl\d=\+", v, re.I)]
+            head["score"] = sum(scores)
+            if kind == "SecAction":
+                continue  # bookkeeping only (counters, defaults)
+            link = self.link(args, acts, path, head)
+            if link is None:
+                head["ok"] = False
+            else:
+                head.update(link)
+            if "chain" in acts:
+                chain_head = chain_tail = head
+            else:
+                self.finish(head)
+
+    def finish(self, head: dict[str, Any]) -> None:
+        if head.get("skip"):
+            return
+        ok = head.pop("ok", True)
+        if not ok:
+            return
+        if head.get("op") == "noMatch":
+            return  # switched off by the setup (a limit that is not set, a check not asked for)
+        if head.get("score", 0) == 0 and not head.get("always"):
+            # No score: CRS bookkeeping (sampling, counters, markers) with no verdict.
+            return
+        head.pop("always", None)
+        self.rules.append(head)
+
+    def fail(self, head: dict[str, Any] | None, reason: str) -> None:
+        if head is not None and head.get("id"):
+            self.unsupported.append({"id": head["id"], "file": head["file"], "reason": reason})
+
+    def link(self, args: list[str], acts: dict[str, str], path: Path,
+             head: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """One SecRule (or one link of a chain) as engine data; None if inexpressible."""
+        head = head or self._current_head
+        self._current_head = head
+        if len(args) < 4:
+            self.fail(head, "malformed rule")
+            return None
+        variables, operator = args[1], args[2]
+        try:
+            targets, exclusions, constant = self.targets(variables)
+            op = self.operator(operator, path)
+            transforms = self.transforms(acts, args[-1])
+        except CompileError as error:
+            self.fail(head, str(error))
+            return None
+        link: dict[str, Any] = {"targets": targets, "t": transforms, **op}
+        if exclusions:
+            link["excl"] = exclusions
+        if "capture" in acts:
+            link["capture"] = True
+        if "multiMatch" in acts:
+            link["multi"] = True
+        if constant is not None:
+            # A TX value known at compile time: decide now.
+            verdict = self.const_match(constant, op)
+            if verdict is None:
+                self.fail(head, f"operator {op['op']} on a compile-time constant")
+                return None
+            link = {"targets": [], "t": [], "op": "unconditionalMatch" if verdict else "noMatch"}
+        return link
+
+    _current_head: dict[str, Any] | None = None
+
+    def const_match(self, value: str, op: dict[str, Any]) -> bool | None:
+        name, arg, neg = op["op"], op.get("arg"), op.get("neg", False)
+        if name in ("eq", "ge", "gt", "lt", "le"):
+            try:
+                a, b = int(value or 0), int(arg)
+            except ValueError:
+                return None
+            result = {"eq": a == b, "ge": a >= b, "gt": a > b, "lt": a < b, "le": a <= b}[name]
+        elif name == "streq":
+            result = value == arg
+        elif name == "rx":
+            result = re.search(arg, value) is not None
+        else:
+            return None
+        return result != neg
+
+    def targets(self, text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+        targets, exclusions, constant = [], [], None
+        for item in text.split("|"):
+            item = item.strip()
+            negate = item.startswith("!")
+            count = item.startswith("&")
+            name = item.lstrip("!&")
+            col, _, key = name.partition(":")
+            col = col.upper()
+            if col not in VARIABLES:
+                raise CompileError(f"variable {col} is not supported")
+            if col == "TX":
+                k = key.lower()
+                if re.fullmatch(r"\d", k):
+                    targets.append({"col": "TX", "key": k})
+                    continue
+                if count:
+                    constant = "1" if k in self.tx else "0"
+                    continue
+                if k in self.tx:
+                    constant = self.expand(self.tx[k])
+                    continue
+                raise CompileError(f"TX:{key} is set at run time")
+            entry: dict[str, Any] = {"col": col}
+            if key:
+                if len(key) > 1 and key.startswith("/") and key.endswith("/"):
+                    entry["keyre"] = key[1:-1]
+                else:
+                    entry["key"] = key.lower()
+            if count:
+                entry["count"] = True
+            (exclusions if negate else targets).append(entry)
+        if constant is not None and targets:
+            raise CompileError("a compile-time TX value mixed with request variables")
+        return targets, exclusions, constant
+
+    def operator(self, text: str, path: Path) -> dict[str, Any]:
+        neg = text.startswith("!")
+        text = text[1:] if neg else text
+        if not text.startswith("@"):
+            name, arg = "rx", text
+        else:
+            name, _, arg = text[1:].partition(" ")
+        if name not in OPERATORS:
+            raise CompileError(f"operator @{name} is not supported")
+        arg = self.expand(arg)
+        op: dict[str, Any] = {"op": name, "arg": arg}
+        if neg:
+            op["neg"] = True
+        if name in ("pmFromFile", "pmf"):
+            words: list[str] = []
+            for file_name in arg.split():
+                words += self.data_file(path.parent / file_name)
+            op.update(op="pm", words=words)
+            del op["arg"]
+        elif name == "pm":
+            op.update(words=arg.split())
+            del op["arg"]
+        elif name == "rx":
+            need = required_chars(arg)
+            if need is not None:
+                op["need"] = need
+        elif name == "validateByteRange":
+            op["ranges"] = byte_ranges(arg)
+        elif name == "within" or name == "containsWord":
+            pass
+        return op
+
+    def data_file(self, path: Path) -> list[str]:
+        if path.name not in self.data_files:
+            words = []
+            for line in path.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    words.append(line)
+            self.data_files[path.name] = words
+        return self.data_files[path.name]
+
+    def transforms(self, acts: dict[str, str], raw: str) -> list[str]:
+        out: list[str] = []
+        for name, value in split_actions(raw):
+            if name != "t":
+                continue
+            if value == "none":
+                out = []
+                continue
+            if value not in TRANSFORMS:
+                raise CompileError(f"transformation t:{value} is not supported")
+            out.append({"normalisePath": "normalizePath", "normalisePathWin": "normalizePathWin"}.get(value, value))
+        return out
+
+
+def byte_ranges(text: str) -> list[list[int]]:
+    ranges = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        ranges.append([int(low), int(high or low)])
+    return ranges
+
+
+# --- required characters: a cheap test that skips a regex that cannot match -----------
+
+ALL = frozenset(range(256))
+
+
+def required_chars(pattern: str) -> list[int] | None:
+    """Bytes of which every match must contain at least one, or None when no small set
+    is known. A value holding none of them cannot match: the regex is not run."""
+    flags = 0
+    try:
+        tree = sre_parse.parse(pattern, flags)
+        ignore_case = bool(tree.state.flags & re.IGNORECASE)
+        need = _need(tree, ignore_case)
+    except Exception:  # PCRE syntax Python does not read: no shortcut
+        return None
+    if need is None or len(need) > 60:
+        return None
+    return sorted(need)
+
+
+def _cost(chars: frozenset[int]) -> int:
+    # Letters and digits are in almost every value; punctuation is rarer.
+    return sum(1 if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 32) else 8 for c in chars)
+
+
+def _fold(chars: set[int], ignore_case: bool) -> frozenset[int]:
+    if not ignore_case:
+        return frozenset(chars)
+    out = set(chars)
+    for c in chars:
+        if 65 <= c <= 90:
+            out.add(c + 32)
+        elif 97 <= c <= 122:
+            out.add(c - 32)
+    return frozenset(out)
+
+
+def _need(items: Any, ignore_case: bool) -> frozenset[int] | None:
+    """For a sequence: the cheapest requirement of any element."""
+    best: frozenset[int] | None = None
+    for op, av in items:
+        n = _need_one(op, av, ignore_case)
+        if n is not None and (best is None or _cost(n) < _cost(best)):
+            best = n
+    return best
+
+
+def _need_one(op: Any, av: Any, ignore_case: bool) -> frozenset[int] | None:
+    name = str(op)
+    if name == "LITERAL":
+        return _fold({av}, ignore_case) if av < 256 else None
+    if name == "NOT_LITERAL":
+        return None
+    if name == "IN":
+        chars: set[int] = set()
+        for iop, iav in av:
+            iname = str(iop)
+            if iname == "LITERAL":
+                chars.add(iav)
+            elif iname == "RANGE":
+                chars.update(range(iav[0], min(iav[1], 255) + 1))
+            else:  # NEGATE, CATEGORY: too wide
+                return None
+        return _fold(chars, ignore_case)
+    if name == "SUBPATTERN":
+        sub_flags = av[1] if len(av) > 1 else 0
+        ic = bool(sub_flags & re.IGNORECASE) or ignore_case
+        return _need(av[-1], ic)
+    if name == "ATOMIC_GROUP":
+        return _need(av, ignore_case)
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        low, _high, item = av
+        return _need(item, ignore_case) if low >= 1 else None
+    if name == "BRANCH":
+        union: set[int] = set()
+        for branch in av[1]:
+            n = _need(branch, ignore_case)
+            if n is None:
+                return None
+            union |= n
+        return frozenset(union)
+    return None
+
+
+def compile_crs(crs_dir: Path = CRS_DIR, setup: dict[str, Any] | None = None) -> dict[str, Any]:
+    if not (crs_dir / "REQUEST-901-INITIALIZATION.conf").is_file():
+        raise CompileError(f"{crs_dir}: no OWASP Core Rule Set here (apt-get install modsecurity-crs)")
+    compiler = Compiler(crs_dir, {**DEFAULT_SETUP, **(setup or {})})
+    return compiler.compile()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--crs", type=Path, default=CRS_DIR)
+    parser.add_argument("--paranoia-level", type=int, default=1, choices=(1, 2, 3, 4))
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    data = compile_crs(args.crs, {"paranoia_level": args.paranoia_level})
+    text = json.dumps(data, indent=None)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    print(f"{len(data['rules'])} rules compiled, {len(data['unsupported'])} not supported:", file=sys.stderr)
+    for item in data["unsupported"]:
+        print(f"  {item['id']} ({item['file']}): {item['reason']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
