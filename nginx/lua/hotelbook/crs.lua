@@ -18,9 +18,92 @@ local re_find, re_match = ngx.re.find, ngx.re.match
 local find, sub, lower, byte, gsub = string.find, string.sub, string.lower, string.byte, string.gsub
 local concat, tostring, tonumber, type, pairs, ipairs = table.concat, tostring, tonumber, type, pairs, ipairs
 
+local band, bor, lshift = bit.band, bit.bor, bit.lshift
+local ok_new, new_tab = pcall(require, "table.new")
+if not ok_new then new_tab = function() return {} end end
+
 local _M = {}
 
+-- Byte classes: a value's "mask" says which classes it holds (two 32-bit words).
+-- Letters (case-folded) are 26 classes, then digits, whitespace, NUL, other
+-- controls, bytes >= 128, and each ASCII punctuation character. A regex whose every
+-- match needs one byte of a set (the compiler computes the set) cannot match a
+-- value whose mask has none of the set's classes: it is not run. The masks are
+-- computed by a loop LuaJIT compiles, once per distinct string of a request.
+local MASK_LO, MASK_HI = {}, {}
+do
+    local PUNCT = [[!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~]]
+    local function class_of(b)
+        if b >= 97 and b <= 122 then return b - 97 end
+        if b >= 65 and b <= 90 then return b - 65 end
+        if b >= 48 and b <= 57 then return 26 end
+        if b == 32 or (b >= 9 and b <= 13) then return 27 end
+        if b == 0 then return 28 end
+        if b < 32 or b == 127 then return 29 end
+        if b >= 128 then return 30 end
+        return 31 + (string.find(PUNCT, string.char(b), 1, true) - 1)
+    end
+    for b = 0, 255 do
+        local k = class_of(b)
+        if k < 32 then MASK_LO[b], MASK_HI[b] = lshift(1, k), 0
+        else MASK_LO[b], MASK_HI[b] = 0, lshift(1, k - 32) end
+        -- the last bit (63) marks upper-case letters: lowercase is a no-op without them
+        if b >= 65 and b <= 90 then MASK_HI[b] = bor(MASK_HI[b], lshift(1, 31)) end
+    end
+end
+local ALNUM_LO = 0x07FFFFFF  -- letters and digits: classes 0..26
+local function bytes_mask(list)
+    local lo, hi = 0, 0
+    for _, b in ipairs(list) do lo, hi = bor(lo, MASK_LO[b]), bor(hi, MASK_HI[b]) end
+    return lo, hi
+end
+
+local function mask_of(ctx, v)
+    local masks_lo = ctx.masks_lo
+    local lo = masks_lo[v]
+    if lo then return lo, ctx.masks_hi[v] end
+    local hi = 0
+    lo = 0
+    for i = 1, #v do
+        local b = byte(v, i)
+        lo, hi = bor(lo, MASK_LO[b]), bor(hi, MASK_HI[b])
+    end
+    masks_lo[v] = lo
+    ctx.masks_hi[v] = hi
+    return lo, hi
+end
+
+-- Transformations that return their input unchanged unless the value holds one of
+-- these bytes: skipped on a mask test.
+local IDENTITY_UNLESS = {}
+do
+    local triggers = {
+        urlDecode = "%+", urlDecodeUni = "%+", htmlEntityDecode = "&", jsDecode = "\\", cssDecode = "\\",
+        escapeSeqDecode = "\\", removeNulls = "\0", replaceNulls = "\0", replaceComments = "/",
+        removeCommentsChar = "/*-", normalizePath = "/", normalizePathWin = "/\\",
+        compressWhitespace = " \t\n\r\v\f\160", removeWhitespace = " \t\n\r\v\f\160",
+        utf8toUnicode = "\128", trim = " \t\n\r\v\f", trimLeft = " \t\n\r\v\f",
+        trimRight = " \t\n\r\v\f",
+    }
+    for name, chars in pairs(triggers) do
+        local list = {}
+        for i = 1, #chars do list[#list + 1] = byte(chars, i) end
+        IDENTITY_UNLESS[name] = { bytes_mask(list) }
+    end
+    local UPPER = lshift(1, 31)
+    IDENTITY_UNLESS.lowercase = { 0, UPPER }
+    local lo, hi = bytes_mask({ 92, 34, 39, 94, 44, 59, 32, 9, 10, 11, 12, 13 })  -- \ " ' ^ , ; whitespace
+    IDENTITY_UNLESS.cmdLine = { lo, bor(hi, UPPER) }
+end
+_M.mask_of = mask_of
+
 local state = { rules = {}, threshold = 5, loaded = false, ids = {} }
+
+-- Values (route exceptions, collection, name, value) that matched no first link,
+-- per worker: browsers repeat their headers and most parameters, and a
+-- table lookup is far cheaper than ~100 rules. Emptied when full.
+local MEMO_MAX_ENTRIES, MEMO_MAX_LENGTH = 20000, 2048
+local memo, memo_size = {}, 0
 
 -- libinjection --------------------------------------------------------------------
 
@@ -55,7 +138,27 @@ function OPS.rx(rule, v, ctx)
     end
     return re_find(v, rule.arg, "jos") ~= nil
 end
-function OPS.pm(rule, v) return re_find(v, rule.pm_re, "joi") ~= nil end
+-- @pm: case-insensitive phrases, looked up by their first two bytes at each position
+-- of the value (one table lookup per byte instead of one big alternation).
+function OPS.pm(rule, v)
+    local lv = lower(v)
+    local singles, by2 = rule.pm_singles, rule.pm_by2
+    local n = #lv
+    for i = 1, n do
+        local b = byte(lv, i)
+        if singles[b] then return true end
+        if i < n then
+            local list = by2[b * 256 + byte(lv, i + 1)]
+            if list then
+                for j = 1, #list do
+                    local w = list[j]
+                    if sub(lv, i, i + #w - 1) == w then return true end
+                end
+            end
+        end
+    end
+    return false
+end
 function OPS.streq(rule, v) return v == rule.arg end
 function OPS.contains(rule, v) return find(v, rule.arg, 1, true) ~= nil end
 function OPS.containsWord(rule, v)
@@ -69,7 +172,15 @@ function OPS.ge(rule, v) return (tonumber(v) or 0) >= rule.num end
 function OPS.gt(rule, v) return (tonumber(v) or 0) > rule.num end
 function OPS.lt(rule, v) return (tonumber(v) or 0) < rule.num end
 function OPS.le(rule, v) return (tonumber(v) or 0) <= rule.num end
-function OPS.validateByteRange(rule, v) return re_find(v, rule.outside_re, "jo") ~= nil end
+function OPS.validateByteRange(rule, v, ctx)
+    local lo, hi = mask_of(ctx, v)
+    if band(lo, rule.outside_lo) == 0 and band(hi, rule.outside_hi) == 0 then return false end
+    local allowed = rule.allowed
+    for i = 1, #v do
+        if not allowed[byte(v, i)] then return true end
+    end
+    return false
+end
 function OPS.validateUrlEncoding(_, v) return find(v, "%", 1, true) and re_find(v, [[%(?![0-9a-fA-F]{2})]], "jo") ~= nil end
 function OPS.validateUtf8Encoding(_, v)
     if not find(v, "[\128-\255]") then return false end
@@ -91,9 +202,18 @@ local function prepare(link, where)
     if not OPS[link.op] then error(where .. ": unknown operator " .. tostring(link.op)) end
     link.fn = OPS[link.op]
     if link.op == "pm" then
-        local parts = {}
-        for i, w in ipairs(link.words or {}) do parts[i] = regex_escape(lower(w)) end
-        link.pm_re = #parts > 0 and concat(parts, "|") or "(?!)"
+        local singles, by2 = {}, {}
+        for _, w in ipairs(link.words or {}) do
+            w = lower(w)
+            if #w == 1 then singles[byte(w)] = true
+            elseif #w > 1 then
+                local key = byte(w, 1) * 256 + byte(w, 2)
+                by2[key] = by2[key] or {}
+                local list = by2[key]
+                list[#list + 1] = w
+            end
+        end
+        link.pm_singles, link.pm_by2 = singles, by2
         link.fn = OPS.pm
     elseif link.op == "rx" then
         local _, _, err = re_find("", link.arg, "jos")
@@ -109,17 +229,32 @@ local function prepare(link, where)
     elseif link.op == "eq" or link.op == "ge" or link.op == "gt" or link.op == "lt" or link.op == "le" then
         link.num = tonumber(link.arg) or 0
     end
-    -- the characters every match needs, as a Lua pattern class
+    -- the bytes every match needs, as mask bits
     if link.need and not link.neg then
-        local chars = {}
-        for _, c in ipairs(link.need) do
-            if c == 0 then chars[#chars + 1] = "%z"
-            elseif find(string.char(c), "^%w$") then chars[#chars + 1] = string.char(c)
-            else chars[#chars + 1] = "%" .. string.char(c) end
+        link.need_lo, link.need_hi = bytes_mask(link.need)
+    end
+    if link.op == "validateByteRange" then
+        local allowed = {}
+        for _, r in ipairs(link.ranges) do
+            for c = r[1], r[2] do allowed[c] = true end
         end
-        link.need_class = "[" .. concat(chars) .. "]"
+        link.allowed = allowed
+        local outside = {}
+        for c = 0, 255 do if not allowed[c] then outside[#outside + 1] = c end end
+        link.outside_lo, link.outside_hi = bytes_mask(outside)
     end
     link.tkey = concat(link.t or {}, ",")
+    -- the bytes that would make one of the chain's transformations change a value
+    local idle_lo, idle_hi = 0, 0
+    for _, name in ipairs(link.t or {}) do
+        local idle = IDENTITY_UNLESS[name]
+        if not idle then
+            idle_lo = nil
+            break
+        end
+        idle_lo, idle_hi = bor(idle_lo, idle[1]), bor(idle_hi, idle[2])
+    end
+    link.idle_lo, link.idle_hi = idle_lo, idle_hi
     for _, name in ipairs(link.t or {}) do
         if not transforms[name] then error(where .. ": unknown transformation " .. name) end
     end
@@ -128,6 +263,8 @@ local function prepare(link, where)
     end
     if link.chain then prepare(link.chain, where) end
 end
+
+local build_index  -- below, with the evaluation
 
 function _M.init(path, removed)
     if not libinjection then load_libinjection() end
@@ -146,6 +283,8 @@ function _M.init(path, removed)
         if not (removed and removed[rule.sid]) then rules[#rules + 1] = rule end
     end
     state.rules = rules
+    state.by_col, state.cols, state.per_request = build_index(rules)
+    memo, memo_size = {}, 0
     state.threshold = data.inbound_anomaly_score_threshold or 5
     state.paranoia_level = data.paranoia_level
     state.unsupported = data.unsupported or {}
@@ -303,6 +442,13 @@ function BUILD.FILES_COMBINED_SIZE() return single("FILES_COMBINED_SIZE", "0") e
 local function transformed(ctx, link, v)
     local tk = link.tkey
     if tk == "" then return v end
+    -- the usual case: nothing in the value that any transformation of the chain
+    -- would change
+    local idle_lo = link.idle_lo
+    if idle_lo then
+        local lo, hi = mask_of(ctx, v)
+        if band(lo, idle_lo) == 0 and band(hi, link.idle_hi) == 0 then return v end
+    end
     local cache = ctx.tcache[tk]
     if not cache then
         cache = {}
@@ -311,7 +457,29 @@ local function transformed(ctx, link, v)
     local r = cache[v]
     if r then return r end
     r = v
-    for _, name in ipairs(link.t) do r = transforms[name](r) end
+    local lo, hi = mask_of(ctx, r)
+    local steps = ctx.steps
+    for _, name in ipairs(link.t) do
+        local idle = IDENTITY_UNLESS[name]
+        if not (idle and band(lo, idle[1]) == 0 and band(hi, idle[2]) == 0) then
+            -- one transformation of one string is computed once per request,
+            -- whatever chains it is part of
+            local step = steps[name]
+            if not step then
+                step = {}
+                steps[name] = step
+            end
+            local r2 = step[r]
+            if not r2 then
+                r2 = transforms[name](r)
+                step[r] = r2
+            end
+            if r2 ~= r then
+                r = r2
+                lo, hi = mask_of(ctx, r)
+            end
+        end
+    end
     cache[v] = r
     return r
 end
@@ -339,62 +507,78 @@ local function excluded(link, col, name, ctx, sid)
     return false
 end
 
--- Runs one link against its targets; returns the number of matched values, and
--- fills ctx.matched (names and values) for the next link of a chain.
-local function run_link(ctx, link, prev, sid)
+-- One value against one link: transformation (cached), the mask test, the operator.
+local function test_value(ctx, link, raw)
+    local v = transformed(ctx, link, raw)
+    local hit
+    local need_lo = link.need_lo
+    if need_lo then
+        local lo, hi = mask_of(ctx, v)
+        if band(lo, need_lo) == 0 and band(hi, link.need_hi) == 0 then
+            hit = false
+        else
+            hit = link.fn(link, v, ctx)
+        end
+    elseif link.alnum_skip then
+        -- one word of letters and digits is a single token: neither SQL injection
+        -- nor XSS for libinjection
+        local lo, hi = mask_of(ctx, v)
+        if hi == 0 and band(lo, ALNUM_LO) == lo then hit = false else hit = link.fn(link, v, ctx) end
+    else
+        hit = link.fn(link, v, ctx)
+    end
+    if link.neg then return not hit end
+    return hit
+end
+
+local function selects(t, name)
+    return (not t.key or lower(name) == t.key) and (not t.keyre or re_find(name, t.keyre, "joi") ~= nil)
+end
+
+-- Runs one link against its targets (all of them, or only those `only` accepts);
+-- returns the number of matched values and their names and values (the next
+-- link's MATCHED_VARS).
+local function run_link(ctx, link, prev, sid, only)
     local matches = 0
-    local fn, neg, need = link.fn, link.neg, link.need_class
     local matched_names, matched_values = {}, {}
     if #link.targets == 0 then
         -- a compile-time decision (unconditionalMatch / noMatch)
-        if fn(link, "", ctx) ~= (neg or false) then return 1, matched_names, matched_values end
-        return 0
+        if link.fn(link, "", ctx) ~= (link.neg or false) then return 1, matched_names, matched_values end
+        return 0, matched_names, matched_values
     end
     for _, t in ipairs(link.targets) do
-        local col_name = t.col
-        local col
-        if col_name == "MATCHED_VAR" or col_name == "MATCHED_VARS" then
-            col = prev or EMPTY
-        elseif col_name == "MATCHED_VAR_NAME" or col_name == "MATCHED_VARS_NAMES" then
-            col = prev and { names = prev.names, values = prev.names } or EMPTY
-        elseif col_name == "TX" then
-            col = single("TX:" .. t.key, ctx.tx[t.key])
-        else
-            col = get(ctx, col_name)
-        end
-        local names, values = col.names, col.values
-        if t.count then
-            local n = 0
-            for i = 1, #values do
-                if (not t.key or lower(names[i]) == t.key) and (not t.keyre or re_find(names[i], t.keyre, "joi")) then
-                    n = n + 1
+        if not only or only(t) then
+            local col_name = t.col
+            local col
+            if col_name == "MATCHED_VAR" or col_name == "MATCHED_VARS" then
+                col = prev or EMPTY
+            elseif col_name == "MATCHED_VAR_NAME" or col_name == "MATCHED_VARS_NAMES" then
+                col = prev and { names = prev.names, values = prev.names } or EMPTY
+            elseif col_name == "TX" then
+                col = single("TX:" .. t.key, ctx.tx[t.key])
+            else
+                col = get(ctx, col_name)
+            end
+            local names, values = col.names, col.values
+            if t.count then
+                local n = 0
+                for i = 1, #values do
+                    if selects(t, names[i]) then n = n + 1 end
                 end
-            end
-            local v = tostring(n)
-            if fn(link, v, ctx) ~= (neg or false) then
-                matches = matches + 1
-                matched_names[#matched_names + 1] = "&" .. col_name
-                matched_values[#matched_values + 1] = v
-            end
-        else
-            for i = 1, #values do
-                local name = names[i]
-                if (not t.key or lower(name) == t.key) and (not t.keyre or re_find(name, t.keyre, "joi"))
-                        and not excluded(link, col_name, name, ctx, sid) then
-                    local v = transformed(ctx, link, values[i])
-                    local hit
-                    if need and not find(v, need) then
-                        hit = false
-                    else
-                        hit = fn(link, v, ctx)
-                    end
-                    if neg then hit = not hit end
-                    if hit then
+                local v = tostring(n)
+                if link.fn(link, v, ctx) ~= (link.neg or false) then
+                    matches = matches + 1
+                    matched_names[#matched_names + 1] = "&" .. col_name
+                    matched_values[#matched_values + 1] = v
+                end
+            else
+                for i = 1, #values do
+                    local name = names[i]
+                    if selects(t, name) and not excluded(link, col_name, name, ctx, sid)
+                            and test_value(ctx, link, values[i]) then
                         matches = matches + 1
                         matched_names[#matched_names + 1] = col_name .. ":" .. name
                         matched_values[#matched_values + 1] = values[i]
-                        ctx.last_target = col_name
-                        ctx.last_name = name
                     end
                 end
             end
@@ -403,32 +587,129 @@ local function run_link(ctx, link, prev, sid)
     return matches, matched_names, matched_values
 end
 
+local function request_level(t) return t.count or t.col == "TX" end
+
+-- Index of the first links by collection, built at init: each request value is
+-- visited once, against the rules that look at its collection.
+build_index = function(rules)
+    local by_col, cols, per_request = {}, {}, {}
+    for _, rule in ipairs(rules) do
+        rule.alnum_skip = rule.op == "detectSQLi" or rule.op == "detectXSS"
+        local link = rule.chain
+        while link do
+            link.alnum_skip = link.op == "detectSQLi" or link.op == "detectXSS"
+            link = link.chain
+        end
+        if #rule.targets == 0 then per_request[#per_request + 1] = rule end
+        local listed = false
+        for _, t in ipairs(rule.targets) do
+            if request_level(t) then
+                if not listed then per_request[#per_request + 1] = rule; listed = true end
+            else
+                if not by_col[t.col] then
+                    by_col[t.col] = {}
+                    cols[#cols + 1] = t.col
+                end
+                local list = by_col[t.col]
+                list[#list + 1] = { rule = rule, t = t }
+            end
+        end
+    end
+    return by_col, cols, per_request
+end
+
+
+local function record(found, rule, col_name, name, raw, ctx)
+    local m = found[rule]
+    if not m then
+        m = { names = {}, values = {}, n = 0 }
+        found[rule] = m
+    end
+    m.n = m.n + 1
+    m.names[m.n] = col_name .. ":" .. name
+    m.values[m.n] = raw
+    if rule.capture then
+        m.tx = {}
+        for i = 0, 9 do m.tx[i + 1] = ctx.tx[tostring(i)] or false end
+    end
+end
+
 -- Evaluates every rule for the request described by ctx (see waf.lua): returns the
 -- anomaly score and the list of matched rule ids (or nil).
 function _M.evaluate(ctx)
     ctx.cols = ctx.cols or {}
     ctx.tcache = ctx.tcache or {}
+    ctx.masks_lo = ctx.masks_lo or new_tab(0, 64)
+    ctx.masks_hi = ctx.masks_hi or new_tab(0, 64)
+    ctx.tcache = ctx.tcache or new_tab(0, 32)
+    ctx.steps = ctx.steps or {}
     ctx.tx = ctx.tx or {}
-    local score, hits = 0, nil
     local off = ctx.rules_off
-    for _, rule in ipairs(state.rules) do
+    -- the exceptions of the route are part of the memo's key
+    local route_key = ctx.route_key or ""
+    local found = {}
+    -- 1. every value of every collection against the first links that look at it
+    for _, col_name in ipairs(state.cols) do
+        local entries = state.by_col[col_name]
+        local col = get(ctx, col_name)
+        local names, values = col.names, col.values
+        for i = 1, #values do
+            local name, raw = names[i], values[i]
+            local key = #raw <= MEMO_MAX_LENGTH and (route_key .. col_name .. "\0" .. name .. "\0" .. raw)
+            if not (key and memo[key]) then
+                local any = false
+                for j = 1, #entries do
+                    local e = entries[j]
+                    local rule = e.rule
+                    if not off[rule.sid] and selects(e.t, name) and not excluded(rule, col_name, name, ctx, rule.sid)
+                            and test_value(ctx, rule, raw) then
+                        record(found, rule, col_name, name, raw, ctx)
+                        any = true
+                    end
+                end
+                if key and not any then
+                    memo_size = memo_size + 1
+                    if memo_size > MEMO_MAX_ENTRIES then memo, memo_size = {}, 1 end
+                    memo[key] = true
+                end
+            end
+        end
+    end
+    -- 2. first links on counts (&ARGS) and compile-time decisions
+    for _, rule in ipairs(state.per_request) do
         if not off[rule.sid] then
-            local matches, names, values = run_link(ctx, rule, nil, rule.sid)
+            local n, names, values = run_link(ctx, rule, nil, rule.sid, #rule.targets > 0 and request_level or nil)
+            for k = 1, n do
+                local m = found[rule] or { names = {}, values = {}, n = 0 }
+                found[rule] = m
+                m.n = m.n + 1
+                m.names[m.n], m.values[m.n] = names[k], values[k]
+            end
+        end
+    end
+    -- 3. in rule order: chains, then the score
+    local score, hits = 0, nil
+    for _, rule in ipairs(state.rules) do
+        local m = found[rule]
+        if m then
+            local matches = m.n
+            if m.tx then
+                for i = 0, 9 do ctx.tx[tostring(i)] = m.tx[i + 1] or nil end
+            end
+            local link, prev = rule, m
+            while link.chain and matches > 0 do
+                link = link.chain
+                local names, values
+                matches, names, values = run_link(ctx, link, prev, rule.sid)
+                prev = { names = names, values = values }
+                if matches > 0 then matches = 1 end
+            end
             if matches > 0 then
-                local link, prev = rule, { names = names, values = values }
-                while link.chain and matches > 0 do
-                    link = link.chain
-                    matches, names, values = run_link(ctx, link, prev, rule.sid)
-                    prev = { names = names, values = values }
-                    if matches > 0 then matches = 1 end
-                end
-                if matches > 0 then
-                    score = score + rule.score * matches
-                    hits = hits or {}
-                    hits[#hits + 1] = rule.sid
-                    ctx.targets = ctx.targets or {}
-                    ctx.targets[#ctx.targets + 1] = (ctx.last_target or "?") .. ":" .. (ctx.last_name or "")
-                end
+                score = score + rule.score * matches
+                hits = hits or {}
+                hits[#hits + 1] = rule.sid
+                ctx.targets = ctx.targets or {}
+                ctx.targets[#ctx.targets + 1] = m.names[1]
             end
         end
     end

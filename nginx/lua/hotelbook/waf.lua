@@ -143,9 +143,11 @@ end
 -- The exceptions that apply to this request: fields never inspected and rules off.
 local function exceptions_for(uri, method)
     local fields, rules, field_rules = NO_FIELDS, NO_RULES, NO_FIELDS
-    for _, ex in ipairs(state.exceptions) do
+    local key = ""
+    for i, ex in ipairs(state.exceptions) do
         if (ex.path == uri or (ex.prefix and find(uri, ex.prefix, 1, true) == 1))
                 and (not ex.methods or ex.methods[method]) then
+            key = key .. i .. ","
             if ex.crs_rules_off_for_fields then
                 if field_rules == NO_FIELDS then field_rules = {} end
                 for name, ids in pairs(ex.crs_rules_off_for_fields) do
@@ -161,7 +163,7 @@ local function exceptions_for(uri, method)
             end
         end
     end
-    return fields, rules, field_rules
+    return fields, rules, field_rules, key
 end
 
 -- One inspection: hits are collected; the first blocking hit ends it.
@@ -389,6 +391,7 @@ local function crs_context(scan, method, path, query, headers)
         body = scan.body_raw, body_form = scan.body_form, body_json = scan.body_json,
         body_processor = scan.body_processor,
         skip_fields = scan.skip, rules_off = scan.off, field_rules_off = scan.field_off,
+        route_key = scan.route_key,
     }
 end
 
@@ -441,8 +444,8 @@ function _M.inspect(method, uri)
     -- The header block alone (no request line): the same browser sends the same block again.
     local raw_ok, raw = pcall(ngx.req.raw_header, true)
 
-    local skip, off, field_off = exceptions_for(uri, method)
-    local scan = setmetatable({ skip = skip, off = off, field_off = field_off }, Scan)
+    local skip, off, field_off, route_key = exceptions_for(uri, method)
+    local scan = setmetatable({ skip = skip, off = off, field_off = field_off, route_key = route_key }, Scan)
     local strict = skip == NO_FIELDS and off == NO_RULES
     local function done()
         -- Blocked by our own rules: the CRS still runs, so the log has the whole picture.
