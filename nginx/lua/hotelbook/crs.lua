@@ -52,10 +52,14 @@ do
     end
 end
 local ALNUM_LO = 0x07FFFFFF  -- letters and digits: classes 0..26
+local UPPER_BIT = lshift(1, 31)
+local NOT_UPPER = bit.bnot(UPPER_BIT)
+-- The classes of a set of bytes (without the upper-case marker: letters are
+-- case-folded, so a set holding `U` is met by a value holding `u`).
 local function bytes_mask(list)
     local lo, hi = 0, 0
     for _, b in ipairs(list) do lo, hi = bor(lo, MASK_LO[b]), bor(hi, MASK_HI[b]) end
-    return lo, hi
+    return lo, band(hi, NOT_UPPER)
 end
 
 local function mask_of(ctx, v)
@@ -90,7 +94,7 @@ do
         for i = 1, #chars do list[#list + 1] = byte(chars, i) end
         IDENTITY_UNLESS[name] = { bytes_mask(list) }
     end
-    local UPPER = lshift(1, 31)
+    local UPPER = UPPER_BIT
     IDENTITY_UNLESS.lowercase = { 0, UPPER }
     local lo, hi = bytes_mask({ 92, 34, 39, 94, 44, 59, 32, 9, 10, 11, 12, 13 })  -- \ " ' ^ , ; whitespace
     IDENTITY_UNLESS.cmdLine = { lo, bor(hi, UPPER) }
@@ -523,7 +527,7 @@ local function test_value(ctx, link, raw)
         -- one word of letters and digits is a single token: neither SQL injection
         -- nor XSS for libinjection
         local lo, hi = mask_of(ctx, v)
-        if hi == 0 and band(lo, ALNUM_LO) == lo then hit = false else hit = link.fn(link, v, ctx) end
+        if band(hi, NOT_UPPER) == 0 and band(lo, ALNUM_LO) == lo then hit = false else hit = link.fn(link, v, ctx) end
     else
         hit = link.fn(link, v, ctx)
     end
