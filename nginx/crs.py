@@ -167,6 +167,11 @@ class Compiler:
     def score(self, value: str) -> int:
         return int(self.expand(value.lstrip("+")))
 
+    def scores(self, actions: list[tuple[str, str]]) -> int:
+        """The anomaly score a rule adds (setvar:'tx.anomaly_score_plN=+%{tx.critical_anomaly_score}')."""
+        return sum(self.score(v.split("=", 1)[1]) for n, v in actions
+                   if n == "setvar" and re.match(r"tx\.(?:inbound_)?anomaly_score_pl\d=\+", v, re.I))
+
     def compile(self) -> dict[str, Any]:
         self.initial_tx()
         level = int(self.tx["paranoia_level"])
@@ -209,6 +214,8 @@ class Compiler:
                     skipping = level < file_level
                     continue
             if chain_tail is not None:  # a link of the chain being read
+                # CRS puts the score on the last link of a chain
+                chain_head["score"] = chain_head.get("score", 0) + self.scores(actions)
                 link = self.link(args, acts, path) if chain_head.get("ok", True) else None
                 if link is None:
                     chain_head["ok"] = False
@@ -231,9 +238,7 @@ class Compiler:
                 continue
             head = {"id": int(rule_id), "phase": int(phase), "pl": file_level, "file": path.name,
                     "msg": acts.get("msg", ""), "ok": True}
-            scores = [self.score(v.split("=", 1)[1]) for n, v in actions
-                      if n == "setvar" and re.match(r"tx\.(?:inbound_)?anomaly_score_pl\d=\+", v, re.I)]
-            head["score"] = sum(scores)
+            head["score"] = self.scores(actions)
             if kind == "SecAction":
                 continue  # bookkeeping only (counters, defaults)
             link = self.link(args, acts, path, head)
