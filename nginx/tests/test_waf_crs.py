@@ -247,3 +247,12 @@ def test_render_lists_the_rules_it_cannot_express(tmp_path, upstreams):
     assert listed == [str(item["id"]) for item in data["unsupported"]]
     assert data["paranoia_level"] == 1 and data["inbound_anomaly_score_threshold"] == 5
     assert len(data["rules"]) > 90
+
+
+def test_crs_reads_cookies(gateway: Gateway, problem):
+    request_id = f"crs-cookie-{uuid.uuid4().hex[:12]}"
+    response = send(gateway, {"path": "/", "headers": {"Cookie": "theme=dark; session=1' union select null,null--"}},
+                    request_id)
+    problem(response, 403)
+    ids = gateway.log_for(request_id)["waf_rule"].split(",")
+    assert "942100" in ids, ids  # libinjection on REQUEST_COOKIES, besides our own rule

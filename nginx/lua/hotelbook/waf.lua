@@ -381,8 +381,8 @@ end
 
 -- The request as the Core Rule Set sees it (collections are built lazily by crs.lua).
 local function crs_context(scan, method, path, query, headers)
-    local cookie = headers["cookie"]
-    if type(cookie) == "table" then cookie = concat(cookie, "; ") end
+    -- the headers are raw (names as sent): nginx joins every Cookie header here
+    local cookie = ngx.var.http_cookie
     return {
         method = method, path = path, query = query, request_uri = ngx.var.request_uri,
         request_line = ngx.var.request, protocol = ngx.var.server_protocol,
