@@ -93,7 +93,7 @@ ATTACKS: list[tuple[str, dict[str, Any]]] = [
     ("protocol", {"params": {"x": "foo%0d%0aSet-Cookie:%20evil=1"}}),
     ("protocol", {"params": {"x": "a\r\nContent-Length: 0\r\n\r\nGET /admin HTTP/1.1"}}),
     ("protocol", {"params": {"lang": "en\r\nLocation: http://evil.example"}}),
-    ("protocol", {"path": "/hotels%0d%0aSet-Cookie:x=1"}),
+    ("protocol", {"path": "/hotels", "params": {"checkin": "2026-12-01\r\nSet-Cookie: x=1"}}),
     ("protocol", {"method": "PROPFIND"}),
     # session fixation
     ("session-fixation", {"params": {"x": "<meta http-equiv=\"Set-Cookie\" content=\"sessionid=abc\">"}}),
