@@ -64,7 +64,7 @@ ERROR_STATUSES = (400, 403, 404, 405, 408, 413, 414, 429, 494, 500, 502, 503, 50
 class Options:
     prefix: Path
     listen: str
-    upstreams: dict[str, str]
+    upstreams: dict[str, list[str]]
     waf_mode: str = "block"
     trusted_proxies: list[str] = field(default_factory=list)
     limits: Path = HERE / "limits.json"
@@ -111,15 +111,18 @@ def parse_listen(value: str) -> str:
     raise RenderError(f"--listen: expected PORT or HOST:PORT, got {value!r}")
 
 
-def parse_upstreams(items: list[str]) -> dict[str, str]:
-    upstreams = {name: f"127.0.0.1:{port}" for name, (port, _, _) in ROUTES.items()}
+def parse_upstreams(items: list[str]) -> dict[str, list[str]]:
+    """Defaults from the ports table; a name given several times gets several servers."""
+    upstreams = {name: [f"127.0.0.1:{port}"] for name, (port, _, _) in ROUTES.items()}
+    given: set[str] = set()
     for item in items:
         name, sep, address = item.partition("=")
         if not sep or name not in ROUTES:
             raise RenderError(f"--upstream: expected one of {', '.join(ROUTES)}=host:port, got {item!r}")
         if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}|unix:/[\w./-]+", address):
             raise RenderError(f"--upstream {name}: bad address {address!r}")
-        upstreams[name] = address
+        upstreams[name] = [*upstreams[name], address] if name in given else [address]
+        given.add(name)
     return upstreams
 
 
@@ -211,12 +214,16 @@ def check_routes(path: Path) -> None:
 # --- the configuration -----------------------------------------------------------
 
 
-def upstream_blocks(upstreams: dict[str, str]) -> str:
+def upstream_blocks(upstreams: dict[str, list[str]]) -> str:
     blocks = []
-    for name, address in upstreams.items():
+    for name, addresses in upstreams.items():
+        # Several instances: one that fails is left out for a few seconds (passive
+        # health check) while the others take its requests.
+        health = "max_fails=1 fail_timeout=5s" if len(addresses) > 1 else "max_fails=0"
+        servers = "".join(f"        server {address} {health};\n" for address in addresses)
         blocks.append(
             f"    upstream {upstream_id(name)} {{\n"
-            f"        server {address} max_fails=0;\n"
+            f"{servers}"
             f"        keepalive 32;\n"
             f"        keepalive_timeout 60s;\n"
             f"    }}\n"
@@ -391,7 +398,10 @@ http {{
         proxy_connect_timeout 3s;
         proxy_send_timeout 20s;
         proxy_read_timeout {options.read_timeout}s;
-        proxy_next_upstream off;
+        # Another instance gets the request when this one refused or timed out; a
+        # POST or PATCH only if it was never sent (nginx's default): never twice.
+        proxy_next_upstream error timeout;
+        proxy_next_upstream_tries 3;
 
         # The services echo the request id too: one copy, the gateway's.
         proxy_hide_header X-Request-ID;
@@ -520,7 +530,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument("--prefix", required=True, type=Path, help="folder for nginx.conf, logs/ and tmp/")
     parser.add_argument("--listen", required=True, help="PORT (on 127.0.0.1) or HOST:PORT")
     parser.add_argument("--upstream", action="append", default=[], metavar="NAME=HOST:PORT",
-                        help=f"one of {', '.join(ROUTES)}; defaults to the ports table")
+                        help=f"one of {', '.join(ROUTES)}; defaults to the ports table; "
+                             "repeat a name for several instances")
     parser.add_argument("--waf-mode", choices=("block", "detect"), default="block")
     parser.add_argument("--trusted-proxy", action="append", default=[], metavar="CIDR",
                         help="proxies whose X-Forwarded-For is believed (none by default)")
