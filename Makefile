@@ -8,7 +8,7 @@ HOTELS ?= 3000
 UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway,manifests,images
 SYSTEM_ENVS := integration,integration-pg,reliability,e2e
 
-.PHONY: up down test test-unit test-system client seed bench lint constraints clean manifests images
+.PHONY: up down test test-unit test-system client seed trace bench lint constraints clean manifests images
 
 ## Run everything behind the gateway at http://127.0.0.1:8080 (Ctrl-C stops it).
 up: $(STAMP)
@@ -37,6 +37,10 @@ client: $(STAMP)
 ## Seed the catalogue: make seed HOTELS=100000
 seed: $(STAMP)
 	$(PY) -m hotelbook_stack seed --hotels $(HOTELS)
+
+## Print the trace of one request as a tree: make trace ID=<X-Request-ID>
+trace: $(STAMP)
+	@$(PY) -m hotelbook_stack trace "$(ID)"
 
 ## Every benchmark; Locust (for bench/load.py) goes into the project's virtualenv first.
 bench: $(STAMP)

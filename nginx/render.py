@@ -4,6 +4,7 @@
         [--waf-mode block|detect] [--trusted-proxy CIDR ...] [--limits FILE]
         [--routes FILE] [--public-openapi FILE] [--waf-rules FILE] [--lua-module PATH|none]
         [--plain] [--check]
+        [--otlp-endpoint http://HOST:PORT] [--trace-ratio 0..1]
 
 writes DIR/nginx.conf (and DIR/logs, DIR/tmp) and prints the command that runs it.
 Everything nginx writes (pid, logs, temp files) stays inside DIR, so no root is
@@ -80,6 +81,10 @@ class Options:
     crs_dir: Path = crs_compiler.CRS_DIR
     paranoia_level: int = 1
     anomaly_threshold: int = 5
+    # Tracing (nginx/lua/hotelbook/trace.lua): where the gateway's spans go, and
+    # the share of new traces that are sampled.
+    otlp_endpoint: str = ""
+    trace_ratio: float = 1.0
 
 
 class RenderError(Exception):
@@ -292,7 +297,8 @@ LOG_FIELDS_LUA = (
     '"ratelimit_policy":"$hb_rl_policy",'
     '"ratelimit":"$hb_rl",'
     '"ratelimit_remaining":"$hb_rl_remaining",'
-    '"waf_score":"$hb_waf_score"'
+    '"waf_score":"$hb_waf_score",'
+    '"trace_id":"$hb_trace_id"'
 )
 
 
@@ -375,7 +381,9 @@ http {{
     lua_regex_cache_max_entries 8192;
     init_by_lua_block {{
         require("hotelbook.gateway").init({{ {init} }})
+        require("hotelbook.trace").init({{ {lua_trace_options(options)} }})
     }}
+    init_worker_by_lua_block {{ require("hotelbook.trace").init_worker() }}
 """)
     lines.append("\n" + upstream_blocks(options.upstreams))
     # A client's own X-Forwarded-For is passed on only when it came through a
@@ -419,6 +427,7 @@ http {{
         set $hb_waf_action "";
         set $hb_query_names "";
         set $hb_waf_score "";
+        set $hb_trace_id "";
         proxy_hide_header RateLimit-Limit;
         proxy_hide_header RateLimit-Remaining;
         proxy_hide_header RateLimit-Reset;
@@ -433,7 +442,11 @@ http {{
             content_by_lua_block {{ require("hotelbook.gateway").problem() }}
         }}
 
-        access_by_lua_block {{ require("hotelbook.gateway").access() }}
+        access_by_lua_block {{
+            require("hotelbook.trace").start()
+            require("hotelbook.gateway").access()
+        }}
+        log_by_lua_block {{ require("hotelbook.trace").finish() }}
 """)
     lines.append("\n" + location_blocks(options))
     lines.append("    }\n}\n")
@@ -487,6 +500,10 @@ def lua_init_options(options: Options) -> str:
     ])
 
 
+def lua_trace_options(options: Options) -> str:
+    return f"endpoint = {lua_str(options.otlp_endpoint)}, ratio = {options.trace_ratio!r}"
+
+
 def lua_check_conf(options: Options) -> str:
     """A configuration that only loads the Lua side and exits: `nginx -t` does not
     run init_by_lua, so bad rules or limits would otherwise pass the check."""
@@ -499,6 +516,9 @@ http {{
     lua_shared_dict hb_ratelimit 1m;
     init_by_lua_block {{
         local ok, err = pcall(require("hotelbook.gateway").init, {{ {lua_init_options(options)} }})
+        if ok then
+            ok, err = pcall(require("hotelbook.trace").init, {{ {lua_trace_options(options)} }})
+        end
         if not ok then
             io.stderr:write("lua check failed: ", tostring(err), "\\n")
             os.exit(1)
@@ -556,6 +576,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
                         help="CRS paranoia level (default 1)")
     parser.add_argument("--anomaly-threshold", type=int, default=5,
                         help="CRS inbound anomaly score that blocks (default 5)")
+    parser.add_argument("--otlp-endpoint", default="",
+                        help="send the gateway's spans here as OTLP/HTTP JSON (http://HOST:PORT; default: none)")
+    parser.add_argument("--trace-ratio", type=float, default=1.0,
+                        help="share of new traces marked sampled (0..1, default 1)")
     parser.add_argument("--check", action="store_true", help="run `nginx -t` on the result")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"auto|\d{1,3}", args.workers):
@@ -564,6 +588,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
         parser.error("--client-max-body-size: a size such as 1m")
     if not 1 <= args.read_timeout <= 3600:
         parser.error("--read-timeout: 1 to 3600 seconds")
+    if not 0 <= args.trace_ratio <= 1:
+        parser.error("--trace-ratio: between 0 and 1")
+    if args.otlp_endpoint and not re.fullmatch(r"http://[\w.-]+:\d{1,5}(/[\w./-]*)?", args.otlp_endpoint):
+        parser.error("--otlp-endpoint: http://HOST:PORT")
     try:
         options = Options(
             prefix=args.prefix.resolve(),
@@ -584,6 +612,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
             crs_dir=args.crs_dir,
             paranoia_level=args.paranoia_level,
             anomaly_threshold=args.anomaly_threshold,
+            otlp_endpoint=args.otlp_endpoint.rstrip("/"),
+            trace_ratio=args.trace_ratio,
         )
         if not options.plain:
             check_data_files(options.limits, options.waf_rules)

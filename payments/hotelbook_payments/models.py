@@ -52,6 +52,8 @@ class OutboxJob(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
     done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # W3C traceparent of the request that wrote the job: its run joins that trace.
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
 
     __table_args__ = (
         Index("ix_outbox_due", "done_at", "next_attempt_at"),

@@ -29,6 +29,7 @@ from hotelbook_chassis import Problem
 from hotelbook_chassis.client import PeerUnavailable
 from hotelbook_chassis.schemas import is_uuid
 from hotelbook_chassis.stays import money
+from hotelbook_chassis.tracing import continue_trace, current_traceparent
 from hotelbook_payments import clients
 from hotelbook_payments.cards import brand
 from hotelbook_payments.models import OutboxJob, Payment, db
@@ -249,7 +250,8 @@ def refund(payment_id: str, amount: dict[str, Any] | None = None) -> Payment:
 def enqueue(payment: Payment, kind: str) -> None:
     exists = db.session.scalar(select(OutboxJob).where(OutboxJob.payment_id == payment.id, OutboxJob.kind == kind))
     if exists is None:
-        db.session.add(OutboxJob(payment_id=payment.id, kind=kind, attempts=0, next_attempt_at=utcnow()))
+        db.session.add(OutboxJob(payment_id=payment.id, kind=kind, attempts=0, next_attempt_at=utcnow(),
+                                 traceparent=current_traceparent()))
 
 
 def claim_due(limit: int = 20, lease: float = 30, everything: bool = False) -> list[OutboxJob]:
@@ -321,7 +323,8 @@ def send_receipt(payment: Payment) -> None:
 def drain(everything: bool = False) -> int:
     done = 0
     for job in claim_due(everything=everything):
-        run_job(job)
+        with continue_trace(job.traceparent, f"outbox {job.kind}", **{"hotelbook.payment_id": job.payment_id}):
+            run_job(job)
         done += 1
     return done
 

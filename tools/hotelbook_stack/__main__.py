@@ -30,7 +30,9 @@ def cmd_run(layout: Layout, args: argparse.Namespace) -> None:
     metrics.mkdir(parents=True)
     os.chdir(ROOT)
     command = layout.gunicorn_command(service)
-    os.execve(command[0], command, layout.env(service))
+    env = layout.env(service)
+    env.setdefault("JSON_LOGS", "0")  # a terminal is read by people: one short line per request
+    os.execve(command[0], command, env)
 
 
 def cmd_gateway(layout: Layout, args: argparse.Namespace) -> None:
@@ -64,6 +66,28 @@ def cmd_announce(layout: Layout, args: argparse.Namespace) -> None:
     threading.Event().wait()
 
 
+def cmd_traces(layout: Layout, args: argparse.Namespace) -> None:
+    from hotelbook_chassis.trace_store import TraceStore, make_server
+
+    server = make_server("127.0.0.1", layout.ports["traces"], TraceStore(layout.traces_dir))
+    print(f"trace store: OTLP/HTTP on 127.0.0.1:{layout.ports['traces']}, spans in "
+          f"{layout.var_dir.name}/traces/", flush=True)
+    server.serve_forever()
+
+
+def cmd_trace(layout: Layout, args: argparse.Namespace) -> None:
+    from hotelbook_chassis.trace_store import TraceStore, tree_lines
+
+    store = TraceStore(layout.traces_dir)
+    trace_id = store.trace_of_request(args.id) or (args.id if len(args.id) == 32 else None)
+    spans = store.trace(trace_id) if trace_id else []
+    if not spans:
+        sys.exit(f"no trace found for {args.id!r} in {layout.traces_dir}")
+    print(f"trace {trace_id}: {len(spans)} spans")
+    for line in tree_lines(spans):
+        print(line)
+
+
 def cmd_seed(layout: Layout, args: argparse.Namespace) -> None:
     steps.seed_catalogue(layout, args.hotels)
 
@@ -86,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("gateway", help="run nginx (or explain how to install it)")
     announce = sub.add_parser("announce", help="wait for every /readyz, then print the URL")
     announce.add_argument("--timeout", type=float, default=90)
+    sub.add_parser("traces", help="run the local trace store (OTLP/HTTP receiver, spans in var/traces/)")
+    trace = sub.add_parser("trace", help="print the trace of a request as a tree")
+    trace.add_argument("id", help="the request's X-Request-ID (or a trace id)")
     seed = sub.add_parser("seed", help="seed the catalogue (deterministic, idempotent)")
     seed.add_argument("--hotels", type=int, default=int(os.environ.get("HOTELS", "3000")))
     client = sub.add_parser("client", help="register an OAuth client, print its credentials")

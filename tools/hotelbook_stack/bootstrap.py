@@ -22,7 +22,10 @@ class StepFailed(RuntimeError):
 def run(layout: Layout, service: Service, *args: str) -> str:
     """Run a service's Flask CLI command with its environment; return its output."""
     app = args[0]
-    result = subprocess.run(layout.flask_command(app, *args[1:]), env=layout.env(service), cwd=ROOT,
+    env = layout.env(service)
+    # Migrations and seeding are not requests anyone follows (and the store may not be up yet).
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    result = subprocess.run(layout.flask_command(app, *args[1:]), env=env, cwd=ROOT,
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise StepFailed(f"{service.name}: flask {' '.join(args[1:])} failed:\n{result.stderr[-3000:]}")
@@ -131,6 +134,8 @@ def render_gateway(layout: Layout) -> Path | None:
     command = [sys.executable, str(ROOT / "nginx" / "render.py"), "--prefix", str(prefix),
                "--listen", str(layout.ports["gateway"]), "--waf-mode", layout.waf_mode,
                "--public-openapi", str(public_openapi_file(layout))]
+    if layout.otlp_endpoint:
+        command += ["--otlp-endpoint", layout.otlp_endpoint]
     for service in SERVICES:
         if service.name in GATEWAY_SERVICES:
             command += ["--upstream", f"{service.name}=127.0.0.1:{layout.ports[service.name]}"]

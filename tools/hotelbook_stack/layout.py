@@ -24,6 +24,8 @@ class Layout:
     # Seconds between housekeeping rounds inside reservations and payments (sweep, reconcile);
     # None keeps the services' default, 0 turns them off (tests run them explicitly).
     housekeeping_every: float | None = None
+    # Spans go to the local trace store unless OTEL_EXPORTER_OTLP_ENDPOINT points elsewhere.
+    tracing: bool = True
 
     @classmethod
     def from_env(cls) -> Layout:
@@ -47,6 +49,17 @@ class Layout:
         if self.postgres_url:
             return f"{self.postgres_url.rstrip('/')}/{self.database_name(service)}"
         return f"sqlite:///{self.var_dir / service.name}.db"
+
+    @property
+    def traces_dir(self) -> Path:
+        return self.var_dir / "traces"
+
+    @property
+    def otlp_endpoint(self) -> str | None:
+        """Where the services send spans: the configured endpoint, else the local store."""
+        if not self.tracing:
+            return None
+        return os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or self.url("traces")
 
     def client_file(self, name: str) -> Path:
         return self.var_dir / "clients" / f"{name}.json"
@@ -75,6 +88,10 @@ class Layout:
             env["HOUSEKEEPING_EVERY"] = str(self.housekeeping_every)
         for other in SERVICES:
             env[f"{env_name(other.name)}_URL"] = self.url(other.name)
+        if self.otlp_endpoint:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
+            # Spans leave within half a second, so a trace is complete soon after the answer.
+            env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "500")
         credentials = self.client_credentials(service.name)
         if credentials:
             env["CLIENT_ID"] = credentials["client_id"]

@@ -15,6 +15,7 @@ import requests
 
 from hotelbook_chassis.smtp_sink import MailStore, start_sink
 from hotelbook_chassis.testing import ServiceProcess, free_port
+from hotelbook_chassis.trace_store import TraceStore, start_receiver
 from hotelbook_stack import bootstrap as steps
 from hotelbook_stack.layout import Layout
 from hotelbook_stack.readiness import service_token
@@ -29,7 +30,7 @@ class RunningSystem:
 
     def __init__(self, var_dir: Path, *, postgres_url: str | None = None, hotels: int = 200,
                  housekeeping_every: float = 0) -> None:
-        ports = {name: free_port() for name in [*BY_NAME, "gateway", "smtp"]}
+        ports = {name: free_port() for name in [*BY_NAME, "gateway", "smtp", "traces"]}
         # Housekeeping off by default: the tests run sweep and reconcile when they mean to.
         self.layout = Layout(var_dir=var_dir, ports=ports, postgres_url=postgres_url,
                              database_suffix=f"_{uuid.uuid4().hex[:8]}" if postgres_url else "",
@@ -40,6 +41,8 @@ class RunningSystem:
         self.gateway: subprocess.Popen[bytes] | None = None
         self.mail: MailStore
         self._smtp: Any = None
+        self._traces: Any = None
+        self.traces: TraceStore
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
 
     @property
@@ -55,6 +58,8 @@ class RunningSystem:
         # What the system writes (databases, secrets, mail, logs) is for the owner only.
         self._umask = os.umask(0o077)
         self._smtp, self.mail = start_sink("127.0.0.1", self.layout.ports["smtp"])
+        self._traces, self.traces = start_receiver("127.0.0.1", self.layout.ports["traces"],
+                                                   self.layout.traces_dir)
         steps.bootstrap(self.layout, hotels=self.hotels)
         steps.register_admin_client(self.layout)  # create_hotel writes the catalogue with it
         for service in SERVICES:
@@ -118,6 +123,8 @@ class RunningSystem:
             process.stop()
         if self._smtp:
             self._smtp.stop()
+        if self._traces:
+            self._traces.shutdown()
         steps.drop_databases(self.layout)
         if getattr(self, "_umask", None) is not None:
             os.umask(self._umask)

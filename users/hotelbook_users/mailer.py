@@ -9,6 +9,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from hotelbook_chassis.mail import SmtpSettings, build_message, send_mail
+from hotelbook_chassis.tracing import run_in_thread_context
 
 log = logging.getLogger(__name__)
 
@@ -84,4 +85,5 @@ def send_verification(to: str, name: str, url: str) -> bool:
 
 def send_reset_later(to: str, name: str, url: str) -> Future[bool]:
     """Queue the reset message so the request answers in the same time whether or not it is sent."""
-    return _background().submit(_send, to, *_reset(name, url))
+    # The send stays in the trace of the request that asked for it.
+    return _background().submit(run_in_thread_context(), _send, to, *_reset(name, url))

@@ -16,6 +16,7 @@ from hotelbook_chassis.observability import configure_logging, init_request_trac
 from hotelbook_chassis.openapi import problem_json_spec
 from hotelbook_chassis.problems import register_problem_handlers
 from hotelbook_chassis.tokens import init_tokens
+from hotelbook_chassis.tracing import init_tracing, instrument_database
 
 
 class ServiceApi(Api):
@@ -56,10 +57,12 @@ def create_service_app(
     app.json.sort_keys = False
     configure_logging(service, app.config["LOG_LEVEL"], app.config["JSON_LOGS"])
     register_problem_handlers(app)
+    init_tracing(app, service)  # its before_request opens the span the others log into
     init_request_tracking(app)
     init_health(app)
     if db is not None:
         init_database(app, db)
+        instrument_database(app, db)
     init_tokens(app)
 
     api = ServiceApi(

@@ -1,4 +1,4 @@
-"""Outbound HTTP to peer services: timeouts, safe retries, service tokens, request ids.
+"""Outbound HTTP to peer services: timeouts, safe retries, service tokens, request ids, trace context.
 
 Every call has a connect and a read timeout. Calls are retried on connection
 failures (nothing was sent), and on read errors or 502/503/504 only when the
@@ -20,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from hotelbook_chassis.observability import REQUEST_ID_HEADER, current_request_id
 from hotelbook_chassis.problems import Problem
+from hotelbook_chassis.tracing import TRACEPARENT, incoming_traceparent, tracing_enabled
 
 OUTBOUND = Counter("outbound_requests_total", "Calls to peer services", ["peer", "method", "outcome"])
 TOKEN_FETCHES = Counter("service_token_fetches_total", "client_credentials tokens fetched", ["client_id"])
@@ -170,6 +171,12 @@ class ServiceClient:
         request_id = current_request_id()
         if request_id:
             sent_headers[REQUEST_ID_HEADER] = request_id
+        if not tracing_enabled():
+            # No spans here: pass the caller's trace context on as it came (with
+            # tracing on, the requests instrumentation writes this span's own).
+            traceparent = incoming_traceparent()
+            if traceparent:
+                sent_headers[TRACEPARENT] = traceparent
         if idempotency_key:
             sent_headers["Idempotency-Key"] = idempotency_key
         idempotent = method in self.IDEMPOTENT or bool(idempotency_key)

@@ -24,6 +24,7 @@ PORTS: dict[str, int] = {
     "pdf-reporting": 8106,
     "bank": 8190,
     "smtp": 8025,
+    "traces": 4318,  # the local trace store (OTLP/HTTP)
 }
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from hotelbook_chassis.tracing import span
+
 
 @dataclass(frozen=True)
 class SmtpSettings:
@@ -55,7 +57,8 @@ def build_message(settings: SmtpSettings, to: str, subject: str, text: str, html
 
 def send_mail(settings: SmtpSettings, message: EmailMessage) -> None:
     """Send one message; raises ``OSError``/``smtplib.SMTPException`` for the caller to retry."""
-    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+    with span("smtp send", client=True, **{"server.address": settings.host, "server.port": settings.port}), \
+            smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
         if settings.starttls:
             smtp.starttls()
         if settings.user and settings.password:

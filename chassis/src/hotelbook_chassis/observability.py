@@ -21,6 +21,8 @@ from prometheus_client import (
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from pythonjsonlogger.json import JsonFormatter
 
+from hotelbook_chassis import tracing
+
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is kept only when it is short and harmless to log and echo.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
@@ -45,7 +47,7 @@ def current_request_id() -> str | None:
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds ``request_id`` and ``service`` to every record."""
+    """Adds ``request_id``, ``trace_id``, ``span_id`` and ``service`` to every record."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -54,6 +56,8 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id()
+        if not hasattr(record, "trace_id"):
+            record.trace_id, record.span_id = tracing.current_ids()
         record.service = self.service
         return True
 
@@ -65,12 +69,12 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
     if json_lines:
         handler.setFormatter(
             JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(service)s",
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s %(span_id)s %(service)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+        handler.setFormatter(HumanFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_hotelbook", False):
@@ -79,6 +83,33 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _who() -> dict[str, str]:
+    """Who made the request, from its verified token: ids only, never the token itself."""
+    claims = g.get("token_claims") or {}
+    who = {}
+    if claims.get("client_id"):
+        who["client_id"] = str(claims["client_id"])
+    if claims.get("sub") and claims.get("sub") != claims.get("client_id"):
+        who["user_id"] = str(claims["sub"])
+    return who
+
+
+class HumanFormatter(logging.Formatter):
+    """One short line per record for a developer's terminal (``JSON_LOGS=false``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        time_text = self.formatTime(record, "%H:%M:%S")
+        trace = (getattr(record, "trace_id", None) or "-")[:8]
+        if hasattr(record, "status") and hasattr(record, "duration_ms"):
+            who = getattr(record, "user_id", None) or getattr(record, "client_id", None) or "-"
+            return (f"{time_text} {record.method} {record.path} {record.status} {record.duration_ms:.0f}ms "
+                    f"who={who} req={record.request_id} trace={trace}")
+        line = f"{time_text} {record.levelname} {record.name}: {record.getMessage()} trace={trace}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 def init_request_tracking(app: Flask) -> None:
@@ -90,6 +121,7 @@ def init_request_tracking(app: Flask) -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = incoming if _SANE_REQUEST_ID.match(incoming) else new_request_id()
         g.request_started = time.perf_counter()
+        tracing.mark_request(g.request_id)
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -107,8 +139,10 @@ def init_request_tracking(app: Flask) -> None:
                     "method": request.method,
                     "route": endpoint,
                     "path": request.path,
+                    "route": endpoint,
                     "status": response.status_code,
                     "duration_ms": round(elapsed * 1000, 2),
+                    **_who(),
                 },
             )
         return response

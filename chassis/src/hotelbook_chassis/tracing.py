@@ -1,0 +1,221 @@
+"""Distributed tracing with OpenTelemetry, wired once for every service.
+
+Tracing is on when an OTLP endpoint is configured (``OTEL_EXPORTER_OTLP_ENDPOINT``
+or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``; http/protobuf, so a local trace store,
+an OpenTelemetry Collector, Jaeger or Tempo all work by configuration alone).
+Then each process gets a tracer provider with a batch exporter, and the Flask,
+requests and SQLAlchemy instrumentations make the spans; the sampler is the
+SDK's, set by ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` (default:
+follow the caller's decision, sample every root).
+
+Off (the default), nothing of the SDK is loaded and no span is made: the
+incoming W3C ``traceparent`` is only read for the log lines and passed on as is
+by :class:`~hotelbook_chassis.client.ServiceClient`, so one trace id still ties
+together the log lines of a request across services.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from flask import Flask, g, has_request_context, request
+
+TRACEPARENT = "traceparent"
+REQUEST_ID_ATTRIBUTE = "hotelbook.request_id"
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+# Health checks and scrapes would drown the traces that matter.
+EXCLUDED_URLS = "/healthz,/readyz,/metrics"
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_provider: Any = None
+# The context a background job carries (outbox): the traceparent of the request that wrote it.
+_background: ContextVar[str | None] = ContextVar("hotelbook_traceparent", default=None)
+
+
+def exporter_endpoint() -> str | None:
+    """The configured OTLP endpoint, or None when tracing is off."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return None
+    return (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None)
+
+
+def tracing_enabled() -> bool:
+    return _provider is not None
+
+
+def setup_tracing(service: str) -> bool:
+    """Install the process's tracer provider once; False (and nothing loaded) when off."""
+    global _provider
+    if _provider is not None:
+        return True
+    if not exporter_endpoint():
+        return False
+    with _lock:
+        if _provider is not None:
+            return True
+        from opentelemetry import trace
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.instrumentation.requests import RequestsInstrumentor
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(provider)
+        RequestsInstrumentor().instrument(request_hook=_name_client_span)
+        _provider = provider
+    return True
+
+
+def _name_client_span(span: Any, prepared: Any) -> None:
+    """``POST /reservations/<id>/confirm`` says more than the instrumentation's bare ``POST``."""
+    if span.is_recording():
+        path = (prepared.path_url or "/").split("?", 1)[0]
+        span.update_name(f"{prepared.method} {path}")
+
+
+def init_tracing(app: Flask, service: str) -> None:
+    """Server spans for this app (call before other ``before_request`` hooks)."""
+    if not setup_tracing(service):
+        return
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    FlaskInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS)
+
+
+def instrument_database(app: Flask, db: Any) -> None:
+    """Spans for the SQL statements of the app's engine.
+
+    The instrumentation's engine tracer is attached to this engine directly: its
+    ``instrument()`` also patches the asyncio engine (which needs greenlet) and
+    refuses SQLAlchemy 2.1, whose engine events are those it hooks in 2.0.
+    """
+    if not tracing_enabled():
+        return
+    from opentelemetry import metrics, trace
+    from opentelemetry.instrumentation.sqlalchemy import __name__ as scope
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    with app.app_context():
+        engine = db.engine
+    connections = metrics.get_meter(scope).create_up_down_counter("db.client.connections.usage")
+    EngineTracer(trace.get_tracer(scope), engine, connections)
+
+
+def mark_request(request_id: str) -> None:
+    """Record the request id on the server span, so a trace is found by X-Request-ID."""
+    if _provider is None:
+        return
+    from opentelemetry import trace
+
+    trace.get_current_span().set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
+
+
+def _parse(traceparent: str | None) -> tuple[str, str] | None:
+    match = _TRACEPARENT.match(traceparent or "")
+    if not match or match.group(1) == "0" * 32 or match.group(2) == "0" * 16:
+        return None
+    return match.group(1), match.group(2)
+
+
+def incoming_traceparent() -> str | None:
+    """The traceparent this request (or background job) came with, when valid."""
+    if has_request_context():
+        value = request.headers.get(TRACEPARENT)
+        return value if _parse(value) else None
+    return _background.get()
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of where the code runs now: the current span, or what came in."""
+    if _provider is not None:
+        from opentelemetry import trace
+
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+    return incoming_traceparent()
+
+
+def current_ids() -> tuple[str | None, str | None]:
+    """``(trace_id, span_id)`` for a log line: the current span's, else the incoming parent's."""
+    if _provider is not None:
+        from opentelemetry import trace
+
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            return f"{context.trace_id:032x}", f"{context.span_id:016x}"
+    if has_request_context():
+        ids = g.get("_trace_ids")
+        if ids is None:
+            ids = g._trace_ids = _parse(request.headers.get(TRACEPARENT)) or (None, None)
+        return ids
+    return _parse(_background.get()) or (None, None)
+
+
+@contextlib.contextmanager
+def continue_trace(traceparent: str | None, name: str, **attributes: Any) -> Iterator[None]:
+    """Run background work (an outbox job) as a child of the request that asked for it."""
+    token = _background.set(traceparent if _parse(traceparent) else None)
+    try:
+        if _provider is None:
+            yield
+            return
+        from opentelemetry import trace
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        parent = TraceContextTextMapPropagator().extract({TRACEPARENT: traceparent} if traceparent else {})
+        tracer = trace.get_tracer("hotelbook")
+        with tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.CONSUMER,
+                                          attributes=attributes or None):
+            yield
+    finally:
+        _background.reset(token)
+
+
+@contextlib.contextmanager
+def span(name: str, *, client: bool = False, **attributes: Any) -> Iterator[None]:
+    """A span of our own around some work (an SMTP send); nothing at all when tracing is off."""
+    if _provider is None:
+        yield
+        return
+    from opentelemetry import trace
+
+    kind = trace.SpanKind.CLIENT if client else trace.SpanKind.INTERNAL
+    with trace.get_tracer("hotelbook").start_as_current_span(name, kind=kind, attributes=attributes or None):
+        yield
+
+
+def run_in_thread_context() -> Any:
+    """A function that runs ``fn`` in this thread's trace context, for work handed to another thread."""
+    traceparent = current_traceparent()
+    if _provider is not None:
+        from opentelemetry import context as otel_context
+
+        captured = otel_context.get_current()
+
+        def runner(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            token = otel_context.attach(captured)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                otel_context.detach(token)
+        return runner
+
+    def plain(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _background.set(traceparent)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _background.reset(token)
+    return plain
