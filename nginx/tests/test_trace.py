@@ -80,8 +80,9 @@ def wait_for_span(store: TraceStore, trace_id: str, timeout: float = 10) -> list
 
 def test_the_gateway_span_is_exported_as_the_parent_of_the_upstream_request(traced):
     gateway, store = traced
-    trace_id, span_id, flags, request_id = upstream_traceparent(
+    trace_id, span_id, _, request_id = upstream_traceparent(
         gateway, traceparent=f"00-{INCOMING_TRACE}-{INCOMING_SPAN}-01")
+    assert trace_id == INCOMING_TRACE
     spans = wait_for_span(store, INCOMING_TRACE)
     assert len(spans) == 1
     span = spans[0]
