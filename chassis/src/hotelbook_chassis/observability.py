@@ -139,7 +139,6 @@ def init_request_tracking(app: Flask) -> None:
                     "method": request.method,
                     "route": endpoint,
                     "path": request.path,
-                    "route": endpoint,
                     "status": response.status_code,
                     "duration_ms": round(elapsed * 1000, 2),
                     **_who(),
