@@ -66,6 +66,7 @@ class Renderer:
         self.fonts = FontConfiguration()
         self._styles: dict[str, CSS] = {}
         self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
 
     def stylesheet(self, name: str) -> CSS:
         with self._lock:
@@ -87,4 +88,8 @@ class Renderer:
         document = HTML(string=source, base_url=self.root.as_uri() + "/",
                         url_fetcher=fetcher or OwnFilesOnly(self.root))
         styles = [self.stylesheet(stylesheet)] if stylesheet else []
-        return document.write_pdf(stylesheets=styles, font_config=self.fonts)
+        # One layout at a time per process: two threads laying out at once with the
+        # shared font configuration corrupt the native heap (seen as a SIGABRT,
+        # "realloc(): invalid next size", when a receipt download met its background render).
+        with self._render_lock:
+            return document.write_pdf(stylesheets=styles, font_config=self.fonts)
