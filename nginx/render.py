@@ -4,7 +4,7 @@
         [--waf-mode block|detect] [--trusted-proxy CIDR ...] [--limits FILE]
         [--routes FILE] [--public-openapi FILE] [--waf-rules FILE] [--lua-module PATH|none]
         [--plain] [--check]
-        [--otlp-endpoint http://HOST:PORT] [--trace-ratio 0..1]
+        [--otlp-endpoint http://HOST:PORT] [--trace-ratio 0..1] [--metrics-listen PORT|HOST:PORT]
 
 writes DIR/nginx.conf (and DIR/logs, DIR/tmp) and prints the command that runs it.
 Everything nginx writes (pid, logs, temp files) stays inside DIR, so no root is
@@ -85,6 +85,8 @@ class Options:
     # the share of new traces that are sampled.
     otlp_endpoint: str = ""
     trace_ratio: float = 1.0
+    # Internal listener of /metrics (nginx/lua/hotelbook/metrics.lua); none when empty.
+    metrics_listen: str = ""
 
 
 class RenderError(Exception):
@@ -379,6 +381,7 @@ http {{
     lua_shared_dict hb_ratelimit 16m;
     # every CRS regex stays compiled (JIT) in each worker
     lua_regex_cache_max_entries 8192;
+    lua_shared_dict hb_metrics 1m;
     init_by_lua_block {{
         require("hotelbook.gateway").init({{ {init} }})
         require("hotelbook.trace").init({{ {lua_trace_options(options)} }})
@@ -446,10 +449,29 @@ http {{
             require("hotelbook.trace").start()
             require("hotelbook.gateway").access()
         }}
-        log_by_lua_block {{ require("hotelbook.trace").finish() }}
 """)
+        # The log phase runs Lua only for what is configured (spans to export, counters to serve).
+        after = (["require(\"hotelbook.trace\").finish()"] if options.otlp_endpoint else []) + \
+            (["require(\"hotelbook.metrics\").count()"] if options.metrics_listen else [])
+        if after:
+            lines.append(f"        log_by_lua_block {{ {' '.join(after)} }}\n")
     lines.append("\n" + location_blocks(options))
-    lines.append("    }\n}\n")
+    lines.append("    }\n")
+    if lua and options.metrics_listen:
+        lines.append(f"""
+    # Prometheus scrapes the gateway's counters here; the public listener has no such path.
+    server {{
+        listen {options.metrics_listen};
+        access_log off;
+        location = /metrics {{
+            content_by_lua_block {{ require("hotelbook.metrics").serve() }}
+        }}
+        location / {{
+            return 404;
+        }}
+    }}
+""")
+    lines.append("}\n")
     return "".join(lines)
 
 
@@ -580,6 +602,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
                         help="send the gateway's spans here as OTLP/HTTP JSON (http://HOST:PORT; default: none)")
     parser.add_argument("--trace-ratio", type=float, default=1.0,
                         help="share of new traces marked sampled (0..1, default 1)")
+    parser.add_argument("--metrics-listen", default="",
+                        help="serve the gateway's counters at /metrics on this PORT (127.0.0.1) or HOST:PORT")
     parser.add_argument("--check", action="store_true", help="run `nginx -t` on the result")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"auto|\d{1,3}", args.workers):
@@ -613,6 +637,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
             paranoia_level=args.paranoia_level,
             anomaly_threshold=args.anomaly_threshold,
             otlp_endpoint=args.otlp_endpoint.rstrip("/"),
+            metrics_listen=parse_listen(args.metrics_listen) if args.metrics_listen else "",
             trace_ratio=args.trace_ratio,
         )
         if not options.plain:

@@ -52,7 +52,9 @@ class OutboxJob(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
     done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # W3C traceparent of the request that wrote the job: its run joins that trace.
+    # When the job was written (the outbox lag metric), and the W3C traceparent of
+    # the request that wrote it: its run joins that trace.
+    created_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
 
     __table_args__ = (

@@ -32,6 +32,7 @@ from hotelbook_chassis.stays import money
 from hotelbook_chassis.tracing import continue_trace, current_traceparent
 from hotelbook_payments import clients
 from hotelbook_payments.cards import brand
+from hotelbook_payments.metrics import count_status
 from hotelbook_payments.models import OutboxJob, Payment, db
 
 Answer = tuple[int, dict[str, Any]]
@@ -165,6 +166,7 @@ def run(payment: Payment, card: dict[str, Any], bearer: str | None) -> Answer:
 
 
 def mark(payment: Payment, status: str, **values: Any) -> None:
+    count_status(status)
     payment.status = status
     for name, value in values.items():
         setattr(payment, name, value)
@@ -251,7 +253,7 @@ def enqueue(payment: Payment, kind: str) -> None:
     exists = db.session.scalar(select(OutboxJob).where(OutboxJob.payment_id == payment.id, OutboxJob.kind == kind))
     if exists is None:
         db.session.add(OutboxJob(payment_id=payment.id, kind=kind, attempts=0, next_attempt_at=utcnow(),
-                                 traceparent=current_traceparent()))
+                                 created_at=utcnow(), traceparent=current_traceparent()))
 
 
 def claim_due(limit: int = 20, lease: float = 30, everything: bool = False) -> list[OutboxJob]:

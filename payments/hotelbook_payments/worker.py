@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 
 from flask import Flask
 
 log = logging.getLogger(__name__)
+
+
+def measure_outbox() -> None:
+    """Outbox lag and backlog for /metrics: how long the oldest unfinished job has waited."""
+    from sqlalchemy import func, select
+
+    from hotelbook_payments.metrics import OUTBOX_LAG, OUTBOX_PENDING
+    from hotelbook_payments.models import OutboxJob, db
+
+    oldest, pending = db.session.execute(
+        select(func.min(func.coalesce(OutboxJob.created_at, OutboxJob.next_attempt_at)), func.count())
+        .where(OutboxJob.done_at.is_(None))).one()
+    db.session.rollback()
+    OUTBOX_PENDING.set(pending)
+    if oldest is None:
+        OUTBOX_LAG.set(0)
+    else:
+        OUTBOX_LAG.set(max(0.0, (datetime.now(UTC).replace(tzinfo=None) - oldest).total_seconds()))
 
 
 def start_worker(app: Flask, every: float) -> threading.Thread:
@@ -21,6 +40,7 @@ def start_worker(app: Flask, every: float) -> threading.Thread:
             with app.app_context():
                 try:
                     drain()
+                    measure_outbox()
                 except Exception:  # a bad round must not kill the worker
                     log.exception("outbox round failed")
                 finally:

@@ -14,6 +14,7 @@ from hotelbook_chassis import Problem
 from hotelbook_chassis.problems import invalid
 from hotelbook_chassis.schemas import is_uuid
 from hotelbook_reservations import clients, domain, inventory
+from hotelbook_reservations.metrics import BOOKINGS_CONFIRMED, HOLDS_EXPIRED
 from hotelbook_reservations.models import Reservation, db
 
 RETRYABLE_PG_CODES = {"40P01", "40001"}  # deadlock, serialization failure
@@ -114,6 +115,7 @@ def expire_due(*where: Any, now: datetime | None = None) -> int:
     ).all()
     for room_type_id, checkin, checkout in expired:
         inventory.release_nights(room_type_id, checkin, checkout)
+    HOLDS_EXPIRED.inc(len(expired))
     return len(expired)
 
 
@@ -172,6 +174,7 @@ def confirm(reservation_id: str, payment_id: str) -> tuple[Reservation, bool]:
     db.session.commit()
     if not moved:  # it changed (or expired) under us: answer from what it is now
         return confirm_after_race(reservation_id, payment_id)
+    BOOKINGS_CONFIRMED.inc()
     return load(reservation_id, fresh=False), True
 
 

@@ -136,6 +136,11 @@ def render_gateway(layout: Layout) -> Path | None:
                "--public-openapi", str(public_openapi_file(layout))]
     if layout.otlp_endpoint:
         command += ["--otlp-endpoint", layout.otlp_endpoint]
+        # The share of new traces the gateway samples: the services' ratio setting.
+        if os.environ.get("OTEL_TRACES_SAMPLER", "").endswith("traceidratio"):
+            command += ["--trace-ratio", os.environ.get("OTEL_TRACES_SAMPLER_ARG", "1")]
+    if "gateway-metrics" in layout.ports:
+        command += ["--metrics-listen", str(layout.ports["gateway-metrics"])]
     for service in SERVICES:
         if service.name in GATEWAY_SERVICES:
             command += ["--upstream", f"{service.name}=127.0.0.1:{layout.ports[service.name]}"]

@@ -57,7 +57,7 @@ class Layout:
     @property
     def otlp_endpoint(self) -> str | None:
         """Where the services send spans: the configured endpoint, else the local store."""
-        if not self.tracing:
+        if not self.tracing or os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
             return None
         return os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or self.url("traces")
 

@@ -30,7 +30,7 @@ class RunningSystem:
 
     def __init__(self, var_dir: Path, *, postgres_url: str | None = None, hotels: int = 200,
                  housekeeping_every: float = 0) -> None:
-        ports = {name: free_port() for name in [*BY_NAME, "gateway", "smtp", "traces"]}
+        ports = {name: free_port() for name in [*BY_NAME, "gateway", "gateway-metrics", "smtp", "traces"]}
         # Housekeeping off by default: the tests run sweep and reconcile when they mean to.
         self.layout = Layout(var_dir=var_dir, ports=ports, postgres_url=postgres_url,
                              database_suffix=f"_{uuid.uuid4().hex[:8]}" if postgres_url else "",

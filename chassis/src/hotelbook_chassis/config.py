@@ -25,6 +25,7 @@ PORTS: dict[str, int] = {
     "bank": 8190,
     "smtp": 8025,
     "traces": 4318,  # the local trace store (OTLP/HTTP)
+    "gateway-metrics": 9145,  # the gateway's counters, internal listener
 }
 
 

@@ -1,4 +1,4 @@
-"""outbox jobs carry the trace context of the request that wrote them
+"""outbox jobs carry when they were written and the trace context of the request that wrote them
 
 Revision ID: b7c1d2e3f4a5
 Revises: 9040942b6018
@@ -17,9 +17,11 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('created_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('traceparent', sa.String(length=55), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_column('traceparent')
+        batch_op.drop_column('created_at')
