@@ -97,7 +97,7 @@ def test_on_spans_reach_the_store_with_their_parents(tmp_path: Path):
     try:
         env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "VAR_DIR": str(tmp_path)}
         result = subprocess.run([sys.executable, "-c", TRACED_APP, str(Path(__file__).parent), TRACEPARENT],
-                                env=env, capture_output=True, text=True, timeout=120, check=False)
+                                env=env, capture_output=True, text=True, timeout=600, check=False)
         assert result.returncode == 0, result.stderr[-3000:]
     finally:
         server.shutdown()
