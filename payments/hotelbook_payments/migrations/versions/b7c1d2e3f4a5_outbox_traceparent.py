@@ -1,7 +1,7 @@
 """outbox jobs carry when they were written and the trace context of the request that wrote them
 
 Revision ID: b7c1d2e3f4a5
-Revises: 9040942b6018
+Revises: b3e8f1a2c6d4
 Create Date: 2026-11-29 15:20:00.000000
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7c1d2e3f4a5'
-down_revision = '9040942b6018'
+down_revision = 'b3e8f1a2c6d4'
 branch_labels = None
 depends_on = None
 
