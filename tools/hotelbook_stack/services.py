@@ -36,11 +36,13 @@ class Service:
 
 
 SERVICES: tuple[Service, ...] = (
+    # auth and users carry the log-ins (users hashes with argon2, auth waits on it): a second
+    # worker keeps a burst of log-ins from filling one worker's threads.
     Service("auth", "hotelbook_auth", "auth", "hotelbook_auth:create_app()", peers=("users",),
-            client=("client_credentials", "users:verify")),
+            client=("client_credentials", "users:verify"), workers=2),
     # users ends a guest's sessions at auth and booking-ui when the credentials change.
     Service("users", "hotelbook_users", "users", "hotelbook_users:create_app()", peers=("auth", "booking-ui"),
-            client=("client_credentials", "sessions:revoke")),
+            client=("client_credentials", "sessions:revoke"), workers=2),
     Service("search", "hotelbook_search", "search", "hotelbook_search:create_app()", peers=("reservations",),
             client=("client_credentials", "reservations:availability")),
     Service("pdf-reporting", "hotelbook_pdf", "pdf-reporting", "hotelbook_pdf:create_app()", has_database=False),
