@@ -142,3 +142,16 @@ def test_one_access_line_per_request_under_gunicorn_logging(client, capfd):
             if handler not in root.handlers:
                 root.addHandler(handler)
         logging.getLogger().setLevel(logging.INFO)
+
+
+def test_free_ports_are_distinct_and_outside_the_ephemeral_range():
+    import socket
+
+    from hotelbook_chassis.testing import _ephemeral_range, free_port
+
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)  # never handed out twice, bound or not
+    low, _ = _ephemeral_range()
+    assert all(port < low for port in ports)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", ports[-1]))  # and really free

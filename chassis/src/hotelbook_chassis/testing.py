@@ -23,6 +23,7 @@ and gets from here:
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -56,10 +57,42 @@ def require_or_skip(available: bool, what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
+_HANDED_OUT: set[int] = set()
+_LOWEST_PORT = 20_000  # above every port a browser refuses to load (10080 is the last)
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel gives outgoing connections (and ``bind(0)``)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, for a server a test starts.
+
+    Never the same one twice in a process (a port asked for and not yet bound would
+    otherwise come back for the next service), and taken below the ephemeral range,
+    where no outgoing connection of this machine's other tests can be sitting on it.
+    """
+    low, _ = _ephemeral_range()
+    chooser = random.SystemRandom()
+    for _attempt in range(500):
+        port = chooser.randrange(_LOWEST_PORT, low) if low > _LOWEST_PORT + 1000 else 0
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free port found")
 
 
 # --- databases ---------------------------------------------------------------------
