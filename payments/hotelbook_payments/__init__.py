@@ -47,7 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         from hotelbook_payments.saga import reconcile
 
         def reconcile_round() -> dict[str, int] | None:
-            done = reconcile()
+            # Due jobs only: a job in a live worker's hands is leased into the future,
+            # and taking every job would run it a second time beside that worker.
+            done = reconcile(every_job=False)
             return done if any(done.values()) else None
 
         start_periodic(app, db, "payments-reconcile", app.config["HOUSEKEEPING_EVERY"], reconcile_round)

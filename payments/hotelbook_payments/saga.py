@@ -331,11 +331,13 @@ def drain(everything: bool = False) -> int:
     return done
 
 
-def reconcile(older_than: float | None = None) -> dict[str, int]:
+def reconcile(older_than: float | None = None, every_job: bool = True) -> dict[str, int]:
     """Finish what a crash, an outage or a lost bank answer left half-done.
 
     A pending payment is asked about at the bank by its idempotency key and ends
     confirmed (or refunded when its hold is gone) or failed (the bank has no charge).
+    ``every_job`` also runs outbox jobs waiting out a backoff or a lease: right for
+    the CLI after a crash, wrong beside live outbox workers (the periodic round).
     """
     resumed = 0
     stale = utcnow() - (stale_after() if older_than is None else timedelta(seconds=older_than))
@@ -343,7 +345,7 @@ def reconcile(older_than: float | None = None) -> dict[str, int]:
                                                             Payment.updated_at < stale)).all():
         resumed += 1
         resume_pending(payment)
-    return {"resumed": resumed, "jobs": drain(everything=True)}
+    return {"resumed": resumed, "jobs": drain(everything=every_job)}
 
 
 def resume_pending(payment: Payment) -> None:

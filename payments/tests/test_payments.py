@@ -402,3 +402,16 @@ def test_refund_of_part_of_a_payment_reaches_the_bank_exactly_once(client, guest
     after = ledger(peers)
     assert after["refunded"] - before["refunded"] == 12000 and after["refunds"] - before["refunds"] == 1
     assert client.get(f"/payments/{answer['id']}", headers=guest()).json["refunded"]["amount"] == 12000
+
+
+def test_periodic_reconcile_leaves_a_job_another_worker_has_leased(client, guest, peers, app, smtp_server):
+    from hotelbook_payments.saga import OutboxJob, claim_due, db, reconcile, select
+
+    pay(client, guest(), key="leased-mail-key")
+    with app.app_context():
+        leased = claim_due()  # a live outbox worker takes the receipt mail...
+        assert [job.kind for job in leased] == ["receipt-mail"]
+        assert reconcile(every_job=False)["jobs"] == 0  # ...so the periodic round does not run it too
+        assert reconcile()["jobs"] == 1  # the CLI after a crash does, lease or not
+        job = db.session.scalar(select(OutboxJob).where(OutboxJob.kind == "receipt-mail"))
+        assert job.done_at is not None
