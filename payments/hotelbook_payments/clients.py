@@ -27,7 +27,8 @@ def init_clients(app: Flask) -> None:
     app.extensions["payments_peers"] = Peers(
         # No transport retries: after a retried read timeout urllib3 reports a connection
         # error, which would hide that the charge may have happened.
-        bank=ServiceClient("bank", config["BANK_URL"], read_timeout=config["BANK_TIMEOUT"], retries=0),
+        bank=ServiceClient("bank", config["BANK_URL"], read_timeout=config["BANK_TIMEOUT"], retries=0,
+                           trust_env=True),  # an outside party: the environment's proxy settings apply
         reservations=ServiceClient("reservations", config["RESERVATIONS_URL"], tokens=tokens),
         users=ServiceClient("users", config["USERS_URL"], tokens=tokens),
     )

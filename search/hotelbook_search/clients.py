@@ -16,10 +16,9 @@ log = logging.getLogger(__name__)
 def init_clients(app: Flask) -> None:
     tokens = service_credentials(app.config, "reservations:availability")
     # A slow reservations must not make search slow: short read timeout, no retries.
-    # Reservations is a peer inside the deployment: no proxy settings to look up per call.
     app.extensions["search_reservations"] = ServiceClient(
         "reservations", app.config.get("RESERVATIONS_URL") or peer_url("reservations"), tokens=tokens,
-        read_timeout=app.config.get("AVAILABILITY_TIMEOUT", 1.0), retries=0, trust_env=False,
+        read_timeout=app.config.get("AVAILABILITY_TIMEOUT", 1.0), retries=0,
     )
 
 
