@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MAX_GUESTS = 10
 MAX_NIGHTS = 30
@@ -58,6 +59,25 @@ def suggest_cities(typed: str, known: list[dict[str, Any]], limit: int = 3) -> l
 
 
 # --- money and dates -------------------------------------------------------------------
+
+
+def zone_label(zone_name: str) -> str:
+    """How a guest names an IANA zone: "Europe/Paris" -> "Paris time"."""
+    if not zone_name or zone_name.upper() == "UTC":
+        return "UTC"
+    return zone_name.rsplit("/", 1)[-1].replace("_", " ") + " time"
+
+
+def local_time(value: str | None, zone_name: str | None) -> str:
+    """An ISO moment on the hotel's own clock, the zone named: "29 Nov 2026, 15:31 Paris time"."""
+    moment = parse_timestamp(value)
+    if moment is None:
+        return "—"
+    try:
+        zone = ZoneInfo(zone_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone, zone_name = ZoneInfo("UTC"), "UTC"
+    return moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M ") + zone_label(zone_name or "UTC")
 
 def format_money(money: dict[str, Any] | None) -> str:
     """``{"amount": 12345, "currency": "EUR"}`` -> ``€123.45`` (minor units, never floats)."""

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from flask import Flask
 
 from hotelbook_ui.account import bp as account_bp
 from hotelbook_ui.booking import bp as booking_bp
-from hotelbook_ui.domain import SORTS, format_money, parse_timestamp
+from hotelbook_ui.domain import SORTS, format_money, local_time
 from hotelbook_ui.guest import current_guest
 from hotelbook_ui.pages import bp as pages_bp
-
-
-def _when(value: str | None) -> str:
-    moment = parse_timestamp(value)
-    return moment.strftime("%d %b %Y, %H:%M UTC") if moment else "—"
-
-
-def _hotel_time(value: str | None) -> str:
-    """An ISO time with the hotel's UTC offset, shown as the hotel's local clock time."""
-    try:
-        moment = datetime.fromisoformat(value) if value else None
-    except ValueError:
-        moment = None
-    return moment.strftime("%a %d %b %Y, %H:%M") + " hotel time" if moment else "—"
 
 
 def _day(value: str | None) -> str:
@@ -38,9 +24,8 @@ def register_views(app: Flask) -> None:
     for blueprint in (pages_bp, account_bp, booking_bp):
         app.register_blueprint(blueprint)
     app.add_template_filter(format_money, "money")
-    app.add_template_filter(_when, "when")
     app.add_template_filter(_day, "day")
-    app.add_template_filter(_hotel_time, "hotel_time")
+    app.add_template_filter(local_time, "local_time")
 
     @app.context_processor
     def common() -> dict[str, object]:

@@ -283,7 +283,7 @@ def test_the_policy_is_shown_in_results_on_the_hotel_page_and_before_paying(gues
     page = guest.get(f"/reservations/{held['id']}")
     assert "Pay for your room" in page.text
     assert "Free cancellation until 48 hours before check-in" in page.text
-    assert "Free cancellation until Sat 27 Feb 2027, 15:00 hotel time" in page.text
+    assert "Free cancellation until Sat 27 Feb 2027, 15:00 Zurich time" in page.text
 
 
 def test_cancelling_says_what_was_refunded_and_kept_and_offers_the_note(guest, fake):
@@ -338,3 +338,16 @@ def test_a_payment_being_checked_with_the_bank_keeps_the_key_and_says_so(guest, 
     assert "being checked with the bank" in page.text and "never be charged twice" in page.text
     retry = next(f for f in page.forms.values() if f.action.endswith("/pay"))
     assert retry["idempotency_key"].value == form["idempotency_key"].value
+
+
+def test_hold_expiry_and_free_cancellation_are_in_the_hotels_time(guest, fake):
+    held = reservation(hold_expires_at="2030-02-01T14:31:00Z",
+                       cancellation_policy={"kind": "flexible", "timezone": "Europe/Zurich",
+                                            "description": "Free cancellation until 48 hours before check-in.",
+                                            "free_until": "2030-02-27T15:00:00+01:00"})
+    fake.post(f"{RESERVATIONS}/reservations", status=201, json=held)
+    fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
+    page = reserve_form(guest).submit(status=302).follow()
+    assert "Fri 01 Feb 2030, 15:31 Zurich time" in page.text  # not 14:31 UTC
+    assert "Free cancellation until Wed 27 Feb 2030, 15:00 Zurich time." in page.text
+    assert "UTC" not in page.text

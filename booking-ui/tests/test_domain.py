@@ -101,3 +101,13 @@ def test_city_heading_and_suggestions():
     assert city_heading("Atlantis", [], known) == "Atlantis"
     assert [c["name"] for c in suggest_cities("Zurch", known)] == ["Zürich"]
     assert suggest_cities("zürich", known) == []  # the same city is not a suggestion
+
+
+def test_times_are_shown_on_the_hotels_clock_with_the_zone_named():
+    from hotelbook_ui.domain import local_time
+
+    assert local_time("2026-11-29T14:31:00Z", "Europe/Paris") == "Sun 29 Nov 2026, 15:31 Paris time"
+    assert local_time("2026-07-01T10:00:00+00:00", "America/New_York") == "Wed 01 Jul 2026, 06:00 New York time"
+    assert local_time("2026-11-29T14:31:00Z", None) == "Sun 29 Nov 2026, 14:31 UTC"
+    assert local_time("2026-11-29T14:31:00Z", "Not/AZone") == "Sun 29 Nov 2026, 14:31 UTC"
+    assert local_time("garbage", "Europe/Paris") == "—"
