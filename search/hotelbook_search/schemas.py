@@ -84,10 +84,11 @@ class RoomTypeIn(Schema):
 
 
 class RoomTypePatch(RoomTypeIn):
-    """Any subset of a room type's fields."""
+    """Any subset of a room type's fields; a price or a policy that is sent is sent whole."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("partial", True)
+        # Field names, not True: ``partial=True`` would reach into the nested price and policy too.
+        kwargs.setdefault("partial", tuple(RoomTypeIn._declared_fields))
         super().__init__(*args, **kwargs)
 
 

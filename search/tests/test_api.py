@@ -316,3 +316,16 @@ def test_time_zone_and_policy_are_validated(client, make_hotel, admin):
         status=400).json
     assert {"cancellation_policy.kind", "cancellation_policy.free_cancellation_hours"} <= {
         p["name"] for p in bad["invalid_params"]}
+
+
+def test_a_room_type_patch_sends_a_price_or_a_policy_whole(client, make_hotel, admin):
+    hotel = make_hotel(city="Bern")
+    room = hotel["room_types"][0]
+    url = f"/hotels/{hotel['id']}/room-types/{room['id']}"
+    problem = client.patch_json(url, {"capacity": 3, "nightly_price": {"currency": "EUR"},
+                                      "cancellation_policy": {"nights_kept": 23}}, headers=admin, status=400).json
+    named = {p["name"] for p in problem["invalid_params"]}
+    assert any("amount" in name for name in named) and any("kind" in name for name in named)
+    after = client.get(f"/hotels/{hotel['id']}").json["room_types"][0]
+    assert after["capacity"] == room["capacity"] and after["nightly_price"] == room["nightly_price"]
+    client.patch_json(url, {"capacity": 1}, headers=admin)  # top-level fields stay optional
