@@ -175,12 +175,14 @@ class LoadSystem(RunningSystem):
                                       str(self.layout.ports["smtp"]), "--folder", str(folder)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         steps.bootstrap(self.layout, hotels=self.hotels)
+        steps.register_admin_client(self.layout)  # the load's hotels are written with it
         for service in SERVICES:
             self.processes[service.name] = self._process(service.name)
         for process in self.processes.values():
             process.start_nowait()
         for process in self.processes.values():
             process.wait_ready(180)
+        steps.publish_public_openapi(self.layout)  # the gateway reads it at start-up
         self._start_gateway()
         return self
 
