@@ -89,6 +89,11 @@ def cmd_trace(layout: Layout, args: argparse.Namespace) -> None:
 
 
 def cmd_seed(layout: Layout, args: argparse.Namespace) -> None:
+    # `make seed` may come before the first `make up`: the catalogue's tables first.
+    layout.var_dir.mkdir(parents=True, exist_ok=True)
+    steps.create_databases(layout)
+    search = BY_NAME["search"]
+    steps.run(layout, search, search.package, "db", "upgrade")
     steps.seed_catalogue(layout, args.hotels)
 
 
