@@ -14,8 +14,8 @@ from _common import Tokens, interleaved
 from weasyprint import CSS, HTML
 
 from hotelbook_pdf import create_app
-from hotelbook_pdf.catalog import ReceiptData
-from hotelbook_pdf.rendering import TEMPLATES, Renderer
+from hotelbook_pdf.actions import TEMPLATES, Renderer
+from hotelbook_pdf.schemas import ReceiptData
 
 RECEIPT = {
     "reservation_id": "4f1c2a8e-2b51-4c55-9d1e-2a1b3c4d5e6f", "payment_id": "pay-7d3c",

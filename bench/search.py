@@ -36,8 +36,8 @@ from flask import Flask
 from hotelbook_chassis.migrations import upgrade
 from hotelbook_chassis.testing import ServiceProcess
 from hotelbook_search import create_app
+from hotelbook_search.cli import seed
 from hotelbook_search.models import City, db
-from hotelbook_search.seed import seed
 
 BENCH = Path(__file__).resolve().parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -8,14 +8,14 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from hotelbook_auth.actions.oauth import init_oauth_server
 from hotelbook_auth.api import blp, wrong_methods
+from hotelbook_auth.api.login import bp as login_bp
+from hotelbook_auth.api.sessions import blp as sessions_blp
+from hotelbook_auth.api.sessions import init_own_token_verifier
 from hotelbook_auth.cli import init_cli
 from hotelbook_auth.clients import init_users_client
-from hotelbook_auth.login import bp as login_bp
 from hotelbook_auth.models import SigningKey, db
-from hotelbook_auth.server import init_oauth_server
-from hotelbook_auth.sessions import blp as sessions_blp
-from hotelbook_auth.sessions import init_own_token_verifier
 from hotelbook_auth.settings import auth_settings
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.health import add_ready_check

@@ -11,9 +11,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from hotelbook_auth import domain, keys
+from hotelbook_auth import domain
+from hotelbook_auth.actions import keys
+from hotelbook_auth.actions.oauth import purge_expired
 from hotelbook_auth.models import Client, db
-from hotelbook_auth.server import purge_expired
 
 clients_cli = AppGroup("clients", help="OAuth clients.")
 keys_cli = AppGroup("keys", help="Token signing keys.")

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from hotelbook_auth.tokens import service_token
+from hotelbook_auth.actions.tokens import service_token
 from hotelbook_chassis.client import PeerUnavailable, ServiceClient
 
 log = logging.getLogger("hotelbook.auth.users")

@@ -133,7 +133,7 @@ class ThrottlePolicy:
     ``base_delay`` seconds, doubling, never longer than ``max_delay``; after ``forget_after``
     seconds without a failure the count starts again. A lock is always short: an attacker can
     slow an account down, never shut its owner out for good (and a browser the owner has logged
-    in from before is not held by the account's lock at all, see login.py).
+    in from before is not held by the account's lock at all, see api/login.py).
     """
 
     free_failures: int

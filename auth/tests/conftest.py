@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from hotelbook_auth import create_app, keys
+from hotelbook_auth import create_app
+from hotelbook_auth.actions import keys
 from hotelbook_chassis.testing import TEST_ISSUER
 from hotelbook_chassis.tokens import JWKSCache, TokenVerifier
 

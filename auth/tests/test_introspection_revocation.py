@@ -2,7 +2,7 @@
 
 from conftest import assert_oauth_error, basic, client_token, exchange
 
-from hotelbook_auth.tokens import access_claims, sign
+from hotelbook_auth.actions.tokens import access_claims, sign
 from hotelbook_chassis.testing import TEST_ISSUER
 
 

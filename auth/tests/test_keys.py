@@ -64,7 +64,7 @@ def test_ensure_is_idempotent(cli, clean_db):
 
 
 def test_private_keys_stay_in_the_database_encrypted(client, clean_db, active_kid):
-    from hotelbook_auth.keys import unseal
+    from hotelbook_auth.actions.keys import unseal
 
     with clean_db.app_context():
         stored = db.session.get(SigningKey, active_kid).private_jwk

@@ -82,7 +82,7 @@ def test_refresh_tokens_are_stored_hashed(client, clean_db, ui_client, login_cod
 
 
 def test_a_concurrent_second_use_counts_as_reuse(client, ui_client, login_code, monkeypatch):
-    from hotelbook_auth.server import RefreshTokenGrant
+    from hotelbook_auth.actions.oauth import RefreshTokenGrant
 
     first = _tokens(client, ui_client, login_code)
     original = RefreshTokenGrant.authenticate_user

@@ -10,14 +10,14 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from hotelbook_chassis import create_service_app
+from hotelbook_ui.actions.sessions import DatabaseSessionInterface, purge_expired
 from hotelbook_ui.api import blp as api_blp
+from hotelbook_ui.api.errors import register_page_errors
+from hotelbook_ui.api.views import register_views
 from hotelbook_ui.clients import init_peers
-from hotelbook_ui.errors import register_page_errors
+from hotelbook_ui.clients.oauth import init_auth_client
 from hotelbook_ui.models import db
-from hotelbook_ui.oauth import init_auth_client
-from hotelbook_ui.sessions import DatabaseSessionInterface, purge_expired
 from hotelbook_ui.settings import defaults
-from hotelbook_ui.views import register_views
 
 csrf = CSRFProtect()
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
-import click
 from flask import Flask
 
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.config import peer_url
+from hotelbook_payments.actions.worker import start_worker
 from hotelbook_payments.api import blp
+from hotelbook_payments.cli import init_cli
 from hotelbook_payments.clients import init_clients
 from hotelbook_payments.models import db
-from hotelbook_payments.worker import start_worker
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -44,7 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         start_worker(app, app.config["OUTBOX_EVERY"])
     if app.config["HOUSEKEEPING_EVERY"] > 0 and not app.config.get("TESTING"):
         from hotelbook_chassis.housekeeping import start_periodic
-        from hotelbook_payments.saga import reconcile
+        from hotelbook_payments.actions import reconcile
 
         def reconcile_round() -> dict[str, int] | None:
             # Due jobs only: a job in a live worker's hands is leased into the future,
@@ -54,14 +53,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
         start_periodic(app, db, "payments-reconcile", app.config["HOUSEKEEPING_EVERY"], reconcile_round)
 
-    @app.cli.command("reconcile")
-    @click.option("--older-than", type=float, default=None,
-                  help="Resume pending payments idle this many seconds (default: twice BANK_TIMEOUT + 5, "
-                       "since a live request may still own a younger one).")
-    def reconcile_command(older_than: float | None) -> None:
-        """Finish payments a crash or a lost bank answer left pending, and run every outstanding outbox job."""
-        from hotelbook_payments.saga import reconcile
-
-        click.echo(json.dumps(reconcile(older_than)))
-
+    init_cli(app)
     return app

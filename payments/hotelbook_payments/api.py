@@ -1,4 +1,4 @@
-"""HTTP endpoints: translate requests to the payment saga and back."""
+"""HTTP endpoints: translate requests to the payment actions and back."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hotelbook_chassis.client import forwarded_bearer
 from hotelbook_chassis.problems import PROBLEM_JSON
 from hotelbook_chassis.schemas import is_uuid
 from hotelbook_chassis.tokens import has_scope
-from hotelbook_payments import saga
+from hotelbook_payments import actions
 from hotelbook_payments.models import Payment, db
 from hotelbook_payments.schemas import IdempotencyHeader, PaymentIn, PaymentOut, RefundIn
 
@@ -28,7 +28,7 @@ blp = Blueprint("payments", __name__, description="Charges for reservations, ref
 @blp.alt_response(422, description="Idempotency-Key reused with another body")
 def create_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
     """Pay for a held reservation; the amount is the reservation's. Same key + same body = same answer."""
-    status, answer = saga.pay(current_user_id(), headers["idempotency_key"], body, forwarded_bearer())
+    status, answer = actions.pay(current_user_id(), headers["idempotency_key"], body, forwarded_bearer())
     mimetype = PROBLEM_JSON if status >= 400 else "application/json"
     return Response(json.dumps(answer), status=status, mimetype=mimetype)
 
@@ -48,7 +48,7 @@ def get_payment(payment_id: str) -> dict[str, Any]:
     payment = payment_or_404(payment_id)
     if not has_scope("payments:read") and payment.user_id != current_user_id():
         raise Problem(404, "No such payment.", type="not-found")
-    return saga.payment_out(payment)
+    return actions.payment_out(payment)
 
 
 @blp.post("/payments/<payment_id>/refund")
@@ -58,4 +58,4 @@ def get_payment(payment_id: str) -> dict[str, Any]:
 @blp.alt_response(422, description="More than was paid, or another currency")
 def refund_payment(body: dict[str, Any], payment_id: str) -> dict[str, Any]:
     """Refund ``amount`` (what the cancellation policy gives back), or all when absent; done once, then replayed."""
-    return saga.payment_out(saga.refund(payment_id, body.get("amount")))
+    return actions.payment_out(actions.refund(payment_id, body.get("amount")))

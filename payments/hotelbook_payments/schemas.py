@@ -7,7 +7,7 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from hotelbook_chassis.schemas import UUID, Money
-from hotelbook_payments.cards import card_problems, normalise_number
+from hotelbook_payments.domain import card_problems, normalise_number
 
 
 class CardIn(Schema):

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from hotelbook_payments.cards import brand, card_problems, luhn_ok
+from hotelbook_payments.domain import brand, card_problems, luhn_ok
 
 TODAY = date(2026, 11, 23)
 

@@ -35,10 +35,10 @@ def test_payments_are_counted_by_outcome_and_refunds_apart(client, guest, peers,
 
 
 def test_outbox_job_keeps_the_trace_and_its_lag_is_measured(client, guest, peers, app):  # noqa: F811
-    from hotelbook_payments.metrics import OUTBOX_LAG, OUTBOX_PENDING
+    from hotelbook_payments.actions import reconcile
+    from hotelbook_payments.actions.metrics import OUTBOX_LAG, OUTBOX_PENDING
+    from hotelbook_payments.actions.worker import measure_outbox
     from hotelbook_payments.models import OutboxJob, db
-    from hotelbook_payments.saga import reconcile
-    from hotelbook_payments.worker import measure_outbox
 
     peers.replace(responses.POST, f"{RESERVATIONS}/reservations/{RESERVATION_ID}/confirm",
                   body=requests.ConnectionError())

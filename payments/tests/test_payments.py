@@ -96,10 +96,10 @@ def test_bank_timeout_is_504_pending_and_never_charged_twice(client, guest, peer
     from datetime import timedelta
     from unittest import mock
 
-    from hotelbook_payments.saga import reconcile
+    from hotelbook_payments.actions import reconcile
 
     before = ledger(peers)["charges"]
-    with app.app_context(), mock.patch("hotelbook_payments.saga.stale_after", return_value=timedelta(0)):
+    with app.app_context(), mock.patch("hotelbook_payments.actions.stale_after", return_value=timedelta(0)):
         assert reconcile()["resumed"] == 1
     payment = client.get(f"/payments/{payment_id}", headers=guest()).json
     assert payment["status"] == "succeeded" and payment["confirmed"]
@@ -149,7 +149,7 @@ def test_confirm_fails_then_outbox_confirms(client, guest, peers, app):
     assert answer["status"] == "succeeded" and answer["confirmed"] is False
     peers.replace(responses.POST, f"{RESERVATIONS}/reservations/{RESERVATION_ID}/confirm",
                   json=reservation("confirmed"))
-    from hotelbook_payments.saga import reconcile
+    from hotelbook_payments.actions import reconcile
 
     with app.app_context():
         reconcile()
@@ -176,7 +176,7 @@ def test_refund_endpoint_needs_scope_and_is_idempotent(client, guest, peers, tok
 
 def test_receipt_mail_sent_from_the_outbox(client, guest, peers, app, smtp_server):
     pay(client, guest(), key="mail-key-1")
-    from hotelbook_payments.saga import reconcile
+    from hotelbook_payments.actions import reconcile
 
     with app.app_context():
         reconcile()
@@ -250,7 +250,7 @@ def test_bank_holding_its_answer_past_the_timeout_is_pending_then_reconciled(cli
     assert ledger(peers)["charges"] == before["charges"] + 1
     assert confirms(peers) == []
 
-    from hotelbook_payments.saga import reconcile
+    from hotelbook_payments.actions import reconcile
 
     with app.app_context():
         assert reconcile(older_than=0)["resumed"] == 1
@@ -265,7 +265,7 @@ def test_answer_lost_and_hold_gone_meanwhile_reconcile_refunds(client, guest, pe
     payment_id = pay(client, guest(), key="slow-real-bank-2", card=SLOW_CARD, status=504).json["payment_id"]
     peers.replace(responses.POST, f"{RESERVATIONS}/reservations/{RESERVATION_ID}/confirm", status=409,
                   json={"status": 409, "status_now": "expired"})
-    from hotelbook_payments.saga import reconcile
+    from hotelbook_payments.actions import reconcile
 
     with app.app_context():
         reconcile(older_than=0)
@@ -358,7 +358,7 @@ def test_a_crashed_attempt_replayed_later_reads_the_reservation_as_the_guest(cli
                                                                              monkeypatch):
     from datetime import timedelta
 
-    from hotelbook_payments import clients, saga
+    from hotelbook_payments import actions, clients
 
     def crash(reservation_id, bearer):
         raise RuntimeError("the process died before reading the reservation")
@@ -366,7 +366,7 @@ def test_a_crashed_attempt_replayed_later_reads_the_reservation_as_the_guest(cli
     monkeypatch.setattr(clients, "reservation", crash)
     pay(client, guest(), key="crashed-then-replayed", status=500)
     monkeypatch.undo()
-    monkeypatch.setattr(saga, "stale_after", lambda: timedelta(0))
+    monkeypatch.setattr(actions, "stale_after", lambda: timedelta(0))
     headers = guest()
     assert pay(client, headers, key="crashed-then-replayed").json["status"] == "succeeded"
     reads = [c for c in peers.calls if c.request.method == "GET" and "/reservations/" in c.request.url]
@@ -405,7 +405,7 @@ def test_refund_of_part_of_a_payment_reaches_the_bank_exactly_once(client, guest
 
 
 def test_periodic_reconcile_leaves_a_job_another_worker_has_leased(client, guest, peers, app, smtp_server):
-    from hotelbook_payments.saga import OutboxJob, claim_due, db, reconcile, select
+    from hotelbook_payments.actions import OutboxJob, claim_due, db, reconcile, select
 
     pay(client, guest(), key="leased-mail-key")
     with app.app_context():

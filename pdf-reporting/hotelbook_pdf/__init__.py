@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 
 from hotelbook_chassis import create_service_app
+from hotelbook_pdf.actions import Renderer
 from hotelbook_pdf.api import blp
-from hotelbook_pdf.rendering import Renderer
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

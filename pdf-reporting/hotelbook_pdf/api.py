@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from hotelbook_chassis import Blueprint, Problem
 from hotelbook_chassis.problems import ValidationProblem, flatten_messages
-from hotelbook_pdf.catalog import TEMPLATES, fields_of
+from hotelbook_pdf.schemas import TEMPLATES, fields_of
 
 blp = Blueprint("pdf", __name__, description="Template + data -> PDF")
 

@@ -5,7 +5,7 @@ import pytest
 from pypdf import PdfReader
 
 from hotelbook_chassis.testing import bearer
-from hotelbook_pdf.rendering import TEMPLATES, OwnFilesOnly, RefusedURL, Renderer, money
+from hotelbook_pdf.actions import TEMPLATES, OwnFilesOnly, RefusedURL, Renderer, money
 
 
 def pdf_text(body: bytes) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import click
 from flask import Flask
 
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.config import peer_url
 from hotelbook_reservations.api import blp
+from hotelbook_reservations.cli import init_cli
 from hotelbook_reservations.clients import init_clients
 from hotelbook_reservations.models import db
 
@@ -40,19 +40,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_clients(app)
     if app.config["HOUSEKEEPING_EVERY"] > 0 and not app.config.get("TESTING"):
         from hotelbook_chassis.housekeeping import start_periodic
-        from hotelbook_reservations.bookings import sweep
+        from hotelbook_reservations.actions import sweep
 
         def sweep_round() -> str | None:
             count = sweep()
             return f"expired {count} holds" if count else None
 
         start_periodic(app, db, "reservations-sweep", app.config["HOUSEKEEPING_EVERY"], sweep_round)
-
-    @app.cli.command("sweep")
-    def sweep_command() -> None:
-        """Expire every hold past its time and give its nights back."""
-        from hotelbook_reservations.bookings import sweep
-
-        click.echo(f"expired {sweep()} holds")
+    init_cli(app)
 
     return app

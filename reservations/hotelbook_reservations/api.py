@@ -10,7 +10,8 @@ from hotelbook_chassis import Blueprint, current_user_id
 from hotelbook_chassis.pagination import decode_page_token, page
 from hotelbook_chassis.stays import money
 from hotelbook_chassis.tokens import has_scope
-from hotelbook_reservations import bookings, domain, receipts
+from hotelbook_reservations import actions, domain
+from hotelbook_reservations.actions import receipts
 from hotelbook_reservations.models import Reservation
 from hotelbook_reservations.schemas import (
     AvailabilityIn,
@@ -70,7 +71,7 @@ def refund_out(r: Reservation) -> dict[str, Any]:
 @blp.alt_response(409, description="No room free for every night")
 def create_reservation(body: dict[str, Any]) -> dict[str, Any]:
     """Hold a room for a stay; the price comes from search."""
-    reservation = bookings.hold(current_user_id(), body["hotel_id"], body["room_type_id"], body["checkin"],
+    reservation = actions.hold(current_user_id(), body["hotel_id"], body["room_type_id"], body["checkin"],
                                 body["checkout"], body["guests"])
     return reservation_out(reservation)
 
@@ -82,7 +83,7 @@ def create_reservation(body: dict[str, Any]) -> dict[str, Any]:
 def list_reservations(query: dict[str, Any]) -> dict[str, Any]:
     """The guest's own reservations, newest first."""
     after = decode_page_token(query.get("next_token"), PAGE_SALT)
-    found = bookings.list_for(current_user_id(), after, query["limit"] + 1)
+    found = actions.list_for(current_user_id(), after, query["limit"] + 1)
     more = len(found) > query["limit"]
     found = found[: query["limit"]]
     position = {"created_at": found[-1].created_at.isoformat(), "id": found[-1].id} if more else None
@@ -99,7 +100,7 @@ def owner_filter() -> str | None:
 @blp.response(200, ReservationOut)
 def get_reservation(reservation_id: str) -> dict[str, Any]:
     """One reservation: its owner's, or any with reservations:read."""
-    return reservation_out(bookings.load(reservation_id, user_id=owner_filter()))
+    return reservation_out(actions.load(reservation_id, user_id=owner_filter()))
 
 
 @blp.post("/reservations/<reservation_id>/cancel")
@@ -108,7 +109,7 @@ def get_reservation(reservation_id: str) -> dict[str, Any]:
 @blp.alt_response(409, description="Not cancellable in its status")
 def cancel_reservation(reservation_id: str) -> dict[str, Any]:
     """Cancel under the offer's policy; payments refunds exactly what it gives back. 409 once the stay started."""
-    return reservation_out(bookings.cancel(reservation_id, current_user_id()))
+    return reservation_out(actions.cancel(reservation_id, current_user_id()))
 
 
 @blp.post("/reservations/<reservation_id>/confirm")
@@ -119,7 +120,7 @@ def cancel_reservation(reservation_id: str) -> dict[str, Any]:
 def confirm_reservation(body: dict[str, Any], reservation_id: str) -> dict[str, Any]:
     """Confirm a paid hold (payments only); the same payment again is a no-op."""
     # The receipt is not rendered here: most are never downloaded, so the first download renders it.
-    reservation, _new = bookings.confirm(reservation_id, body["payment_id"])
+    reservation, _new = actions.confirm(reservation_id, body["payment_id"])
     return reservation_out(reservation)
 
 
@@ -128,7 +129,7 @@ def confirm_reservation(body: dict[str, Any], reservation_id: str) -> dict[str, 
 @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
 def receipt_pdf(reservation_id: str) -> Response:
     """To its owner: the receipt of a paid reservation, or the cancellation note once it is cancelled."""
-    reservation = bookings.load(reservation_id, user_id=current_user_id())
+    reservation = actions.load(reservation_id, user_id=current_user_id())
     if reservation.payment_id is None:
         from hotelbook_chassis import Problem
 
@@ -149,5 +150,5 @@ def receipt_pdf(reservation_id: str) -> Response:
 def availability(body: dict[str, Any]) -> dict[str, Any]:
     """Free rooms per room type over a stay, for many room types at once (search only)."""
     inventory = {item["room_type_id"]: item["rooms"] for item in body["room_types"]}
-    free = bookings.availability(body["checkin"], body["checkout"], inventory)
+    free = actions.availability(body["checkin"], body["checkout"], inventory)
     return {"room_types": [{"room_type_id": rt, "free": n} for rt, n in free.items()]}

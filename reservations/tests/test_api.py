@@ -319,13 +319,13 @@ def test_cancel_early_refunds_everything(client, guest, payments_token, search_h
 
 def test_cancel_inside_the_deadline_keeps_the_first_night(client, guest, payments_token, search_has,
                                                            monkeypatch):
-    from hotelbook_reservations import bookings
+    from hotelbook_reservations import actions
 
     search_has(price=12000)
     held = confirmed(client, guest(), payments_token, offset=3, length=2)
     starts = datetime.fromisoformat(held["cancellation_policy"]["stay_starts_at"])
     one_day_before = (starts - timedelta(hours=24)).astimezone(__import__("datetime").UTC).replace(tzinfo=None)
-    monkeypatch.setattr(bookings, "utcnow", lambda: one_day_before)
+    monkeypatch.setattr(actions, "utcnow", lambda: one_day_before)
     with responses.RequestsMock() as mock:
         refund = mock.add_callback(responses.POST, f"{PAYMENTS}/payments/pay-c/refund", callback=refund_answer(0))
         body = client.post(f"/reservations/{held['id']}/cancel", headers=guest()).json
@@ -334,14 +334,14 @@ def test_cancel_inside_the_deadline_keeps_the_first_night(client, guest, payment
 
 
 def test_no_cancellation_once_the_stay_has_started(client, app, guest, payments_token, search_has, monkeypatch):
-    from hotelbook_reservations import bookings
+    from hotelbook_reservations import actions
 
     search_has(price=12000)
     held = confirmed(client, guest(), payments_token, offset=3, length=2)
     for later in (timedelta(hours=1), timedelta(days=2), timedelta(days=30)):  # during the stay, after check-out
         starts = datetime.fromisoformat(held["cancellation_policy"]["stay_starts_at"])
         now = (starts + later).astimezone(__import__("datetime").UTC).replace(tzinfo=None)
-        monkeypatch.setattr(bookings, "utcnow", lambda now=now: now)
+        monkeypatch.setattr(actions, "utcnow", lambda now=now: now)
         with responses.RequestsMock() as mock:  # any call to payments would fail this test
             problem = client.post(f"/reservations/{held['id']}/cancel", headers=guest(), status=409)
             assert len(mock.calls) == 0
@@ -381,7 +381,7 @@ def test_a_cancelled_reservation_serves_a_cancellation_note_not_the_receipt(clie
                                                                             search_has, monkeypatch):
     import json
 
-    from hotelbook_reservations import bookings
+    from hotelbook_reservations import actions
 
     search_has(price=12000)
     held = confirmed(client, guest("u1"), payments_token, offset=3, length=2)
@@ -393,7 +393,7 @@ def test_a_cancelled_reservation_serves_a_cancellation_note_not_the_receipt(clie
     assert "48 hours" in json.loads(render.calls[0].request.body)["data"]["cancellation_policy"]
 
     starts = datetime.fromisoformat(held["cancellation_policy"]["stay_starts_at"])
-    monkeypatch.setattr(bookings, "utcnow", lambda: (starts - timedelta(hours=10)).astimezone(
+    monkeypatch.setattr(actions, "utcnow", lambda: (starts - timedelta(hours=10)).astimezone(
         __import__("datetime").UTC).replace(tzinfo=None))
     with responses.RequestsMock() as mock:
         mock.add_callback(responses.POST, f"{PAYMENTS}/payments/pay-c/refund", callback=refund_answer(0))

@@ -11,9 +11,9 @@ from flask.sessions import SessionInterface, SessionMixin
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.config import peer_url
 from hotelbook_search.api import blp
+from hotelbook_search.cli import init_cli
 from hotelbook_search.clients import init_clients
 from hotelbook_search.models import db
-from hotelbook_search.seed import init_cli
 
 
 class NoSessions(SessionInterface):

@@ -1,4 +1,4 @@
-"""HTTP endpoints: translate requests to catalogue and domain calls and back."""
+"""HTTP endpoints: translate requests to actions and domain calls and back."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from flask.views import MethodView
 from hotelbook_chassis import Blueprint, Problem
 from hotelbook_chassis.pagination import decode_page_token, page
 from hotelbook_chassis.stays import money, nights
-from hotelbook_search import catalogue
+from hotelbook_search import actions
 from hotelbook_search.clients import free_rooms
 from hotelbook_search.domain import cheapest_fitting, city_key, offer_policy
+from hotelbook_search.domain.timezones import timezone_of
 from hotelbook_search.models import Hotel, RoomType, db
 from hotelbook_search.schemas import (
     CityPage,
@@ -27,7 +28,6 @@ from hotelbook_search.schemas import (
     RoomTypePatch,
     StayQuery,
 )
-from hotelbook_search.timezones import timezone_of
 
 blp = Blueprint("search", __name__, description="Hotel catalogue and search")
 
@@ -53,13 +53,13 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
     limit = query["limit"]
     checkin, checkout = query.get("checkin"), query.get("checkout")
     if not checkin:
-        hotels = catalogue.find_hotels(query, after, limit + 1)
+        hotels = actions.find_hotels(query, after, limit + 1)
         more = len(hotels) > limit
         hotels = hotels[:limit]
         items = [summary(h) for h in hotels]
-        return page(items, catalogue.position_of(hotels[-1], query["sort"]) if more else None, salt)
+        return page(items, actions.position_of(hotels[-1], query["sort"]) if more else None, salt)
 
-    found = catalogue.find_hotels_with_offers(query, after, limit * OVERFETCH + 1)
+    found = actions.find_hotels_with_offers(query, after, limit * OVERFETCH + 1)
     exhausted = len(found) <= limit * OVERFETCH
     found = found[: limit * OVERFETCH]
     candidates = [hotel for hotel, _ in found]
@@ -82,11 +82,11 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
         if len(items) == limit:
             break
     done = exhausted and (last is None or last is candidates[-1])
-    return page(items, None if done or last is None else catalogue.position_of(last, query["sort"]), salt)
+    return page(items, None if done or last is None else actions.position_of(last, query["sort"]), salt)
 
 
 def summary(hotel: Any) -> dict[str, Any]:
-    """A HotelSummary from a row of catalogue.SUMMARY_COLUMNS (unpacked: cheaper than attribute access)."""
+    """A HotelSummary from a row of actions.SUMMARY_COLUMNS (unpacked: cheaper than attribute access)."""
     hotel_id, name, city, country, address, stars, min_price, currency = hotel
     return {
         "id": hotel_id, "name": name, "city": city, "country": country, "address": address, "stars": stars,
@@ -99,7 +99,7 @@ def summary(hotel: Any) -> dict[str, Any]:
 @blp.response(200, CityPage)
 def list_cities(query: dict[str, Any]) -> dict[str, Any]:
     """Cities with hotels whose name starts with ``prefix`` (accents and case ignored), busiest first."""
-    return {"items": catalogue.cities(query["prefix"])}
+    return {"items": actions.cities(query["prefix"])}
 
 
 def get_hotel_or_404(hotel_id: str) -> Hotel:
@@ -119,9 +119,9 @@ class HotelResource(MethodView):
         # as JSON directly, in the shape HotelOut documents (a test checks both agree).
         hotel = get_hotel_or_404(hotel_id)
         if not query.get("checkin"):
-            return jsonify(catalogue.hotel_out(hotel))
+            return jsonify(actions.hotel_out(hotel))
         free = free_rooms(query["checkin"], query["checkout"], {rt.id: rt.rooms for rt in hotel.room_types})
-        return jsonify(catalogue.hotel_out(hotel, free, with_availability=True))
+        return jsonify(actions.hotel_out(hotel, free, with_availability=True))
 
     @blp.requires("search:write")
     @blp.arguments(HotelPatch)
@@ -131,21 +131,21 @@ class HotelResource(MethodView):
         hotel = get_hotel_or_404(hotel_id)
         moved = "city" in body or "country" in body
         if moved:
-            catalogue.count_city(hotel.city, hotel.country, -1)
+            actions.count_city(hotel.city, hotel.country, -1)
         for name, value in body.items():
             setattr(hotel, name, value)
         hotel.city_key = city_key(hotel.city)
         if moved:
-            catalogue.count_city(hotel.city, hotel.country, +1)
+            actions.count_city(hotel.city, hotel.country, +1)
         db.session.commit()
-        return catalogue.hotel_out(hotel)
+        return actions.hotel_out(hotel)
 
     @blp.requires("search:write")
     @blp.response(204)
     def delete(self, hotel_id: str) -> None:
         """Remove a hotel and its room types (scope search:write)."""
         hotel = get_hotel_or_404(hotel_id)
-        catalogue.count_city(hotel.city, hotel.country, -1)
+        actions.count_city(hotel.city, hotel.country, -1)
         db.session.delete(hotel)
         db.session.commit()
 
@@ -162,9 +162,9 @@ def create_hotel(body: dict[str, Any]) -> dict[str, Any]:
     hotel.room_types = [new_room_type(rt) for rt in room_types]
     hotel.refresh_summary()
     db.session.add(hotel)
-    catalogue.count_city(hotel.city, hotel.country, +1)
+    actions.count_city(hotel.city, hotel.country, +1)
     db.session.commit()
-    return catalogue.hotel_out(hotel)
+    return actions.hotel_out(hotel)
 
 
 def new_room_type(body: dict[str, Any]) -> RoomType:
@@ -192,7 +192,7 @@ def add_room_type(body: dict[str, Any], hotel_id: str) -> dict[str, Any]:
     hotel.room_types.append(room_type)
     hotel.refresh_summary()
     db.session.commit()
-    return catalogue.room_type_out(room_type)
+    return actions.room_type_out(room_type)
 
 
 def get_room_type_or_404(hotel: Hotel, room_type_id: str) -> RoomType:
@@ -222,7 +222,7 @@ class RoomTypeResource(MethodView):
             setattr(room_type, name, value)
         hotel.refresh_summary()
         db.session.commit()
-        return catalogue.room_type_out(room_type)
+        return actions.room_type_out(room_type)
 
     @blp.requires("search:write")
     @blp.response(204)

@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from hotelbook_chassis.schemas import Money
 from hotelbook_chassis.stays import stay_errors
 from hotelbook_search.domain import FLEXIBLE, MAX_GUESTS, NON_REFUNDABLE, SORTS
-from hotelbook_search.timezones import is_timezone
+from hotelbook_search.domain.timezones import is_timezone
 
 ID = validate.Length(min=1, max=36)
 

@@ -165,8 +165,8 @@ def test_admin_input_validated(client, admin):
 
 
 def test_seed_is_deterministic_and_idempotent(clean_db):
+    from hotelbook_search.cli import seed
     from hotelbook_search.models import City, Hotel, RoomType, db
-    from hotelbook_search.seed import seed
 
     with clean_db.app_context():
         out = io.StringIO()
@@ -191,8 +191,8 @@ def test_seed_is_deterministic_and_idempotent(clean_db):
 
 
 def test_seeded_catalogue_is_searchable(client, clean_db):
+    from hotelbook_search.cli import NAMESPACE, seed, uuid5_text
     from hotelbook_search.models import City, db
-    from hotelbook_search.seed import NAMESPACE, seed, uuid5_text
 
     assert uuid5_text("42:hotel:7") == str(uuid.uuid5(NAMESPACE, "42:hotel:7"))
     with clean_db.app_context():
@@ -245,7 +245,7 @@ def test_hotel_page_has_exactly_the_documented_shape(client, make_hotel):
 
 
 def test_seed_progress_redraws_in_place_on_a_terminal():
-    from hotelbook_search.seed import Progress
+    from hotelbook_search.cli import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):

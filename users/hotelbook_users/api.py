@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from hotelbook_chassis import Blueprint, Problem, current_user_id
 from hotelbook_chassis.problems import invalid
-from hotelbook_users import links, mailer, revocations
+from hotelbook_users.actions import links, mailer, revocations
+from hotelbook_users.actions.passwords import passwords
 from hotelbook_users.domain import InvalidEmail, normalise_email, password_problem
 from hotelbook_users.models import User, db
-from hotelbook_users.passwords import passwords
 from hotelbook_users.schemas import (
     Accepted,
     CredentialsIn,

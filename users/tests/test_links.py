@@ -109,7 +109,7 @@ def test_reset_for_unknown_or_malformed_address_is_202_and_silent(client, sign_u
 
 
 def test_mail_outage_answers_the_same(client, sign_up, guest_of, monkeypatch, caplog):
-    with caplog.at_level(logging.WARNING, logger="hotelbook_users.mailer"):
+    with caplog.at_level(logging.WARNING, logger="hotelbook_users.actions.mailer"):
         monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("SMTP_PORT", str(free_port()))  # nothing listens there
         zoe = sign_up()

@@ -10,7 +10,7 @@ import requests
 import responses
 
 from hotelbook_chassis.client import ClientCredentials, ServiceClient
-from hotelbook_users import revocations
+from hotelbook_users.actions import revocations
 from hotelbook_users.models import SessionRevocation, db
 from tests.conftest import PASSWORD, link_token
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hotelbook_chassis import Blueprint, Problem, create_service_app
 from hotelbook_payments.bank.models import Charge, db
-from hotelbook_payments.cards import brand
+from hotelbook_payments.domain import brand
 
 DECLINES = {"4000000000000002": "card_declined", "4000000000009995": "insufficient_funds"}
 BANK_ERROR, SLOW = "4000000000000119", "4000000000000259"

@@ -24,7 +24,7 @@ def upgrade():
         batch_op.add_column(sa.Column('nights_kept', sa.Integer(), server_default='1', nullable=False))
 
     # Existing hotels get their city's time zone (one UPDATE per city, not per hotel).
-    from hotelbook_search.timezones import timezone_of
+    from hotelbook_search.domain.timezones import timezone_of
 
     conn = op.get_bind()
     hotels = sa.table('hotels', sa.column('city', sa.String), sa.column('country', sa.String),

@@ -31,8 +31,8 @@ from hotelbook_chassis.schemas import is_uuid
 from hotelbook_chassis.stays import money
 from hotelbook_chassis.tracing import continue_trace, current_traceparent
 from hotelbook_payments import clients
-from hotelbook_payments.cards import brand
-from hotelbook_payments.metrics import count_status
+from hotelbook_payments.actions.metrics import count_status
+from hotelbook_payments.domain import brand
 from hotelbook_payments.models import OutboxJob, Payment, db
 
 Answer = tuple[int, dict[str, Any]]

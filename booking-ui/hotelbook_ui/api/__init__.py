@@ -11,8 +11,8 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from hotelbook_chassis import Blueprint, Problem
+from hotelbook_ui.actions.sessions import end_sessions_of
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
-from hotelbook_ui.sessions import end_sessions_of
 
 log = logging.getLogger("hotelbook.ui.api")
 # A cut-off may lie a little ahead of this host's clock (users runs elsewhere), never far.

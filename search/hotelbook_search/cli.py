@@ -28,7 +28,7 @@ import click
 from flask import Flask
 from sqlalchemy import Connection, Table, func, inspect, select
 
-from hotelbook_search.catalogue import recount_cities
+from hotelbook_search.actions import recount_cities
 from hotelbook_search.domain import city_key
 from hotelbook_search.models import Hotel, RoomType, db
 

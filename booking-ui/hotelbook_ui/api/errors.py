@@ -12,8 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from hotelbook_chassis.client import PeerUnavailable
 from hotelbook_chassis.problems import Problem
+from hotelbook_ui.actions.guest import LoginRequired
 from hotelbook_ui.clients import PeerError
-from hotelbook_ui.guest import LoginRequired
 
 log = logging.getLogger("hotelbook.ui.errors")
 JSON_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/suggest/", "/session-revocations")

@@ -23,9 +23,9 @@ from flask import Flask, current_app, g
 from sqlalchemy import case, delete, select, update
 
 from hotelbook_auth import domain
-from hotelbook_auth.keys import KeyStore
+from hotelbook_auth.actions.keys import KeyStore
+from hotelbook_auth.actions.tokens import AccessTokenGenerator, decode_access_token, looks_like_jwt
 from hotelbook_auth.models import AuthorizationCode, Client, RefreshToken, RevokedAccessToken, SessionCutoff, db
-from hotelbook_auth.tokens import AccessTokenGenerator, decode_access_token, looks_like_jwt
 
 log = logging.getLogger("hotelbook.auth")
 
@@ -147,7 +147,7 @@ def purge_expired(grace: int) -> dict[str, int]:
         "revoked_access_tokens": db.session.execute(
             delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < cutoff)).rowcount,
     }
-    from hotelbook_auth.throttle import purge  # the login page's module, only needed here
+    from hotelbook_auth.actions.throttle import purge  # the login page's module, only needed here
 
     counts["login_throttles"] = purge()
     db.session.commit()

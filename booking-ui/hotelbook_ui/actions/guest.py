@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app, session
 
-from hotelbook_ui.oauth import OAuthError, auth_client
+from hotelbook_ui.clients.oauth import OAuthError, auth_client
 
 log = logging.getLogger("hotelbook.ui.guest")
 # Refresh a little before expiry so a token never dies on its way to a peer.

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask, current_app
 from marshmallow import Schema, fields, validate
 
-from hotelbook_auth.keys import KeyStore
-from hotelbook_auth.server import revoke_user_sessions
+from hotelbook_auth.actions.keys import KeyStore
+from hotelbook_auth.actions.oauth import revoke_user_sessions
 from hotelbook_chassis import Blueprint, Problem
 from hotelbook_chassis.tokens import JWKSCache, TokenVerifier
 

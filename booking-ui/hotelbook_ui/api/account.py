@@ -11,10 +11,10 @@ import time
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
+from hotelbook_ui.actions.guest import end_session, store_tokens
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
+from hotelbook_ui.clients.oauth import OAuthError, auth_client
 from hotelbook_ui.domain import code_challenge, new_code_verifier, safe_next
-from hotelbook_ui.guest import end_session, store_tokens
-from hotelbook_ui.oauth import OAuthError, auth_client
 
 bp = Blueprint("account", __name__)
 log = logging.getLogger("hotelbook.ui.account")
@@ -173,7 +173,7 @@ def verify_email():
 
 @bp.post("/verify-email/resend")
 def resend_verification():
-    from hotelbook_ui.booking import as_guest
+    from hotelbook_ui.api.booking import as_guest
 
     try:
         as_guest(lambda token: peers().resend_verification(token))

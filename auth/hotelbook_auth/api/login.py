@@ -16,10 +16,10 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from hotelbook_auth import throttle
+from hotelbook_auth.actions import throttle
+from hotelbook_auth.actions.keys import NoSigningKey
+from hotelbook_auth.actions.oauth import Guest, now_ms, oauth_server
 from hotelbook_auth.clients import users
-from hotelbook_auth.keys import NoSigningKey
-from hotelbook_auth.server import Guest, now_ms, oauth_server
 from hotelbook_chassis.client import PeerUnavailable
 
 log = logging.getLogger("hotelbook.auth.login")

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hotelbook_chassis.stays import money, nights
 from hotelbook_reservations import clients, domain
-from hotelbook_reservations.bookings import utcnow
+from hotelbook_reservations.actions import utcnow
 from hotelbook_reservations.models import Receipt, Reservation, db
 
 

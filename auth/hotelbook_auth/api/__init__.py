@@ -17,7 +17,8 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Response, current_app, json, jsonify, request
 
 from hotelbook_auth import domain
-from hotelbook_auth.keys import NoSigningKey
+from hotelbook_auth.actions.keys import NoSigningKey
+from hotelbook_auth.actions.oauth import ALL_METHODS, CONFIDENTIAL_METHODS, oauth_server
 from hotelbook_auth.schemas import (
     EmptySchema,
     IntrospectionSchema,
@@ -28,7 +29,6 @@ from hotelbook_auth.schemas import (
     TokenResponseSchema,
     form_body,
 )
-from hotelbook_auth.server import ALL_METHODS, CONFIDENTIAL_METHODS, oauth_server
 from hotelbook_chassis import Blueprint
 
 log = logging.getLogger("hotelbook.auth.api")

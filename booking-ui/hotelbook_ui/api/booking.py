@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
+from hotelbook_ui.actions.guest import LoginRequired, guest_token
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
 from hotelbook_ui.domain import format_money, is_uuidish, parse_card, parse_stay, seconds_left
-from hotelbook_ui.guest import LoginRequired, guest_token
 
 bp = Blueprint("booking", __name__)
 log = logging.getLogger("hotelbook.ui.booking")

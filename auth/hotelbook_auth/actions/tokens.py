@@ -13,7 +13,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 
 from hotelbook_auth import domain
-from hotelbook_auth.keys import ALGORITHM, KeyStore
+from hotelbook_auth.actions.keys import ALGORITHM, KeyStore
 
 HEADER_TYPE = "at+jwt"
 

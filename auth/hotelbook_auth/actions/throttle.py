@@ -24,8 +24,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import case, delete, select
 
 from hotelbook_auth import domain
+from hotelbook_auth.actions.oauth import insert_for_dialect
 from hotelbook_auth.models import LoginThrottle, db
-from hotelbook_auth.server import insert_for_dialect
 
 DEVICE_COOKIE = "hotelbook_device"
 DEVICE_MAX_AGE = 90 * 24 * 3600

@@ -13,8 +13,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from hotelbook_chassis import Problem
 from hotelbook_chassis.problems import invalid
 from hotelbook_chassis.schemas import is_uuid
-from hotelbook_reservations import clients, domain, inventory
-from hotelbook_reservations.metrics import BOOKINGS_CONFIRMED, HOLDS_EXPIRED
+from hotelbook_reservations import clients, domain
+from hotelbook_reservations.actions import inventory
+from hotelbook_reservations.actions.metrics import BOOKINGS_CONFIRMED, HOLDS_EXPIRED
 from hotelbook_reservations.models import Reservation, db
 
 RETRYABLE_PG_CODES = {"40P01", "40001"}  # deadlock, serialization failure

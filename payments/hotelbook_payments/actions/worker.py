@@ -15,7 +15,7 @@ def measure_outbox() -> None:
     """Outbox lag and backlog for /metrics: how long the oldest unfinished job has waited."""
     from sqlalchemy import func, select
 
-    from hotelbook_payments.metrics import OUTBOX_LAG, OUTBOX_PENDING
+    from hotelbook_payments.actions.metrics import OUTBOX_LAG, OUTBOX_PENDING
     from hotelbook_payments.models import OutboxJob, db
 
     oldest, pending = db.session.execute(
@@ -30,8 +30,8 @@ def measure_outbox() -> None:
 
 
 def start_worker(app: Flask, every: float) -> threading.Thread:
+    from hotelbook_payments.actions import drain
     from hotelbook_payments.models import db
-    from hotelbook_payments.saga import drain
 
     stop = threading.Event()
 

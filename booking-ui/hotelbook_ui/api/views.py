@@ -6,11 +6,11 @@ from datetime import date
 
 from flask import Flask
 
-from hotelbook_ui.account import bp as account_bp
-from hotelbook_ui.booking import bp as booking_bp
+from hotelbook_ui.actions.guest import current_guest
+from hotelbook_ui.api.account import bp as account_bp
+from hotelbook_ui.api.booking import bp as booking_bp
+from hotelbook_ui.api.pages import bp as pages_bp
 from hotelbook_ui.domain import SORTS, format_money, local_time
-from hotelbook_ui.guest import current_guest
-from hotelbook_ui.pages import bp as pages_bp
 
 
 def _day(value: str | None) -> str:
