@@ -3,9 +3,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PROJECTS := chassis tools auth users search pdf-reporting reservations payments booking-ui
+PROJECTS := chassis tools auth users search pdf-reporting reservations payments bank-sandbox booking-ui
 HOTELS ?= 3000
-UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway,manifests,images
+UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,bank-sandbox,bank-sandbox-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway,manifests,images
 SYSTEM_ENVS := integration,integration-pg,reliability,e2e
 
 .PHONY: up down test test-unit test-system client seed trace bench lint constraints clean manifests images

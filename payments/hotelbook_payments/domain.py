@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from hotelbook_chassis.cards import brand, luhn_ok
 
-def luhn_ok(number: str) -> bool:
-    digits = [int(d) for d in reversed(number)]
-    total = sum(digits[0::2]) + sum(sum(divmod(2 * d, 10)) for d in digits[1::2])
-    return total % 10 == 0
+__all__ = ["brand", "card_problems", "luhn_ok", "normalise_number"]
 
 
 def card_problems(number: str, exp_month: int, exp_year: int, cvc: str, today: date) -> dict[str, str]:
@@ -23,16 +21,6 @@ def card_problems(number: str, exp_month: int, exp_year: int, cvc: str, today: d
     if not (cvc.isdigit() and len(cvc) in (3, 4)):
         problems["card.cvc"] = "The security code is 3 or 4 digits."
     return problems
-
-
-def brand(number: str) -> str:
-    if number.startswith("4"):
-        return "visa"
-    if number[:2] in {"51", "52", "53", "54", "55"} or 2221 <= int(number[:4] or 0) <= 2720:
-        return "mastercard"
-    if number[:2] in {"34", "37"}:
-        return "amex"
-    return "card"
 
 
 def normalise_number(number: str) -> str:

@@ -1,8 +1,8 @@
 import pytest
 
+from hotelbook_bank import create_app as create_bank
 from hotelbook_chassis.testing import bearer
 from hotelbook_payments import create_app
-from hotelbook_payments.bank import create_app as create_bank
 
 BANK = "http://bank.test"
 RESERVATIONS = "http://reservations.test"

@@ -2,8 +2,8 @@
 
     python -m hotelbook_stack.images [--only search,gateway] [--registry R] [--tag T]
 
-One image per project folder (``hotelbook/<folder>``; the bank sandbox runs from
-the payments image) and ``hotelbook/gateway``. The base is the public
+One image per project folder (``hotelbook/<folder>``, ``hotelbook/bank-sandbox``
+too) and ``hotelbook/gateway``. The base is the public
 ``debian:bookworm-slim`` when buildah has it or can pull it; otherwise (no
 registry reachable) the same Debian release is built from Debian packages with
 ``debootstrap --variant=minbase`` and kept in buildah's image store, so the next

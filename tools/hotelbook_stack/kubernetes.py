@@ -132,12 +132,13 @@ def meta(name: str, component: str, **extra: Any) -> dict[str, Any]:
 
 
 def image(name: str) -> str:
-    """One image per project folder (the bank sandbox runs from the payments image)."""
+    """One image per project folder (the bank sandbox's is ``hotelbook/bank-sandbox``)."""
     return f"hotelbook/{BY_NAME[name].folder if name in BY_NAME else name}"
 
 
-def images() -> list[str]:
-    return sorted({image(s.name) for s in SERVICES} | {image("gateway")})
+def images(*, production: bool = False) -> list[str]:
+    """Every image; in production, none that only a `dev` service runs (the bank sandbox's)."""
+    return sorted({image(s.name) for s in SERVICES if not (production and s.name in DEV_ONLY)} | {image("gateway")})
 
 
 def gunicorn(service: Service) -> list[str]:
@@ -560,7 +561,7 @@ def kustomizations() -> dict[str, dict[str, Any]]:
             "namespace": NAMESPACES["production"],
             "resources": ["namespace.yaml", "../../base"],
             "images": [{"name": name, "newName": f"registry.example/{name}", "newTag": "1.0.0"}
-                       for name in images()],
+                       for name in images(production=True)],
             "patches": [{"patch": yaml.safe_dump(production_gateway_patch(), sort_keys=False)},
                         {"target": {"kind": "NetworkPolicy", "name": "payments"},
                          "patch": yaml.safe_dump(production_bank_patch(), sort_keys=False)}],

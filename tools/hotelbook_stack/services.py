@@ -49,7 +49,8 @@ SERVICES: tuple[Service, ...] = (
     Service("reservations", "hotelbook_reservations", "reservations", "hotelbook_reservations:create_app()",
             peers=("search", "payments", "users", "pdf-reporting"),
             client=("client_credentials", "pdf:render payments:refund users:read")),
-    Service("bank", "hotelbook_payments.bank", "payments", "hotelbook_payments.bank:create_app()"),
+    # The bank sandbox plays the outside bank: a project of its own (bank-sandbox/).
+    Service("bank", "hotelbook_bank", "bank-sandbox", "hotelbook_bank:create_app()"),
     Service("payments", "hotelbook_payments", "payments", "hotelbook_payments:create_app()",
             peers=("reservations", "users", "bank", "pdf-reporting"),
             client=("client_credentials", "reservations:read reservations:confirm users:read pdf:render")),

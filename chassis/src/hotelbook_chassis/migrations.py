@@ -29,7 +29,7 @@ def _versions_folder(import_name: str) -> Path:
 
 
 def alembic_config(app: Flask) -> Config:
-    # An app inside a package (e.g. ``hotelbook_payments.bank``) may keep its own
+    # An app inside a package (e.g. ``hotelbook_x.sandbox``) may keep its own
     # revisions; otherwise they are the top package's.
     versions = _versions_folder(app.import_name)
     config = Config()

@@ -1,75 +1,22 @@
-"""The bank sandbox: a stand-in for the outside bank, with the test cards of common payment sandboxes.
-
-``4242424242424242`` succeeds; ``4000000000000002`` is declined; ``4000000000009995``
-is declined for insufficient funds; ``4000000000000119`` fails with HTTP 500;
-``4000000000000259`` is charged at once but answered only after ``BANK_SLOW_SECONDS``
-(default 30), as when a bank's answer is lost to the client's read timeout.
-The same ``idempotency_key`` always gives the same charge.
-"""
+"""The bank's endpoints: charges once per idempotency key, refunds, the ledger."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app
-from marshmallow import Schema, fields, validate
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hotelbook_chassis import Blueprint, Problem, create_service_app
-from hotelbook_payments.bank.models import Charge, db
-from hotelbook_payments.domain import brand
-
-DECLINES = {"4000000000000002": "card_declined", "4000000000009995": "insufficient_funds"}
-BANK_ERROR, SLOW = "4000000000000119", "4000000000000259"
+from hotelbook_bank.domain import BANK_ERROR, DECLINES, SLOW
+from hotelbook_bank.models import Charge, db
+from hotelbook_bank.schemas import ChargeIn, ChargeOut, ChargeQuery, LedgerOut, RefundIn
+from hotelbook_chassis import Blueprint, Problem
+from hotelbook_chassis.cards import brand
 
 blp = Blueprint("bank", __name__, description="Bank sandbox")
-
-
-class CardIn(Schema):
-    number = fields.String(required=True, validate=validate.Regexp(r"^\d{12,19}$"))
-    exp_month = fields.Integer(required=True)
-    exp_year = fields.Integer(required=True)
-    cvc = fields.String(required=True, validate=validate.Regexp(r"^\d{3,4}$"))
-
-
-class ChargeIn(Schema):
-    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**9))
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
-    card = fields.Nested(CardIn, required=True)
-    idempotency_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
-
-
-class ChargeOut(Schema):
-    id = fields.String()
-    idempotency_key = fields.String()
-    amount = fields.Integer()
-    currency = fields.String()
-    status = fields.String()
-    decline_reason = fields.String(allow_none=True)
-    card = fields.Dict()
-    refunded_amount = fields.Integer()
-
-
-class ChargeQuery(Schema):
-    idempotency_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
-
-
-class RefundIn(Schema):
-    charge_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    amount = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**9),
-                            metadata={"description": "minor units; the whole charge when absent"})
-
-
-class LedgerOut(Schema):
-    charged = fields.Integer()
-    refunded = fields.Integer()
-    charges = fields.Integer()
-    refunds = fields.Integer()
 
 
 def by_key(key: str) -> Charge | None:
@@ -154,15 +101,3 @@ def ledger() -> dict[str, int]:
         select(func.coalesce(func.sum(func.coalesce(Charge.refunded_amount, Charge.amount)), 0), func.count())
         .where(succeeded, Charge.refunded)).one()
     return {"charged": int(charged), "refunded": int(refunded), "charges": charges, "refunds": refunds}
-
-
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    return create_service_app(
-        __name__,
-        service="bank",
-        title="hotelbook bank sandbox",
-        config=config,
-        defaults={"BANK_SLOW_SECONDS": float(os.environ.get("BANK_SLOW_SECONDS", "30"))},
-        db=db,
-        blueprints=[blp],
-    )
