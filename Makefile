@@ -30,9 +30,12 @@ test-system:
 	tox -e $(SYSTEM_ENVS)
 
 ## Register an OAuth client: make client NAME=x SCOPES="a b" GRANTS="client_credentials" [REDIRECT_URI=u] [PUBLIC=1]
+##   [DISPLAY_NAME="Shown name"] [SIGNUP_URI=u] [PASSWORD_RESET_URI=u] (the login page shows and links them)
 client: $(STAMP)
 	@$(PY) -m hotelbook_stack client --name "$(NAME)" --scopes "$(SCOPES)" --grants "$(or $(GRANTS),client_credentials)" \
-		$(if $(REDIRECT_URI),--redirect-uri "$(REDIRECT_URI)") $(if $(PUBLIC),--public)
+		$(if $(REDIRECT_URI),--redirect-uri "$(REDIRECT_URI)") $(if $(PUBLIC),--public) \
+		$(if $(DISPLAY_NAME),--display-name "$(DISPLAY_NAME)") $(if $(SIGNUP_URI),--signup-uri "$(SIGNUP_URI)") \
+		$(if $(PASSWORD_RESET_URI),--password-reset-uri "$(PASSWORD_RESET_URI)")
 
 ## Seed the catalogue: make seed HOTELS=100000
 seed: $(STAMP)

@@ -19,6 +19,7 @@ from hotelbook_auth.models import SigningKey, db
 from hotelbook_auth.settings import auth_settings
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.health import add_ready_check
+from hotelbook_chassis.theme import register_theme
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -35,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_own_token_verifier(app, app.extensions["auth_keys"])
     init_users_client(app)
     app.register_blueprint(login_bp)
+    register_theme(app, "/oauth/theme")  # booking-ui's look, from the chassis
     app.register_blueprint(wrong_methods)
     init_cli(app)
 

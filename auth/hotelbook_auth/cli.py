@@ -22,21 +22,27 @@ tokens_cli = AppGroup("tokens", help="Stored codes and tokens.")
 
 
 @clients_cli.command("create")
-@click.option("--name", required=True, help="Human name, shown on the login page.")
+@click.option("--name", required=True, help="The client's name (shown on the login page without --display-name).")
+@click.option("--display-name", help='The name guests know, shown on the login page, e.g. "Hotelbook".')
+@click.option("--signup-uri", help="The client's sign-up page, linked from the login page.")
+@click.option("--password-reset-uri", help="The client's forgotten-password page, linked from the login page.")
 @click.option("--scopes", required=True, help='Space separated, e.g. "guest users:create".')
 @click.option("--grants", required=True, help='Space separated, e.g. "client_credentials".')
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI (repeatable).")
 @click.option("--public", is_flag=True, help="A public client: no secret, PKCE only.")
 @click.option("--client-id", help="Use this id; an existing client gets a new secret and these settings.")
-def create_client(name: str, scopes: str, grants: str, redirect_uris: tuple[str, ...], public: bool,
+def create_client(name: str, display_name: str | None, signup_uri: str | None, password_reset_uri: str | None,
+                  scopes: str, grants: str, redirect_uris: tuple[str, ...], public: bool,
                   client_id: str | None) -> None:
     """Register a client (or re-register one) and print {"client_id", "client_secret"} as JSON."""
     scope_names, grant_names = domain.scope_list(scopes), domain.scope_list(grants)
     try:
         domain.check_registration(grants=grant_names, scopes=scope_names, redirect_uris=redirect_uris,
-                                  public=public)
+                                  public=public, page_uris=[u for u in (signup_uri, password_reset_uri) if u])
     except domain.PolicyError as error:
         raise click.UsageError(str(error)) from error
+    if display_name is not None and not (0 < len(display_name.strip()) <= 200 and display_name.isprintable()):
+        raise click.UsageError("--display-name must be 1 to 200 printable characters")
     if client_id is not None and not (0 < len(client_id) <= 100 and client_id.isprintable() and " " not in client_id):
         raise click.UsageError("--client-id must be 1 to 100 printable characters without spaces")
     client_id = client_id or str(uuid.uuid4())
@@ -47,6 +53,9 @@ def create_client(name: str, scopes: str, grants: str, redirect_uris: tuple[str,
         db.session.add(client)
     secret = None if public else domain.new_client_secret()
     client.name = name
+    client.display_name = display_name.strip() if display_name else None
+    client.signup_uri = signup_uri or None
+    client.password_reset_uri = password_reset_uri or None
     client.is_public = public
     client.secret_hash = domain.hash_client_secret(secret) if secret else None
     client.grant_types = " ".join(grant_names)
@@ -64,9 +73,11 @@ def create_client(name: str, scopes: str, grants: str, redirect_uris: tuple[str,
 def list_clients() -> None:
     """Registered clients and what they may do (never secrets)."""
     for client in db.session.execute(select(Client).order_by(Client.client_id)).scalars():
-        click.echo(json.dumps({"client_id": client.client_id, "name": client.name, "public": client.is_public,
+        click.echo(json.dumps({"client_id": client.client_id, "name": client.name,
+                               "display_name": client.display_name, "public": client.is_public,
                                "grants": client.grant_types, "scopes": client.scopes,
-                               "redirect_uris": client.redirect_uris}))
+                               "redirect_uris": client.redirect_uris, "signup_uri": client.signup_uri,
+                               "password_reset_uri": client.password_reset_uri}))
 
 
 @keys_cli.command("ensure")

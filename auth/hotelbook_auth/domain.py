@@ -82,8 +82,12 @@ def allowed_scope(registered: Iterable[str], requested: str | None, *, for_guest
 
 
 def check_registration(*, grants: Iterable[str], scopes: Iterable[str], redirect_uris: Iterable[str],
-                       public: bool) -> None:
-    """Refuse registrations that would give more than the contract allows."""
+                       public: bool, page_uris: Iterable[str] = ()) -> None:
+    """Refuse registrations that would give more than the contract allows.
+
+    ``page_uris`` are the client's pages the login page links to (sign-up, password reset):
+    absolute http(s) URLs on the origin of one of its redirect URIs, so the login page never
+    links anywhere the client does not own."""
     grants, scopes, redirect_uris = list(grants), list(scopes), list(redirect_uris)
     if not grants:
         raise PolicyError("name at least one grant")
@@ -105,6 +109,18 @@ def check_registration(*, grants: Iterable[str], scopes: Iterable[str], redirect
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment or "#" in uri:
             raise PolicyError(f"redirect URI must be an absolute http(s) URL without fragment: {uri}")
+    origins = {_origin(uri) for uri in redirect_uris}
+    for uri in page_uris:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.netloc or "#" in uri:
+            raise PolicyError(f"a page URI must be an absolute http(s) URL without fragment: {uri}")
+        if _origin(uri) not in origins:
+            raise PolicyError(f"a page URI must be on the origin of a redirect URI: {uri}")
+
+
+def _origin(uri: str) -> tuple[str, str]:
+    parts = urlsplit(uri)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 # --- session lifetimes ----------------------------------------------------------------------------

@@ -29,8 +29,18 @@ class Client(db.Model):
     grant_types: Mapped[str] = mapped_column(Text)  # space separated
     scopes: Mapped[str] = mapped_column(Text)  # space separated
     redirect_uris_json: Mapped[str] = mapped_column(Text, default="[]")
+    # What the guest sees on the login page ("Hotelbook"); ``name`` when not set.
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    # The client's own sign-up and password-reset pages, linked from the login page (same
+    # origin as a registered redirect URI: the login page links nowhere else).
+    signup_uri: Mapped[str | None] = mapped_column(Text)
+    password_reset_uri: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.name
 
     @property
     def redirect_uris(self) -> list[str]:

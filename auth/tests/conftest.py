@@ -14,6 +14,8 @@ from hotelbook_chassis.tokens import JWKSCache, TokenVerifier
 
 USERS_URL = "http://users.test"
 REDIRECT_URI = "http://127.0.0.1:8080/auth/callback"
+SIGNUP_URI = "http://127.0.0.1:8080/signup"
+RESET_URI = "http://127.0.0.1:8080/forgot-password"
 GUEST = {"id": "5a1c7c5e-59a7-4a39-8b8f-0c2ad1f2b0a1", "email": "zoe@example.test", "name": "Zoë",
          "email_verified": False}
 PASSWORD = "correct horse battery staple"
@@ -53,9 +55,12 @@ def cli(clean_db):
 
 @pytest.fixture
 def register(cli):
-    def register(client_id, scopes, grants="client_credentials", *, redirect_uris=(), public=False, name=None):
+    def register(client_id, scopes, grants="client_credentials", *, redirect_uris=(), public=False, name=None,
+                 **options):
         args = ["clients", "create", "--name", name or client_id, "--scopes", scopes, "--grants", grants,
                 "--client-id", client_id]
+        for option, value in options.items():  # display_name="Hotelbook" -> --display-name Hotelbook
+            args += ["--" + option.replace("_", "-"), value]
         for uri in redirect_uris:
             args += ["--redirect-uri", uri]
         if public:
@@ -78,7 +83,8 @@ def service_client(register, active_kid):
 @pytest.fixture
 def ui_client(register, active_kid):
     return register("booking-ui", "guest users:create", "authorization_code refresh_token client_credentials",
-                    redirect_uris=[REDIRECT_URI], name="hotelbook")
+                    redirect_uris=[REDIRECT_URI], display_name="Hotelbook", signup_uri=SIGNUP_URI,
+                    password_reset_uri=RESET_URI)
 
 
 def client_token(client, creds, scope=None, status=200):

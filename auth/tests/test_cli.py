@@ -45,6 +45,31 @@ def test_policy_errors_exit_non_zero(cli, clean_db):
         assert db.session.execute(select(Client)).first() is None
 
 
+def test_page_links_must_be_on_the_origin_of_a_redirect_uri(cli, clean_db):
+    base = ["clients", "create", "--name", "x", "--scopes", "guest", "--grants", "authorization_code",
+            "--redirect-uri", "https://hotels.example/auth/callback"]
+    for option, uri in (("--signup-uri", "https://evil.example/signup"),
+                        ("--password-reset-uri", "javascript:alert(1)"),
+                        ("--signup-uri", "http://hotels.example/signup"),  # another scheme: another origin
+                        ("--signup-uri", "https://hotels.example/signup#x")):
+        result = cli(*base, option, uri, ok=False)
+        assert result.exit_code != 0 and "page URI" in result.output
+    result = cli(*base, "--display-name", "", ok=False)
+    assert result.exit_code != 0
+    with clean_db.app_context():
+        assert db.session.execute(select(Client)).first() is None
+
+
+def test_display_name_and_pages_are_listed(cli, register, clean_db):
+    register("ui", "guest", "authorization_code", redirect_uris=["https://hotels.example/auth/callback"],
+             display_name="Hotelbook", signup_uri="https://hotels.example/signup",
+             password_reset_uri="https://hotels.example/forgot-password")
+    listed = json.loads(cli("clients", "list").output)
+    assert listed["name"] == "ui" and listed["display_name"] == "Hotelbook"
+    assert listed["signup_uri"] == "https://hotels.example/signup"
+    assert listed["password_reset_uri"] == "https://hotels.example/forgot-password"
+
+
 def test_basic_credentials_are_url_decoded(client, register, active_kid):
     # RFC 6749 2.3.1: client_id and secret are form-urlencoded inside Basic
     creds = register("a:b+c", "users:read")

@@ -5,7 +5,18 @@ import re
 
 import requests
 import responses
-from conftest import GUEST, PASSWORD, USERS_URL, authorize_params, fake_users_verify, log_in, query_of
+from conftest import (
+    GUEST,
+    PASSWORD,
+    REDIRECT_URI,
+    RESET_URI,
+    SIGNUP_URI,
+    USERS_URL,
+    authorize_params,
+    fake_users_verify,
+    log_in,
+    query_of,
+)
 
 from hotelbook_auth.settings import auth_settings
 
@@ -24,7 +35,68 @@ def test_login_page_is_a_plain_accessible_form(client, ui_client):
     assert set(form.fields) >= {"email", "password", "csrf_token"}
     assert form.action.startswith("/oauth/authorize?")  # the OAuth request stays in the URL
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Cache-Control"] == "no-store"
-    assert "hotelbook" in page.text  # the client's name
+    assert "to continue to <strong>Hotelbook</strong>" in page.text  # the display name, not the id
+    assert "booking-ui" not in page.html.get_text()
+
+
+def test_login_page_wears_the_site_look_from_the_shared_theme(client, ui_client):
+    page = client.get("/oauth/authorize", authorize_params(), status=200)
+    sheet = page.html.find("link", rel="stylesheet")["href"]
+    assert sheet == "/oauth/theme/site.css"
+    assert page.html.select_one(".site-header .brand").get_text(strip=True).endswith("Hotelbook")
+    assert page.html.find("a", class_="skip-link")["href"] == "#main"
+    # Only this app's own files: no inline style, no other origin.
+    assert "style-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "<style" not in page.text and " style=" not in page.text
+    css = client.get(sheet, status=200)
+    assert css.content_type == "text/css" and "--brand:" in css.text
+    client.get("/oauth/theme/favicon.svg", status=200)
+    client.get("/oauth/theme/../models.py", status=404)
+
+
+def test_login_page_links_to_the_clients_own_sign_up_and_reset_pages(client, ui_client):
+    page = client.get("/oauth/authorize", authorize_params(), status=200)
+    links = {a.get_text(strip=True): a["href"] for a in page.html.select("main a")}
+    assert links["Create an account"] == SIGNUP_URI
+    assert links["Forgot your password?"] == RESET_URI
+
+
+def test_a_client_without_pages_gets_no_links(client, register, active_kid):
+    register("other-app", "guest", "authorization_code", redirect_uris=["https://other.example/cb"],
+             display_name="Other")
+    page = client.get("/oauth/authorize", authorize_params(client_id="other-app",
+                                                           redirect_uri="https://other.example/cb"), status=200)
+    assert "to continue to <strong>Other</strong>" in page.text
+    assert not page.html.select("main a")
+
+
+def test_back_to_the_client_sends_access_denied_and_state_to_its_redirect_uri(client, ui_client, users_api):
+    params = authorize_params()
+    page = client.get("/oauth/authorize", params, status=200)
+    back = page.forms[1]
+    assert back.action == page.forms[0].action  # the same allow-listed request
+    answer = back.submit("cancel", status=302)
+    location = answer.headers["Location"]
+    assert location.startswith(REDIRECT_URI + "?")
+    query = query_of(location)
+    assert query["error"] == "access_denied" and query["state"] == params["state"]
+    assert not users_api.calls
+
+
+def test_back_without_csrf_token_stays_on_the_page(client, ui_client):
+    params = authorize_params()
+    client.get("/oauth/authorize", params, status=200)
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    answer = client.post(f"/oauth/authorize?{query}", {"cancel": "1"}, status=400)
+    assert "Location" not in answer.headers and "expired" in answer.text
+
+
+def test_back_cannot_be_pointed_at_another_redirect_uri(client, ui_client):
+    params = authorize_params(redirect_uri="https://evil.example/cb")
+    answer = client.post("/oauth/authorize?" + "&".join(f"{k}={v}" for k, v in params.items()),
+                         {"cancel": "1"}, status=400)
+    assert "Location" not in answer.headers
+    assert "not valid" in answer.text
 
 
 def test_session_cookie_flags(client, ui_client):

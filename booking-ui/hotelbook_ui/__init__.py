@@ -10,6 +10,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from hotelbook_chassis import create_service_app
+from hotelbook_chassis.theme import register_theme
 from hotelbook_ui.actions.sessions import DatabaseSessionInterface, purge_expired
 from hotelbook_ui.api import blp as api_blp
 from hotelbook_ui.api.errors import register_page_errors
@@ -41,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt("hotelbook_ui.api.revoke_sessions")
     init_peers(app)
     init_auth_client(app)
+    register_theme(app, "/static/theme")  # the look auth's log-in page shares
     register_views(app)
     register_page_errors(app)
 

@@ -281,3 +281,38 @@ def test_unverified_guest_can_ask_for_a_new_link(client, fake):
     verify = client.get("/verify-email", params={"token": "t"})
     next(f for f in verify.forms.values() if f.action == "/verify-email").submit()
     assert "Please verify your e-mail address" not in client.get("/").text
+
+
+def test_back_from_the_login_page_returns_to_the_page_the_guest_left(client, fake):
+    location = client.get("/login", params={"next": "/hotels/abc?check_in=2027-01-02"}).headers["Location"]
+    state = parse_qs(urlsplit(location).query)["state"][0]
+    back = client.get("/auth/callback", params={"error": "access_denied", "state": state}, status=302)
+    assert back.headers["Location"] == "/hotels/abc?check_in=2027-01-02"
+    assert len(fake.calls) == 0
+    # A forged "cancel" without the state of a log-in this browser started goes nowhere.
+    client.get("/auth/callback", params={"error": "access_denied", "state": state}, status=400)
+
+
+def test_sign_up_and_reset_pages_reached_from_the_login_page_lead_back_to_where_the_guest_was(client, fake):
+    client.get("/login", params={"next": "/hotels/abc"}, status=302)
+    for path in ("/signup", "/forgot-password"):
+        links = [a["href"] for a in client.get(path).html.select("main a") if a.get_text(strip=True) == "Log in"]
+        assert links == ["/login?next=/hotels/abc"]
+    fake_service_token(fake)
+    fake.post(f"{USERS}/users", status=202, json={"status": "accepted"})
+    done = signup_form(client).submit(status=200)
+    assert done.html.select_one("main a.button")["href"] == "/login?next=/hotels/abc"
+
+
+def test_login_link_without_a_pending_log_in_is_plain(client):
+    page = client.get("/signup")
+    assert [a["href"] for a in page.html.select("main a") if a.get_text(strip=True) == "Log in"] == ["/login"]
+
+
+def test_pages_wear_the_shared_theme(client):
+    page = client.get("/signup")
+    assert page.html.find("link", rel="stylesheet")["href"] == "/static/theme/site.css"
+    css = client.get("/static/theme/site.css", status=200)
+    assert css.content_type == "text/css" and "--brand:" in css.text
+    client.get("/static/theme/favicon.svg", status=200)
+    client.get("/static/site.js", status=200)

@@ -42,7 +42,9 @@ clients() {
   public_url=$(k get configmap hotelbook-settings -o jsonpath='{.data.PUBLIC_URL}')
   while read -r name grants scopes; do
     args=(--client-id "$name" --name "$name" --grants "${grants//,/ }" --scopes "${scopes//,/ }")
-    case $grants in *authorization_code*) args+=(--redirect-uri "$public_url/auth/callback") ;; esac
+    case $grants in *authorization_code*) args+=(--redirect-uri "$public_url/auth/callback"
+      --display-name Hotelbook --signup-uri "$public_url/signup"
+      --password-reset-uri "$public_url/forgot-password") ;; esac
     json=$(k exec deploy/auth -- flask --app hotelbook_auth clients create "${args[@]}" | tail -n 1)
     id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$json")
     secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$json")

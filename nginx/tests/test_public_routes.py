@@ -84,6 +84,7 @@ PUBLIC = [
     ("GET", "/static/img/a/b.svg", "booking-ui", "/static/img/a/b.svg"),
     ("GET", "/static/x/../site.js", "booking-ui", "/static/site.js"),  # the service sees the normalised path
     ("GET", "/healthz", "booking-ui", "/healthz"),  # the gateway's health probe: it can proxy
+    ("GET", "/oauth/theme/site.css", "auth", "/oauth/theme/site.css"),  # the login page's look
     # the guest's API (tests/journey.py) and the booking UI's calls through the gateway
     ("GET", "/api/search/hotels?city=Rome&guests=2", "search", "/hotels?city=Rome&guests=2"),
     ("GET", "/api/search/cities?prefix=Ro", "search", "/cities?prefix=Ro"),

@@ -46,6 +46,7 @@ POLICY_REQUESTS = [
     ("api", "GET", "/api/search/hotels"),
     ("pages", "GET", "/hotels"),
     ("static", "GET", "/static/app.css"),
+    ("static", "GET", "/oauth/theme/site.css"),
 ]
 
 

@@ -100,7 +100,8 @@ def cmd_seed(layout: Layout, args: argparse.Namespace) -> None:
 def cmd_client(layout: Layout, args: argparse.Namespace) -> None:
     credentials = steps.register_client(
         layout, args.name, args.grants, args.scopes,
-        redirect_uris=tuple(args.redirect_uri or ()), public=args.public,
+        redirect_uris=tuple(args.redirect_uri or ()), public=args.public, display_name=args.display_name,
+        signup_uri=args.signup_uri, password_reset_uri=args.password_reset_uri,
     )
     print(json.dumps(credentials))
 
@@ -126,6 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     client.add_argument("--grants", default="client_credentials")
     client.add_argument("--redirect-uri", action="append")
     client.add_argument("--public", action="store_true")
+    client.add_argument("--display-name", help='the name guests see on the login page, e.g. "Hotelbook"')
+    client.add_argument("--signup-uri", help="the client's sign-up page, linked from the login page")
+    client.add_argument("--password-reset-uri", help="the client's forgotten-password page, linked from it")
     args = parser.parse_args(argv)
     # Everything the system writes under var/ (databases with password hashes,
     # secrets, keys, mail, logs) is for the owner only; the services inherit it.

@@ -11,6 +11,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from hotelbook_chassis.theme import SITE_NAME
 from hotelbook_stack.layout import Layout
 from hotelbook_stack.services import ADMIN_CLIENT, BY_NAME, ROOT, SERVICES, Service
 
@@ -71,10 +72,15 @@ def migrate(layout: Layout) -> None:
 
 
 def register_client(layout: Layout, name: str, grants: str, scopes: str, *, redirect_uris: tuple[str, ...] = (),
-                    public: bool = False, client_id: str | None = None) -> dict[str, str]:
+                    public: bool = False, client_id: str | None = None, display_name: str | None = None,
+                    signup_uri: str | None = None, password_reset_uri: str | None = None) -> dict[str, str]:
     args = ["hotelbook_auth", "clients", "create", "--name", name, "--scopes", scopes, "--grants", grants]
     for uri in redirect_uris:
         args += ["--redirect-uri", uri]
+    for option, value in (("--display-name", display_name), ("--signup-uri", signup_uri),
+                          ("--password-reset-uri", password_reset_uri)):
+        if value:
+            args += [option, value]
     if public:
         args.append("--public")
     if client_id:
@@ -88,8 +94,14 @@ def register_kept_client(layout: Layout, name: str, grants: str, scopes: str) ->
     path = layout.client_file(name)
     if path.exists():
         return
-    redirect = (f"{layout.gateway_url}/auth/callback",) if "authorization_code" in grants else ()
-    credentials = register_client(layout, name, grants, scopes, redirect_uris=redirect, client_id=name)
+    pages: dict[str, str] = {}
+    redirect: tuple[str, ...] = ()
+    if "authorization_code" in grants:
+        # The site guests log in to: its name and its own pages on auth's login page.
+        redirect = (f"{layout.gateway_url}/auth/callback",)
+        pages = {"display_name": SITE_NAME, "signup_uri": f"{layout.gateway_url}/signup",
+                 "password_reset_uri": f"{layout.gateway_url}/forgot-password"}
+    credentials = register_client(layout, name, grants, scopes, redirect_uris=redirect, client_id=name, **pages)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from hotelbook_chassis.config import PORTS, env_name
+from hotelbook_chassis.theme import SITE_NAME
 from hotelbook_stack.services import BY_NAME, ROOT, SERVICES, Service
 
 TREE = ROOT / "deploy" / "kubernetes"
@@ -635,7 +636,9 @@ clients() {
   public_url=$(k get configmap hotelbook-settings -o jsonpath='{.data.PUBLIC_URL}')
   while read -r name grants scopes; do
     args=(--client-id "$name" --name "$name" --grants "${grants//,/ }" --scopes "${scopes//,/ }")
-    case $grants in *authorization_code*) args+=(--redirect-uri "$public_url/auth/callback") ;; esac
+    case $grants in *authorization_code*) args+=(--redirect-uri "$public_url/auth/callback"
+      --display-name SITE_NAME --signup-uri "$public_url/signup"
+      --password-reset-uri "$public_url/forgot-password") ;; esac
     json=$(k exec deploy/auth -- flask --app hotelbook_auth clients create "${args[@]}" | tail -n 1)
     id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$json")
     secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$json")
@@ -659,7 +662,7 @@ def secrets_script() -> str:
             .replace("SECRET_KEYS", " ".join(s.name for s in SERVICES))
             .replace("DATABASES", " ".join(s.name for s in SERVICES if s.has_database))
             .replace("DEV_ONLY_NAMES", " ".join(DEV_ONLY)).replace("POSTGRES_PORT", str(POSTGRES_PORT))
-            .replace("CLIENT_LINES", lines))
+            .replace("CLIENT_LINES", lines).replace("SITE_NAME", SITE_NAME))
 
 
 # --- writing --------------------------------------------------------------------------

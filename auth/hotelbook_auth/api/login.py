@@ -13,6 +13,7 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Blueprint, Response, g, make_response, render_template, request
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import ValidationError, validate_csrf
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -39,8 +40,9 @@ def _page(template: str, status: int, **context: Any) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"  # no clickjacking of the password form
     # No form-action: browsers apply it to the redirect to the client's (other) origin too.
+    # The site's stylesheet and icon come from this app (the chassis theme), nothing else.
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'"
     )
     # same-origin: Flask-WTF's HTTPS referrer check still works, the client gets no URL with state in it.
     response.headers["Referrer-Policy"] = "same-origin"
@@ -66,38 +68,53 @@ def authorize() -> Any:
     except (ValueError, UnicodeError):  # hostile parameters Authlib cannot even describe
         return _page("error.html", 400, title="This log-in link is not valid",
                      detail="The application sent an invalid log-in request.")
-    client_name = grant.client.name
+    client = grant.client
     action = request.full_path if request.query_string else request.path
     form = LoginForm()
+    # What the page shows and links to: the client's name and its own registered pages.
+    shown = {"action": action, "client_name": client.shown_name, "signup_uri": client.signup_uri,
+             "password_reset_uri": client.password_reset_uri}
     if request.method == "GET":
-        return _page("login.html", 200, form=form, action=action, client_name=client_name)
+        return _page("login.html", 200, form=form, **shown)
+    if request.form.get("cancel"):
+        return _cancel(grant, form, shown)
     if not form.validate_on_submit():
         expired = "csrf_token" in form.errors
         message = ("This page expired. Please enter your details again." if expired
                    else "Please enter your e-mail address and password.")
-        return _page("login.html", 400, form=form, action=action, client_name=client_name, error=message)
+        return _page("login.html", 400, form=form, error=message, **shown)
     # Locked after too many failures (this account, or from this address): the password is not
     # even checked. The same for an address with or without an account.
     counters, account = throttle.keys_for(form.email.data)
     wait = throttle.wait_seconds(counters)
     if wait:
         log.info("login throttled for %d s (client %s)", wait, grant.client.client_id)
-        response = _page("login.html", 429, form=form, action=action, client_name=client_name,
-                         error=throttle.message(wait))
+        response = _page("login.html", 429, form=form, error=throttle.message(wait), **shown)
         response.headers["Retry-After"] = str(wait)
         return response
     g.login_started_ms = now_ms()
     try:
         user = users().verify(form.email.data.strip(), form.password.data)
     except (PeerUnavailable, NoSigningKey):
-        return _page("login.html", 503, form=form, action=action, client_name=client_name, error=UNAVAILABLE)
+        return _page("login.html", 503, form=form, error=UNAVAILABLE, **shown)
     if user is None:
         log.info("failed login for client %s", grant.client.client_id)  # never the e-mail or password
         throttle.record_failure(counters)
         # Same page, same status whether or not the e-mail address exists.
-        return _page("login.html", 200, form=form, action=action, client_name=client_name, error=BAD_CREDENTIALS)
+        return _page("login.html", 200, form=form, error=BAD_CREDENTIALS, **shown)
     log.info("guest logged in for client %s", grant.client.client_id)
     throttle.record_success(counters)
     response = oauth_server().create_authorization_response(grant=grant, grant_user=Guest(str(user["id"])))
     throttle.remember_device(response, account)
     return response
+
+
+def _cancel(grant: Any, form: LoginForm, shown: dict[str, Any]) -> Response:
+    """The guest declines ("Back to <client>"): the client hears access_denied with its state
+    (RFC 6749 4.1.2.1) at its registered redirect URI, the only place this page sends anyone."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return _page("login.html", 400, form=form, error="This page expired. Please try again.", **shown)
+    log.info("log-in declined for client %s", grant.client.client_id)
+    return oauth_server().create_authorization_response(grant=grant, grant_user=None)

@@ -28,6 +28,14 @@ def _message(title: str, message: str, status: int = 200, tone: str = "info", **
     return render_template("message.html", title=title, message=message, tone=tone, links=links), status
 
 
+def login_url() -> str:
+    """The "Log in" link: back to the page the guest was on when a log-in started and was left for sign-up
+    or a password reset (the login page links to those): the guest ends up where they began."""
+    pending = session.get("oauth") or {}
+    target = pending.get("next") if isinstance(pending, dict) else None
+    return url_for("account.login", next=target) if target and target != "/" else url_for("account.login")
+
+
 # A light check for a helpful message; users decides what it accepts.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -116,6 +124,10 @@ def callback():
         return _message("Log-in could not be completed",
                         "This log-in link is not valid any more. Please start again.", 400, "error",
                         login=url_for("account.login"))
+    if request.args.get("error") == "access_denied":
+        # "Back to Hotelbook" on the login page: to the page the guest left, not a dead end.
+        flash("You did not log in. You can log in at any time.", "info")
+        return redirect(safe_next(attempt.get("next")))
     if request.args.get("error"):
         return _message("Log-in cancelled", "You did not log in. You can try again at any time.", 400, "info",
                         login=url_for("account.login"))
@@ -236,7 +248,7 @@ def reset_password():
                     error = UNAVAILABLE
             else:
                 return _message("Password changed", "Your new password is set. You can log in with it now.",
-                                200, "success", login=url_for("account.login"))
+                                200, "success", login=login_url())
         return render_template("reset_password.html", token=token, errors=errors, error=error), \
             503 if error else 400
     return render_template("reset_password.html", token=token, errors=errors, error=error)

@@ -8,6 +8,7 @@ from flask import Flask
 
 from hotelbook_ui.actions.guest import current_guest
 from hotelbook_ui.api.account import bp as account_bp
+from hotelbook_ui.api.account import login_url
 from hotelbook_ui.api.booking import bp as booking_bp
 from hotelbook_ui.api.pages import bp as pages_bp
 from hotelbook_ui.domain import SORTS, format_money, local_time
@@ -26,6 +27,7 @@ def register_views(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(_day, "day")
     app.add_template_filter(local_time, "local_time")
+    app.add_template_global(login_url)
 
     @app.context_processor
     def common() -> dict[str, object]:
