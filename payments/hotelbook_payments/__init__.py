@@ -39,6 +39,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         blueprints=[blp],
     )
     init_clients(app)
+    if os.environ.get("PAYMENTS_FAULT"):
+        from hotelbook_payments.actions.faults import install
+
+        install(os.environ["PAYMENTS_FAULT"])
     if app.config["OUTBOX_WORKER"] and not app.config.get("TESTING"):
         start_worker(app, app.config["OUTBOX_EVERY"])
     if app.config["HOUSEKEEPING_EVERY"] > 0 and not app.config.get("TESTING"):

@@ -1,4 +1,4 @@
-"""Card checks in plain Python, done before any bank call: Luhn, expiry, CVC, brand."""
+"""Payment rules in plain Python: the status machine, and the card checks done before any bank call."""
 
 from __future__ import annotations
 
@@ -6,7 +6,33 @@ from datetime import date
 
 from hotelbook_chassis.cards import brand, luhn_ok
 
-__all__ = ["brand", "card_problems", "luhn_ok", "normalise_number"]
+__all__ = ["STATUSES", "TRANSITIONS", "InvalidTransition", "brand", "card_problems", "check_transition", "luhn_ok",
+           "normalise_number"]
+
+PENDING, SUCCEEDED, DECLINED, FAILED, REFUNDED = "pending", "succeeded", "declined", "failed", "refunded"
+STATUSES = (PENDING, SUCCEEDED, DECLINED, FAILED, REFUNDED)
+
+# The only moves a payment makes. pending: claimed, the bank's answer not known yet;
+# only a succeeded charge can be refunded; the other ends are final.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    PENDING: frozenset({SUCCEEDED, DECLINED, FAILED}),
+    SUCCEEDED: frozenset({REFUNDED}),
+    DECLINED: frozenset(),
+    FAILED: frozenset(),
+    REFUNDED: frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    def __init__(self, current: str, wanted: str) -> None:
+        super().__init__(f"A {current} payment cannot become {wanted}.")
+        self.current = current
+        self.wanted = wanted
+
+
+def check_transition(current: str, wanted: str) -> None:
+    if wanted not in TRANSITIONS[current]:
+        raise InvalidTransition(current, wanted)
 
 
 def card_problems(number: str, exp_month: int, exp_year: int, cvc: str, today: date) -> dict[str, str]:

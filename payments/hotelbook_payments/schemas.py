@@ -7,7 +7,7 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from hotelbook_chassis.schemas import UUID, Money
-from hotelbook_payments.domain import card_problems, normalise_number
+from hotelbook_payments.domain import STATUSES, card_problems, normalise_number
 
 
 class CardIn(Schema):
@@ -57,7 +57,7 @@ class PaymentOut(Schema):
     id = fields.String()
     reservation_id = fields.String()
     amount = fields.Nested(Money, allow_none=True)
-    status = fields.String(validate=validate.OneOf(["pending", "succeeded", "declined", "failed", "refunded"]))
+    status = fields.String(validate=validate.OneOf(STATUSES))
     bank_reference = fields.String(allow_none=True)
     card = fields.Nested(CardOut)
     confirmed = fields.Boolean()

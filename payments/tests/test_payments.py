@@ -99,7 +99,7 @@ def test_bank_timeout_is_504_pending_and_never_charged_twice(client, guest, peer
     from hotelbook_payments.actions import reconcile
 
     before = ledger(peers)["charges"]
-    with app.app_context(), mock.patch("hotelbook_payments.actions.stale_after", return_value=timedelta(0)):
+    with app.app_context(), mock.patch("hotelbook_payments.actions.claims.stale_after", return_value=timedelta(0)):
         assert reconcile()["resumed"] == 1
     payment = client.get(f"/payments/{payment_id}", headers=guest()).json
     assert payment["status"] == "succeeded" and payment["confirmed"]
@@ -358,7 +358,8 @@ def test_a_crashed_attempt_replayed_later_reads_the_reservation_as_the_guest(cli
                                                                              monkeypatch):
     from datetime import timedelta
 
-    from hotelbook_payments import actions, clients
+    from hotelbook_payments import clients
+    from hotelbook_payments.actions import claims
 
     def crash(reservation_id, bearer):
         raise RuntimeError("the process died before reading the reservation")
@@ -366,7 +367,7 @@ def test_a_crashed_attempt_replayed_later_reads_the_reservation_as_the_guest(cli
     monkeypatch.setattr(clients, "reservation", crash)
     pay(client, guest(), key="crashed-then-replayed", status=500)
     monkeypatch.undo()
-    monkeypatch.setattr(actions, "stale_after", lambda: timedelta(0))
+    monkeypatch.setattr(claims, "stale_after", lambda: timedelta(0))
     headers = guest()
     assert pay(client, headers, key="crashed-then-replayed").json["status"] == "succeeded"
     reads = [c for c in peers.calls if c.request.method == "GET" and "/reservations/" in c.request.url]
@@ -405,7 +406,11 @@ def test_refund_of_part_of_a_payment_reaches_the_bank_exactly_once(client, guest
 
 
 def test_periodic_reconcile_leaves_a_job_another_worker_has_leased(client, guest, peers, app, smtp_server):
-    from hotelbook_payments.actions import OutboxJob, claim_due, db, reconcile, select
+    from sqlalchemy import select
+
+    from hotelbook_payments.actions import reconcile
+    from hotelbook_payments.actions.outbox import claim_due
+    from hotelbook_payments.models import OutboxJob, db
 
     pay(client, guest(), key="leased-mail-key")
     with app.app_context():
