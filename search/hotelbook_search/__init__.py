@@ -10,6 +10,7 @@ from flask.sessions import SessionInterface, SessionMixin
 
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.config import peer_url
+from hotelbook_search.answers import AnswerCache, revision_for
 from hotelbook_search.api import blp
 from hotelbook_search.cli import init_cli
 from hotelbook_search.clients import init_clients
@@ -38,5 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.session_interface = NoSessions()
     init_clients(app)
+    with app.app_context():
+        app.extensions["search_answers"] = AnswerCache(revision_for(db.engine))
     init_cli(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, current_app, g, jsonify, request
 from flask.views import MethodView
 
 from hotelbook_chassis import Blueprint, Problem
@@ -36,6 +36,19 @@ blp = Blueprint("search", __name__, description="Hotel catalogue and search")
 OVERFETCH = 3
 
 
+@blp.before_request
+def kept_answer() -> Response | None:
+    """A search without dates answered again from the kept answer while the catalogue is unchanged
+    (see answers.py): no query parsing, SQL or JSON; the chassis' request hooks still run."""
+    if request.endpoint != "search.search_hotels" or request.method != "GET":
+        return None
+    revision, body = current_app.extensions["search_answers"].lookup(request.query_string)
+    if body is not None:
+        return Response(body, mimetype="application/json")
+    g.search_revision = revision
+    return None
+
+
 @blp.get("/hotels")
 @blp.arguments(HotelQuery(), location="query")
 @blp.response(200, HotelPage)
@@ -44,7 +57,11 @@ def search_hotels(query: dict[str, Any]) -> Response:
     # The hot path: the page is built from plain rows into the exact shape of
     # HotelPage (which still documents it; a test checks both agree) and
     # answered as JSON directly, without a marshmallow dump per field.
-    return jsonify(search_page(query))
+    response = jsonify(search_page(query))
+    if not query.get("checkin"):
+        current_app.extensions["search_answers"].put(request.query_string, response.get_data(),
+                                                     g.get("search_revision"))
+    return response
 
 
 def search_page(query: dict[str, Any]) -> dict[str, Any]:

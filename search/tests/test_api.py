@@ -155,6 +155,31 @@ def test_admin_update_and_delete(client, make_hotel, admin):
     assert client.get("/cities", {"prefix": "bern"}).json["items"] == []
 
 
+def test_a_kept_search_answer_never_outlives_a_catalogue_change(client, make_hotel, admin, clean_db):
+    # Answers without dates are kept per process; any committed change, also one
+    # made outside this app (another worker, the seed, plain SQL), is seen at once.
+    from sqlalchemy import create_engine, text
+
+    from hotelbook_search.models import db
+
+    hotel = make_hotel()
+    query = {"city": "zurich", "sort": "-stars"}
+    first = client.get("/hotels", query)
+    assert client.get("/hotels", query).body == first.body
+    client.patch_json(f"/hotels/{hotel['id']}", {"stars": 2}, headers=admin)
+    assert client.get("/hotels", query).json["items"][0]["stars"] == 2
+    with clean_db.app_context():
+        url = db.engine.url
+    other = create_engine(url)  # another process's connection
+    try:
+        with other.begin() as connection:
+            connection.execute(text("UPDATE hotels SET name = 'Renamed' WHERE id = :id"), {"id": hotel["id"]})
+    finally:
+        other.dispose()
+    assert client.get("/hotels", query).json["items"][0]["name"] == "Renamed"
+    assert client.get("/hotels", {**query, "limit": 1}).json["items"][0]["name"] == "Renamed"
+
+
 def test_admin_input_validated(client, admin):
     bad = {"name": "", "city": "Bern", "country": "Switzerland", "stars": 9, "price": 1,
            "room_types": [{"name": "x", "capacity": 0, "nightly_price": {"amount": 1.5, "currency": "eur"},

@@ -1,0 +1,120 @@
+"""Answers of searches without dates, kept per process until the catalogue changes.
+
+A city search without dates depends on nothing but its query string and the
+catalogue, and the same few cities are asked for again and again. So its answer
+(the JSON body) is kept, keyed by the raw query string, and served again while
+the catalogue's database has committed no change since it was computed. Whether
+it has is asked of the database on every request, so a write through any
+worker or process (the admin API, the seed, a migration) is seen by the very
+next search, in every worker.
+
+The check has to cost far less than the search it saves: on a SQLite file it is
+``PRAGMA data_version`` on a connection kept for it (a few microseconds; its value
+changes whenever another connection committed to the file). On other databases
+there is no check that cheap without a lock every catalogue write would queue
+on, so nothing is kept there and every search is computed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from sqlalchemy.engine import Engine
+
+# Kept answers per process, by total size (a page of 100 hotels is about 25 kB).
+MAX_BYTES = 8 * 1024 * 1024
+
+Revision = Callable[[], Hashable | None]
+
+
+def sqlite_revision(path: str) -> Revision:
+    """The catalogue's revision on a SQLite file: ``PRAGMA data_version`` on a connection of its own.
+
+    Two values of one connection differ when another connection committed in
+    between; values of different connections are unrelated, so the connection's
+    own number goes with them (a new one after a fork or an error). None when
+    the file cannot be asked.
+    """
+    lock = threading.Lock()
+    state: dict[str, object] = {"pid": None, "connection": None, "generation": 0}
+
+    def revision() -> Hashable | None:
+        with lock:
+            connection = state["connection"]
+            if connection is None or state["pid"] != os.getpid():
+                try:
+                    connection = sqlite3.connect(path, timeout=1, check_same_thread=False, isolation_level=None)
+                except sqlite3.Error:
+                    return None
+                state.update(pid=os.getpid(), connection=connection, generation=int(state["generation"]) + 1)
+            try:
+                version = connection.execute("PRAGMA data_version").fetchone()[0]  # type: ignore[union-attr]
+            except sqlite3.Error:
+                state["connection"] = None
+                return None
+            return state["generation"], version
+
+    return revision
+
+
+def revision_for(engine: Engine) -> Revision | None:
+    """How to tell the catalogue changed, for this engine; None when there is no cheap way."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:") or url.query:
+        return None  # an in-memory database is not shared between connections
+    return sqlite_revision(database)
+
+
+class AnswerCache:
+    """JSON bodies by key, all dropped as soon as the revision changes; bounded by total size, LRU."""
+
+    def __init__(self, revision: Revision | None, max_bytes: int = MAX_BYTES) -> None:
+        self._revision = revision
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._answers: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
+        self._seen: Hashable | None = None
+
+    def revision(self) -> Hashable | None:
+        """The catalogue's revision now (None: unknown, keep nothing); kept answers of an older one are dropped."""
+        if self._revision is None:
+            return None
+        current = self._revision()
+        with self._lock:
+            if current != self._seen:
+                self._answers.clear()
+                self._bytes = 0
+                self._seen = current
+        return current
+
+    def lookup(self, key: bytes) -> tuple[Hashable | None, bytes | None]:
+        """The catalogue's revision now, and the answer kept for ``key`` under it (None: compute it)."""
+        revision = self.revision()
+        if revision is None:
+            return None, None
+        with self._lock:
+            body = self._answers.get(key)
+            if body is not None:
+                self._answers.move_to_end(key)
+            return revision, body
+
+    def put(self, key: bytes, body: bytes, revision: Hashable | None) -> None:
+        """Keep ``body``, computed after ``revision`` was read: only while that is still the current one."""
+        if revision is None or len(body) > self._max_bytes // 16:
+            return
+        with self._lock:
+            if revision != self._seen or key in self._answers:
+                return
+            self._answers[key] = body
+            self._bytes += len(body)
+            while self._bytes > self._max_bytes:
+                _, dropped = self._answers.popitem(last=False)
+                self._bytes -= len(dropped)
