@@ -1,4 +1,4 @@
-"""Reading and writing the catalogue (the repository between the API and the tables)."""
+"""The catalogue's use cases: search, a hotel's page, the admin writes; and the SQL they run on the tables."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, func, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from hotelbook_chassis.stays import money
-from hotelbook_search.domain import RoomOffer, cancellation_policy, city_key
+from hotelbook_chassis import Problem
+from hotelbook_chassis.pagination import decode_page_token, page
+from hotelbook_chassis.stays import money, nights
+from hotelbook_search.clients import free_rooms
+from hotelbook_search.domain import RoomOffer, cancellation_policy, cheapest_fitting, city_key, offer_policy
+from hotelbook_search.domain.timezones import timezone_of
 from hotelbook_search.models import City, Hotel, RoomType, db
 
 SORT_COLUMNS = {"name": Hotel.name, "stars": Hotel.stars, "price": Hotel.min_price}
@@ -168,3 +172,161 @@ def recount_cities(connection: Connection | None = None) -> None:
         entry["hotels"] += count
     if merged:
         run(City.__table__.insert(), list(merged.values()))
+
+
+# --- the use cases behind the endpoints ----------------------------------------------
+
+
+def hotel_page(hotel_id: str, query: dict[str, Any]) -> dict[str, Any]:
+    """A hotel with its room types; with dates, each room type's free rooms."""
+    hotel = get_hotel_or_404(hotel_id)
+    if not query.get("checkin"):
+        return hotel_out(hotel)
+    free = free_rooms(query["checkin"], query["checkout"], {rt.id: rt.rooms for rt in hotel.room_types})
+    return hotel_out(hotel, free, with_availability=True)
+
+
+def update_hotel(hotel_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    hotel = get_hotel_or_404(hotel_id)
+    moved = "city" in body or "country" in body
+    if moved:
+        count_city(hotel.city, hotel.country, -1)
+    for name, value in body.items():
+        setattr(hotel, name, value)
+    hotel.city_key = city_key(hotel.city)
+    if moved:
+        count_city(hotel.city, hotel.country, +1)
+    db.session.commit()
+    return hotel_out(hotel)
+
+
+def delete_hotel(hotel_id: str) -> None:
+    hotel = get_hotel_or_404(hotel_id)
+    count_city(hotel.city, hotel.country, -1)
+    db.session.delete(hotel)
+    db.session.commit()
+
+
+def create_hotel(body: dict[str, Any]) -> dict[str, Any]:
+    room_types = body.pop("room_types")
+    body["timezone"] = body.get("timezone") or timezone_of(body["city"], body["country"])
+    hotel = Hotel(**body, city_key=city_key(body["city"]))
+    hotel.room_types = [new_room_type(rt) for rt in room_types]
+    hotel.refresh_summary()
+    db.session.add(hotel)
+    count_city(hotel.city, hotel.country, +1)
+    db.session.commit()
+    return hotel_out(hotel)
+
+
+def add_room_type(hotel_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    hotel = get_hotel_or_404(hotel_id)
+    room_type = new_room_type(body)
+    hotel.room_types.append(room_type)
+    hotel.refresh_summary()
+    db.session.commit()
+    return room_type_out(room_type)
+
+
+def update_room_type(hotel_id: str, room_type_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    hotel = get_hotel_or_404(hotel_id)
+    room_type = get_room_type_or_404(hotel, room_type_id)
+    price = body.pop("nightly_price", None)
+    if price:
+        room_type.price_amount, room_type.currency = price["amount"], price["currency"]
+    policy = body.pop("cancellation_policy", None)
+    if policy:
+        for name, value in policy_columns(policy).items():
+            setattr(room_type, name, value)
+    for name, value in body.items():
+        setattr(room_type, name, value)
+    hotel.refresh_summary()
+    db.session.commit()
+    return room_type_out(room_type)
+
+
+def delete_room_type(hotel_id: str, room_type_id: str) -> None:
+    hotel = get_hotel_or_404(hotel_id)
+    hotel.room_types.remove(get_room_type_or_404(hotel, room_type_id))
+    hotel.refresh_summary()
+    db.session.commit()
+
+
+# With dates, availability may drop candidates: look at a few more than a page,
+# still with one availability call per page.
+OVERFETCH = 3
+
+
+def search_page(query: dict[str, Any]) -> dict[str, Any]:
+    salt = f"hotels:{city_key(query['city'])}:{query['sort']}"
+    after = decode_page_token(query.get("next_token"), salt)
+    limit = query["limit"]
+    checkin, checkout = query.get("checkin"), query.get("checkout")
+    if not checkin:
+        hotels = find_hotels(query, after, limit + 1)
+        more = len(hotels) > limit
+        hotels = hotels[:limit]
+        items = [summary(h) for h in hotels]
+        return page(items, position_of(hotels[-1], query["sort"]) if more else None, salt)
+
+    found = find_hotels_with_offers(query, after, limit * OVERFETCH + 1)
+    exhausted = len(found) <= limit * OVERFETCH
+    found = found[: limit * OVERFETCH]
+    candidates = [hotel for hotel, _ in found]
+    guests = query["guests"]
+    inventory = {o.room_type_id: o.rooms for _, offers in found for o in offers if o.capacity >= guests}
+    free = free_rooms(checkin, checkout, inventory)
+    items, last = [], None
+    for hotel, offers in found:
+        item = summary(hotel)
+        best = cheapest_fitting(offers, guests, free)
+        item["available"] = None if free is None else best is not None
+        stay_amount = best.nightly_amount * nights(checkin, checkout) if best else None
+        item["stay_price"] = money(stay_amount, best.currency) if best else None
+        item["cancellation_policy"] = offer_policy(best) if best else None
+        if item["available"] is False:
+            last = hotel
+            continue
+        items.append(item)
+        last = hotel
+        if len(items) == limit:
+            break
+    done = exhausted and (last is None or last is candidates[-1])
+    return page(items, None if done or last is None else position_of(last, query["sort"]), salt)
+
+
+def summary(hotel: Any) -> dict[str, Any]:
+    """A HotelSummary from a row of SUMMARY_COLUMNS (unpacked: cheaper than attribute access)."""
+    hotel_id, name, city, country, address, stars, min_price, currency = hotel
+    return {
+        "id": hotel_id, "name": name, "city": city, "country": country, "address": address, "stars": stars,
+        "nightly_price_from": {"amount": min_price, "currency": currency},
+    }
+
+
+def get_hotel_or_404(hotel_id: str) -> Hotel:
+    hotel = db.session.get(Hotel, hotel_id) if len(hotel_id) <= 36 else None
+    if hotel is None:
+        raise Problem(404, "No hotel with this id.", type="not-found")
+    return hotel
+
+
+def new_room_type(body: dict[str, Any]) -> RoomType:
+    price = body["nightly_price"]
+    return RoomType(name=body["name"], capacity=body["capacity"], rooms=body["rooms"],
+                    price_amount=price["amount"], currency=price["currency"],
+                    **policy_columns(body.get("cancellation_policy") or {"kind": "flexible"}))
+
+
+def policy_columns(policy: dict[str, Any]) -> dict[str, Any]:
+    if policy.get("kind") == "non_refundable":
+        return {"refundable": False, "free_cancellation_hours": 0, "nights_kept": 0}
+    return {"refundable": True, "free_cancellation_hours": policy.get("free_cancellation_hours", 48),
+            "nights_kept": policy.get("nights_kept", 1)}
+
+
+def get_room_type_or_404(hotel: Hotel, room_type_id: str) -> RoomType:
+    for room_type in hotel.room_types:
+        if room_type.id == room_type_id:
+            return room_type
+    raise Problem(404, "No room type with this id in this hotel.", type="not-found")

@@ -1,21 +1,14 @@
-"""HTTP endpoints: translate requests to account operations and back."""
+"""HTTP endpoints: translate requests to account operations (actions) and back."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from hotelbook_chassis import Blueprint, Problem, current_user_id
-from hotelbook_chassis.problems import invalid
-from hotelbook_users.actions import links, mailer, revocations
-from hotelbook_users.actions.passwords import passwords
-from hotelbook_users.domain import InvalidEmail, normalise_email, password_problem
-from hotelbook_users.models import User, db
+from hotelbook_chassis import Blueprint, current_user_id
+from hotelbook_users import actions
+from hotelbook_users.models import User
 from hotelbook_users.schemas import (
     Accepted,
     CredentialsIn,
@@ -31,29 +24,6 @@ from hotelbook_users.schemas import (
 blp = Blueprint("users", __name__, description="Accounts, credentials, e-mail verification, password reset")
 
 
-def check_password(password: str, email: str, name: str) -> None:
-    problem = password_problem(password, email=email, name=name)
-    if problem:
-        raise invalid("password", problem)
-
-
-def send_verification(user: User) -> bool:
-    token = links.make(links.VERIFY, {"uid": user.id, "email": user.email})
-    return mailer.send_verification(user.email, user.name, links.link("verify-email", token))
-
-
-def user_or_404(user_id: str) -> User:
-    user = db.session.get(User, user_id) if len(user_id) <= 36 else None
-    if user is None:
-        raise Problem(404, "No such user.", type="not-found")
-    return user
-
-
-def email_taken() -> Problem:
-    return Problem(409, "An account with this e-mail address exists already.", type="email-taken",
-                   invalid_params=[{"name": "email", "reason": "already registered"}])
-
-
 @blp.post("/users")
 @blp.requires("users:create")
 @blp.arguments(SignUpIn)
@@ -63,20 +33,7 @@ def sign_up(body: dict[str, Any]) -> dict[str, str]:
     already has an account, so sign-up cannot tell who has one: a new account gets a
     verification link, the owner of an existing one a note saying someone tried (their
     account is left as it is). Both paths hash the password and send one message."""
-    check_password(body["password"], body["email"], body["name"])
-    user = User(email=body["email"], name=body["name"], password_hash=passwords().hash(body["password"]),
-                email_verified=False, created_at=datetime.now(UTC).replace(tzinfo=None))
-    db.session.add(user)
-    try:
-        db.session.commit()  # the unique index decides, not a prior SELECT
-    except IntegrityError:
-        db.session.rollback()
-        owner = db.session.scalar(select(User).where(User.email == body["email"]))
-        if owner is not None:
-            mailer.send_signup_attempt(owner.email, owner.name, links.page("forgot-password"))
-        return {"status": "accepted"}
-    send_verification(user)
-    return {"status": "accepted"}
+    return actions.sign_up(body)
 
 
 @blp.post("/credentials/verify")
@@ -85,17 +42,7 @@ def sign_up(body: dict[str, Any]) -> dict[str, str]:
 @blp.response(200, CredentialsOut)
 def verify_credentials(body: dict[str, Any]) -> dict[str, Any]:
     """Check a password (auth's login). Same shape and cost whether the e-mail is unknown or the password wrong."""
-    try:
-        email = normalise_email(body["email"])
-    except InvalidEmail:
-        email = None
-    user = db.session.scalar(select(User).where(User.email == email)) if email else None
-    if not passwords().verify(user.password_hash if user else None, body["password"]) or user is None:
-        return {"valid": False, "user": None}
-    if passwords().needs_rehash(user.password_hash):
-        user.password_hash = passwords().hash(body["password"])
-        db.session.commit()
-    return {"valid": True, "user": user.public()}
+    return actions.verify_credentials(body)
 
 
 @blp.route("/users/me")
@@ -104,54 +51,20 @@ class Me(MethodView):
     @blp.response(200, UserOut)
     def get(self) -> User:
         """The guest's own account."""
-        return user_or_404(current_user_id())
+        return actions.user_or_404(current_user_id())
 
     @blp.requires("guest")
     @blp.arguments(PatchMeIn)
     @blp.response(200, UserOut)
     def patch(self, body: dict[str, Any]) -> User:
         """Change name, e-mail (verified again; the old address is told) or password; both need current_password."""
-        user = user_or_404(current_user_id())
-        old_email = user.email
-        changed_email = "email" in body and body["email"] != user.email
-        # A stolen or borrowed access token alone must not move the account to another mailbox
-        # (and then reset its password there), nor set a new password: both need the current one.
-        if ("password" in body or changed_email) and not passwords().verify(
-                user.password_hash, body.get("current_password") or ""):
-            raise invalid("current_password", "Enter your current password to change your e-mail address "
-                                              "or password." if not body.get("current_password")
-                          else "The current password is not right.")
-        if "password" in body:
-            check_password(body["password"], body.get("email", user.email), body.get("name", user.name))
-            user.password_hash = passwords().hash(body["password"])
-        if "name" in body:
-            user.name = body["name"]
-        if changed_email:
-            user.email, user.email_verified = body["email"], False
-        # New credentials end every session, this one included (committed with the change).
-        signals = (revocations.queue(user.id, "password-changed" if "password" in body else "email-changed")
-                   if "password" in body or changed_email else [])
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            raise email_taken() from None
-        revocations.deliver_now(signals)
-        if changed_email:
-            send_verification(user)
-            # The old mailbox hears of it: if the change was not its owner's doing, they know.
-            mailer.send_email_changed(old_email, user.name, user.email)
-        return user
+        return actions.update_account(current_user_id(), body)
 
     @blp.requires("guest")
     @blp.response(204)
     def delete(self) -> None:
         """Delete the guest's account; every session of it ends."""
-        user = user_or_404(current_user_id())
-        signals = revocations.queue(user.id, "account-deleted")
-        db.session.delete(user)
-        db.session.commit()
-        revocations.deliver_now(signals)
+        actions.delete_account(current_user_id())
 
 
 @blp.post("/users/me/verification-email")
@@ -159,10 +72,7 @@ class Me(MethodView):
 @blp.response(202, Accepted)
 def resend_verification() -> dict[str, str]:
     """Mail the verification link again."""
-    user = user_or_404(current_user_id())
-    if not user.email_verified:
-        send_verification(user)
-    return {"status": "accepted"}
+    return actions.resend_verification(current_user_id())
 
 
 @blp.get("/users/<user_id>")
@@ -170,7 +80,7 @@ def resend_verification() -> dict[str, str]:
 @blp.response(200, UserOut)
 def get_user(user_id: str) -> User:
     """Any account, for services with users:read (payments needs the e-mail)."""
-    return user_or_404(user_id)
+    return actions.user_or_404(user_id)
 
 
 @blp.post("/email-verifications")
@@ -178,13 +88,7 @@ def get_user(user_id: str) -> User:
 @blp.response(200, UserOut)
 def verify_email(body: dict[str, Any]) -> User:
     """Use the link mailed at sign-up; it works once."""
-    payload = links.read(links.VERIFY, body["token"], current_app.config["VERIFY_LINK_SECONDS"])
-    user = db.session.get(User, str(payload.get("uid", "")))
-    if user is None or user.email != payload.get("email") or user.email_verified:
-        raise invalid("token", "This link was used already or is no longer valid.")
-    user.email_verified = True
-    db.session.commit()
-    return user
+    return actions.verify_email(body)
 
 
 @blp.post("/password-resets")
@@ -192,18 +96,7 @@ def verify_email(body: dict[str, Any]) -> User:
 @blp.response(202, Accepted)
 def request_reset(body: dict[str, Any]) -> dict[str, str]:
     """Mail a reset link; the answer is the same whether the address has an account or not."""
-    try:
-        email = normalise_email(body["email"])
-    except InvalidEmail:
-        email = None
-    user = db.session.scalar(select(User).where(User.email == email)) if email else None
-    if user is not None:
-        token = links.make(links.RESET, {"uid": user.id, "email": user.email,
-                                         "fp": links.fingerprint(user.password_hash)})
-        # Sent off the request thread: an SMTP round trip only for known addresses would
-        # tell a stopwatch which addresses have accounts.
-        mailer.send_reset_later(user.email, user.name, links.link("reset-password", token))
-    return {"status": "accepted"}
+    return actions.request_reset(body)
 
 
 @blp.post("/password-resets/confirm")
@@ -211,19 +104,4 @@ def request_reset(body: dict[str, Any]) -> dict[str, str]:
 @blp.response(200, UserOut)
 def confirm_reset(body: dict[str, Any]) -> User:
     """Set a new password with a reset link; it works once."""
-    payload = links.read(links.RESET, body["token"], current_app.config["RESET_LINK_SECONDS"])
-    user = db.session.get(User, str(payload.get("uid", "")))
-    # Dead once the password changed (used, or changed another way) or the address moved on:
-    # the link proves control of the mailbox it was sent to, not of the new one.
-    if (user is None or links.fingerprint(user.password_hash) != payload.get("fp")
-            or user.email != payload.get("email")):
-        raise invalid("token", "This link was used already or is no longer valid.")
-    check_password(body["password"], user.email, user.name)
-    user.password_hash = passwords().hash(body["password"])
-    # Reading the mailbox proves the address too.
-    user.email_verified = True
-    # Whoever knew the old password (or signed up first with this address) is logged out everywhere.
-    signals = revocations.queue(user.id, "password-reset")
-    db.session.commit()
-    revocations.deliver_now(signals)
-    return user
+    return actions.confirm_reset(body)
