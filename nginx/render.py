@@ -23,6 +23,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,20 +31,23 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import crs as crs_compiler  # noqa: E402  (the CRS compiler beside this file)
 
-# name -> (default port, public prefix, prefix stripped before proxying)
+# The system's topology (ports, gateway prefixes, timeouts): one file, read in place.
+TOPOLOGY = HERE.parent / "chassis" / "src" / "hotelbook_chassis" / "topology.toml"
+_topology = tomllib.loads(TOPOLOGY.read_text())
+_routed = {name: entry for name, entry in _topology["services"].items() if "gateway" in entry}
+
+# name -> (default port, public prefixes, prefix stripped before proxying)
 ROUTES: dict[str, tuple[int, tuple[str, ...], bool]] = {
-    "booking-ui": (8100, ("/",), False),
-    "search": (8101, ("/api/search/",), True),
-    "reservations": (8102, ("/api/reservations/",), True),
-    "payments": (8103, ("/api/payments/",), True),
-    "users": (8104, ("/api/users/",), True),
-    "auth": (8105, ("/oauth/", "/.well-known/"), False),
+    name: (entry["port"], tuple(entry["gateway"]["prefixes"]), entry["gateway"]["strip"])
+    for name, entry in _routed.items()
 }
 
-# Upstream read timeouts (seconds). Payments waits for the bank, which may take
-# up to ~15 s before payments gives up on it: give it room above that.
-READ_TIMEOUT = 20
-SLOW_READ_TIMEOUTS = {"payments": 45}
+# Upstream read timeouts (seconds): the default, and the routes that wait longer (payments waits
+# on the bank; booking-ui's pay form waits on payments), each above what its upstream may take.
+READ_TIMEOUT: int = _topology["gateway"]["read_timeout"]
+SLOW_READ_TIMEOUTS: dict[str, int] = {
+    name: entry["gateway"]["read_timeout"] for name, entry in _routed.items() if "read_timeout" in entry["gateway"]
+}
 
 LUA_MODULE_CANDIDATES = (
     "/usr/share/nginx/modules/ngx_http_lua_module.so",  # Debian / Ubuntu
@@ -589,8 +593,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument("--workers", default="auto", help="worker_processes (default auto)")
     parser.add_argument("--client-max-body-size", default="1m")
     parser.add_argument("--read-timeout", type=int, default=READ_TIMEOUT,
-                        help=f"upstream read timeout in seconds (default {READ_TIMEOUT}; payments at least "
-                             f"{SLOW_READ_TIMEOUTS['payments']})")
+                        help=f"upstream read timeout in seconds (default {READ_TIMEOUT}; "
+                             + ", ".join(f"{name} at least {seconds}" for name, seconds in SLOW_READ_TIMEOUTS.items())
+                             + ")")
     parser.add_argument("--no-crs", action="store_true", help="only our own rules (waf_rules.json)")
     parser.add_argument("--crs-dir", type=Path, default=crs_compiler.CRS_DIR,
                         help="the Core Rule Set's rules folder (default: Debian's modsecurity-crs)")

@@ -8,10 +8,11 @@ from typing import Any
 from flask import Flask, current_app
 
 from hotelbook_auth.actions.tokens import service_token
+from hotelbook_chassis import topology
 from hotelbook_chassis.client import PeerUnavailable, ServiceClient
 
 log = logging.getLogger("hotelbook.auth.users")
-VERIFY_SCOPE = "users:verify"
+VERIFY_SCOPE = " ".join(topology.service("auth").scopes)  # hotelbook_chassis/topology.toml
 
 
 class UsersClient:

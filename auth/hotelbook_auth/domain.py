@@ -15,23 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-# The scope table of docs/contracts.md: the services each scope concerns (the token's `aud`).
-SCOPE_AUDIENCES: dict[str, tuple[str, ...]] = {
-    "guest": ("reservations", "payments", "users"),
-    "users:create": ("users",),
-    "users:verify": ("users",),
-    "users:read": ("users",),
-    "search:write": ("search",),
-    "reservations:availability": ("reservations",),
-    "reservations:read": ("reservations",),
-    "reservations:confirm": ("reservations",),
-    "payments:refund": ("payments",),
-    "payments:read": ("payments",),
-    "pdf:render": ("pdf-reporting",),
-    # users ends a guest's sessions (password or address changed, account deleted): at auth
-    # (refresh-token families) and at booking-ui (browser sessions). It can end sessions, nothing else.
-    "sessions:revoke": ("auth", "booking-ui"),
-}
+from hotelbook_chassis import topology
+
+# The scope table of the topology (hotelbook_chassis/topology.toml): the services each scope
+# concerns (the token's `aud`) are the services that accept it.
+SCOPE_AUDIENCES: dict[str, tuple[str, ...]] = topology.load().scope_audiences()
 KNOWN_SCOPES: tuple[str, ...] = tuple(SCOPE_AUDIENCES)
 # Scopes that act for a guest (sub = the user id): only through authorization_code/refresh_token,
 # never in a client_credentials token, whose sub is the client itself.

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from hotelbook_chassis import create_service_app
+from hotelbook_chassis import create_service_app, topology
 from hotelbook_chassis.config import peer_url
 from hotelbook_payments.actions.worker import start_worker
 from hotelbook_payments.api import blp
@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "USERS_URL": peer_url("users"),
             # Where guests open the site: the receipt link in the confirmation e-mail points there.
             "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
-            "BANK_TIMEOUT": float(os.environ.get("BANK_TIMEOUT", "10")),
+            "BANK_TIMEOUT": float(os.environ.get("BANK_TIMEOUT", topology.service("payments").timeouts["bank"])),
             "OUTBOX_EVERY": float(os.environ.get("OUTBOX_EVERY", "2")),
             "OUTBOX_WORKER": os.environ.get("OUTBOX_WORKER", "1") == "1",
             # Seconds between reconcile rounds in each worker (0: only `flask reconcile`).

@@ -9,9 +9,11 @@ import requests
 from flask import Flask, current_app
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from hotelbook_chassis import topology
 from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
 
-SCOPES = "reservations:read reservations:confirm users:read pdf:render"
+# The scopes payments asks for (hotelbook_chassis/topology.toml).
+SCOPES = " ".join(topology.service("payments").scopes)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from hotelbook_chassis import Problem
+from hotelbook_chassis import Problem, topology
 from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
 
-SCOPES = "pdf:render payments:refund users:read"
+# The scopes reservations asks for (hotelbook_chassis/topology.toml).
+SCOPES = " ".join(topology.service("reservations").scopes)
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,11 @@ def init_clients(app: Flask) -> None:
     tokens = service_credentials(config, SCOPES)
     app.extensions["reservations_peers"] = Peers(
         search=ServiceClient("search", config["SEARCH_URL"]),
-        payments=ServiceClient("payments", config["PAYMENTS_URL"], tokens=tokens, read_timeout=20),
+        payments=ServiceClient("payments", config["PAYMENTS_URL"], tokens=tokens,
+                               read_timeout=topology.service("reservations").timeouts["payments"]),
         users=ServiceClient("users", config["USERS_URL"], tokens=tokens),
-        pdf=ServiceClient("pdf-reporting", config["PDF_REPORTING_URL"], tokens=tokens, read_timeout=20),
+        pdf=ServiceClient("pdf-reporting", config["PDF_REPORTING_URL"], tokens=tokens,
+                          read_timeout=topology.service("reservations").timeouts["pdf-reporting"]),
     )
 
 

@@ -7,6 +7,7 @@ from datetime import date
 
 from flask import Flask, current_app
 
+from hotelbook_chassis import topology
 from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
 from hotelbook_chassis.config import peer_url
 
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def init_clients(app: Flask) -> None:
-    tokens = service_credentials(app.config, "reservations:availability")
+    tokens = service_credentials(app.config, " ".join(topology.service("search").scopes))
     # A slow reservations must not make search slow: short read timeout, no retries.
     app.extensions["search_reservations"] = ServiceClient(
         "reservations", app.config.get("RESERVATIONS_URL") or peer_url("reservations"), tokens=tokens,

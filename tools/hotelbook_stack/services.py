@@ -1,11 +1,15 @@
-"""The processes of the system and what each needs."""
+"""The processes of the system and where their code is.
+
+Ports, peers, OAuth clients and timeouts come from the topology
+(hotelbook_chassis/topology.toml); this list adds what running the code needs.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotelbook_chassis.config import PORTS
+from hotelbook_chassis import topology
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,9 +20,6 @@ class Service:
     package: str
     folder: str
     app: str  # gunicorn application spec
-    peers: tuple[str, ...] = ()
-    # The service's own OAuth client: (grants, scopes); None when it calls no one.
-    client: tuple[str, str] | None = None
     # One gunicorn worker (4 threads) per service for make up and the system tests: on a 2-core
     # machine more processes cost memory, boot time and context switches, not throughput
     # (measure with `python bench/load.py --workers N`).
@@ -26,8 +27,21 @@ class Service:
     has_database: bool = True
 
     @property
+    def node(self) -> topology.ServiceNode:
+        return topology.service(self.name)
+
+    @property
     def port(self) -> int:
-        return PORTS[self.name]
+        return self.node.port
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        return self.node.peers
+
+    @property
+    def client(self) -> tuple[str, str] | None:
+        """The service's own OAuth client: (grants, scopes); None when it calls no one."""
+        return self.node.client
 
     @property
     def flask_apps(self) -> tuple[str, ...]:
@@ -38,29 +52,20 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     # auth and users carry the log-ins (users hashes with argon2, auth waits on it): a second
     # worker keeps a burst of log-ins from filling one worker's threads.
-    Service("auth", "hotelbook_auth", "auth", "hotelbook_auth:create_app()", peers=("users",),
-            client=("client_credentials", "users:verify"), workers=2),
+    Service("auth", "hotelbook_auth", "auth", "hotelbook_auth:create_app()", workers=2),
     # users ends a guest's sessions at auth and booking-ui when the credentials change.
-    Service("users", "hotelbook_users", "users", "hotelbook_users:create_app()", peers=("auth", "booking-ui"),
-            client=("client_credentials", "sessions:revoke"), workers=2),
-    Service("search", "hotelbook_search", "search", "hotelbook_search:create_app()", peers=("reservations",),
-            client=("client_credentials", "reservations:availability")),
+    Service("users", "hotelbook_users", "users", "hotelbook_users:create_app()", workers=2),
+    Service("search", "hotelbook_search", "search", "hotelbook_search:create_app()"),
     Service("pdf-reporting", "hotelbook_pdf", "pdf-reporting", "hotelbook_pdf:create_app()", has_database=False),
-    Service("reservations", "hotelbook_reservations", "reservations", "hotelbook_reservations:create_app()",
-            peers=("search", "payments", "users", "pdf-reporting"),
-            client=("client_credentials", "pdf:render payments:refund users:read")),
+    Service("reservations", "hotelbook_reservations", "reservations", "hotelbook_reservations:create_app()"),
     # The bank sandbox plays the outside bank: a project of its own (bank-sandbox/).
     Service("bank", "hotelbook_bank", "bank-sandbox", "hotelbook_bank:create_app()"),
-    Service("payments", "hotelbook_payments", "payments", "hotelbook_payments:create_app()",
-            peers=("reservations", "users", "bank", "pdf-reporting"),
-            client=("client_credentials", "reservations:read reservations:confirm users:read pdf:render")),
-    Service("booking-ui", "hotelbook_ui", "booking-ui", "hotelbook_ui:create_app()",
-            peers=("search", "reservations", "payments", "users", "auth"),
-            client=("authorization_code refresh_token client_credentials", "guest users:create")),
+    Service("payments", "hotelbook_payments", "payments", "hotelbook_payments:create_app()"),
+    Service("booking-ui", "hotelbook_ui", "booking-ui", "hotelbook_ui:create_app()"),
 )
 
 BY_NAME = {service.name: service for service in SERVICES}
 
 # An admin client for catalogue writes: registered only when asked for (the test
 # suites call bootstrap.register_admin_client; by hand: `make client`).
-ADMIN_CLIENT = ("catalogue-admin", "client_credentials", "search:write payments:read")
+ADMIN_CLIENT = ("catalogue-admin", *topology.load().clients["catalogue-admin"])

@@ -9,6 +9,7 @@ from typing import Any
 import requests
 from flask import Flask, current_app
 
+from hotelbook_chassis import topology
 from hotelbook_chassis.client import ClientCredentials, PeerUnavailable, ServiceClient
 
 log = logging.getLogger("hotelbook.ui.clients")
@@ -74,13 +75,15 @@ class Peers:
         # Payments may wait on the bank: a longer read timeout, and the Idempotency-Key makes
         # the chassis retry safely.
         self.payments = ServiceClient("payments", config["PAYMENTS_URL"], connect_timeout=timeouts["connect_timeout"],
-                                      read_timeout=max(config["PEER_READ_TIMEOUT"], 40.0))
+                                      read_timeout=max(config["PEER_READ_TIMEOUT"],
+                                                       topology.service("booking-ui").timeouts["payments"]))
         # Public users endpoints (the token in the mailed link is the credential).
         self.users_public = ServiceClient("users", config["USERS_URL"], **timeouts)
         self.users_service: ServiceClient | None = None
         if config.get("CLIENT_ID") and config.get("CLIENT_SECRET"):
             credentials = ClientCredentials(
-                f"{config['AUTH_URL']}/oauth/token", config["CLIENT_ID"], config["CLIENT_SECRET"], "users:create"
+                f"{config['AUTH_URL']}/oauth/token", config["CLIENT_ID"], config["CLIENT_SECRET"],
+                " ".join(s for s in topology.service("booking-ui").scopes if s != config["GUEST_SCOPE"])
             )
             self.users_service = ServiceClient("users", config["USERS_URL"], tokens=credentials, **timeouts)
 

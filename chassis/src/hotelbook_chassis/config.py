@@ -12,21 +12,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-# The ports table of ARCHITECTURE.md, in one place.
-PORTS: dict[str, int] = {
-    "gateway": 8080,
-    "booking-ui": 8100,
-    "search": 8101,
-    "reservations": 8102,
-    "payments": 8103,
-    "users": 8104,
-    "auth": 8105,
-    "pdf-reporting": 8106,
-    "bank": 8190,
-    "smtp": 8025,
-    "traces": 4318,  # the local trace store (OTLP/HTTP)
-    "gateway-metrics": 9145,  # the gateway's counters, internal listener
-}
+from hotelbook_chassis import topology
+
+# The ports table of ARCHITECTURE.md (topology.toml), with the development helpers'.
+PORTS: dict[str, int] = topology.load().ports
 
 
 def env_name(service: str) -> str:

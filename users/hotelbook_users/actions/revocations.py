@@ -20,13 +20,14 @@ from flask import Flask, current_app
 from prometheus_client import Counter, Gauge
 from sqlalchemy import delete, func, select
 
+from hotelbook_chassis import topology
 from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
 from hotelbook_users.models import SessionRevocation, db
 
 log = logging.getLogger(__name__)
 
 PEERS = ("auth", "booking-ui")
-SCOPE = "sessions:revoke"
+SCOPE = " ".join(topology.service("users").scopes)  # hotelbook_chassis/topology.toml
 DELIVERED = Counter("session_revocations_total", "Session-revocation signals sent", ["peer", "outcome"])
 PENDING = Gauge("session_revocations_pending", "Session-revocation signals waiting for their peer",
                 multiprocess_mode="livemax")
