@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hotelbook_chassis.schemas import Money
+from hotelbook_chassis.stays import tax_included
 
 TEXT = validate.Length(max=300)
 
@@ -23,6 +25,15 @@ class GuestPart(Schema):
     email = fields.String(load_default="", validate=TEXT)
 
 
+class TaxPart(Schema):
+    """The tax included in the amount the document totals: ``{"name": "VAT", "rate_percent": "3.8",
+    "amount": money}``; the amount must be ``gross * r / (100 + r)`` rounded half to even."""
+
+    name = fields.String(load_default="VAT", validate=validate.Length(min=1, max=20))
+    rate_percent = fields.String(required=True, validate=validate.Regexp(r"^\d{1,2}(\.\d{1,3})?$"))
+    amount = fields.Nested(Money, required=True)
+
+
 class ReceiptData(Schema):
     reservation_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     payment_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
@@ -37,6 +48,21 @@ class ReceiptData(Schema):
     total = fields.Nested(Money, required=True)
     issued_at = fields.String(load_default="", validate=validate.Length(max=40))
     cancellation_policy = fields.String(load_default="", validate=validate.Length(max=500))
+    receipt_number = fields.String(load_default="", validate=validate.Length(max=40))
+    tax = fields.Nested(TaxPart, load_default=None, allow_none=True)
+
+    TAXED = "total"  # the amount the tax is included in
+
+    @validates_schema
+    def _tax_adds_up(self, data: dict[str, Any], **_: Any) -> None:
+        tax, gross = data.get("tax"), data.get(self.TAXED)
+        if not tax or not gross:
+            return
+        if tax["amount"]["currency"] != gross["currency"]:
+            raise ValidationError("The tax is in another currency than the amount.", "tax")
+        if tax["amount"]["amount"] != tax_included(gross["amount"], tax["rate_percent"]):
+            raise ValidationError(f"The tax included in {self.TAXED} at {tax['rate_percent']} % is "
+                                  f"{tax_included(gross['amount'], tax['rate_percent'])}.", "tax")
 
 
 class CancellationData(ReceiptData):
@@ -46,6 +72,8 @@ class CancellationData(ReceiptData):
     refunded = fields.Nested(Money, required=True)
     kept = fields.Nested(Money, required=True)
     cancelled_at = fields.String(load_default="", validate=validate.Length(max=40))
+
+    TAXED = "kept"  # a refund gives its share of the tax back
 
 
 @dataclass(frozen=True)

@@ -133,3 +133,45 @@ def test_cancellation_note_shows_paid_refunded_and_kept_and_is_no_receipt(client
     problem = client.post_json("/render", {"template": "cancellation", "data": note}, headers=renderer_token,
                                status=400).json
     assert "data.kept" in {p["name"] for p in problem["invalid_params"]}
+
+
+def test_receipt_states_its_number_and_the_vat_included(client, receipt, renderer_token):
+    # 30000 at 3.8 %: 30000 * 3.8 / 103.8 = 1098.27 -> 1098 cents of VAT, net 289.02
+    receipt.update(receipt_number="HB-5B0C8F5E-8F1E4D0E",
+                   tax={"name": "VAT", "rate_percent": "3.8", "amount": {"amount": 1098, "currency": "EUR"}})
+    text = pdf_text(client.post_json("/render", {"template": "receipt", "data": receipt}, headers=renderer_token).body)
+    assert "Receipt number HB-5B0C8F5E-8F1E4D0E" in text
+    assert "Includes VAT 3.8 %: 10.98 EUR" in text and "net 289.02 EUR" in text
+
+
+def test_cancellation_note_states_the_vat_in_what_was_kept(client, receipt, renderer_token):
+    note = {**receipt, "paid": {"amount": 30000, "currency": "EUR"}, "refunded": {"amount": 20000, "currency": "EUR"},
+            "kept": {"amount": 10000, "currency": "EUR"}, "receipt_number": "HB-5B0C8F5E-8F1E4D0E",
+            "tax": {"name": "VAT", "rate_percent": "10", "amount": {"amount": 909, "currency": "EUR"}}}
+    text = pdf_text(client.post_json("/render", {"template": "cancellation", "data": note},
+                                     headers=renderer_token).body)
+    assert "Receipt number HB-5B0C8F5E-8F1E4D0E" in text
+    assert "Includes VAT 10 %: 9.09 EUR" in text and "net 90.91 EUR" in text
+
+
+@pytest.mark.parametrize(("tax", "reason"), [
+    ({"rate_percent": "3.8", "amount": {"amount": 1099, "currency": "EUR"}}, "is 1098"),  # off by a cent
+    ({"rate_percent": "3.8", "amount": {"amount": 1098, "currency": "CHF"}}, "another currency"),
+    ({"rate_percent": "abc", "amount": {"amount": 0, "currency": "EUR"}}, None),
+    ({"rate_percent": "100", "amount": {"amount": 0, "currency": "EUR"}}, None),
+    ({"amount": {"amount": 0, "currency": "EUR"}}, None),
+])
+def test_a_tax_that_does_not_add_up_is_refused(client, receipt, renderer_token, tax, reason):
+    receipt["tax"] = tax
+    problem = client.post_json("/render", {"template": "receipt", "data": receipt}, headers=renderer_token,
+                               status=400).json
+    names = {p["name"] for p in problem["invalid_params"]}
+    assert any(name.startswith("data.tax") for name in names), problem
+    if reason:
+        assert reason in json.dumps(problem)
+
+
+def test_without_a_rate_on_record_the_receipt_states_no_tax_figure(client, receipt, renderer_token):
+    receipt["tax"] = None
+    text = pdf_text(client.post_json("/render", {"template": "receipt", "data": receipt}, headers=renderer_token).body)
+    assert "Includes VAT" not in text and "Prices include taxes" in text

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hotelbook_chassis.stays import nights
+from hotelbook_chassis.stays import nights, tax_included
 
 HELD, CONFIRMED, CANCELLED, EXPIRED = "held", "confirmed", "cancelled", "expired"
 STATUSES = (HELD, CONFIRMED, CANCELLED, EXPIRED)
@@ -141,3 +141,35 @@ def cancellation_terms(policy: CancellationPolicy, total: int, nightly: int, che
         return total, 0
     kept = min(total, nightly * min(policy.nights_kept, nights(checkin, checkout)))
     return total - kept, kept
+
+
+# --- receipts ---------------------------------------------------------------------------------------
+
+RECEIPT_PREFIX = "HB"
+
+
+def receipt_number(reservation_id: str) -> str:
+    """The number printed on a reservation's receipt and cancellation note: stable, one per
+    reservation, from the first 64 bits of its (random) UUID, e.g. ``HB-5B0C8F5E-8F1E4D0E``."""
+    digits = reservation_id.replace("-", "").upper()
+    return f"{RECEIPT_PREFIX}-{digits[:8]}-{digits[8:16]}"
+
+
+def usable_vat(rate: object) -> str | None:
+    """search's ``vat_percent`` when it is a rate we can compute with ("3.8"), else None."""
+    if not isinstance(rate, str) or not 0 < len(rate) <= 8:
+        return None
+    try:
+        tax_included(0, rate)
+    except ValueError:
+        return None
+    return rate
+
+
+def tax_line(gross: int, currency: str, vat_percent: str | None) -> dict[str, Any] | None:
+    """The VAT included in ``gross`` at the hotel's rate (held with the reservation), or None
+    when the catalogue had no rate on record for the hotel's country."""
+    if not vat_percent:
+        return None
+    return {"name": "VAT", "rate_percent": vat_percent,
+            "amount": {"amount": tax_included(gross, vat_percent), "currency": currency}}

@@ -40,6 +40,8 @@ class Reservation(db.Model):
     hotel_city: Mapped[str] = mapped_column(String(120))
     hotel_country: Mapped[str] = mapped_column(String(2))
     room_type_name: Mapped[str] = mapped_column(String(120))
+    # The VAT rate included in the price (percent, "3.8"), as the catalogue gave it at hold time.
+    vat_percent: Mapped[str | None] = mapped_column(String(8), nullable=True)
     # The offer's cancellation policy (with the hotel's time zone) as shown before paying.
     cancellation_policy: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     # Set when a paid reservation is cancelled: what went back to the card (the rest was kept).

@@ -26,9 +26,9 @@ NON_REFUNDABLE = {"kind": "non_refundable", "free_cancellation_hours": 0, "night
 
 
 def hotel(rooms: int = 2, price: int = 12000, capacity: int = 2, policy: dict | None = None,
-          timezone: str = "Europe/Zurich") -> dict[str, Any]:
+          timezone: str = "Europe/Zurich", vat_percent: str | None = "3.8") -> dict[str, Any]:
     return {"id": HOTEL_ID, "name": "Hotel Limmat", "city": "Zürich", "country": "CH", "address": "Limmatquai 1",
-            "stars": 4, "timezone": timezone,
+            "stars": 4, "timezone": timezone, "vat_percent": vat_percent,
             "room_types": [{"id": ROOM_ID, "name": "Double", "capacity": capacity, "rooms": rooms,
                             "nightly_price": {"amount": price, "currency": "EUR"},
                             "cancellation_policy": policy or FLEXIBLE_48H}]}

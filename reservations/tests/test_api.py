@@ -206,6 +206,10 @@ def test_receipt_rendered_once_and_kept(client, guest, payments_token, search_ha
     assert sent["template"] == "receipt"
     assert sent["data"]["guest"]["name"] == "山田太郎"
     assert sent["data"]["total"] == {"amount": 24000, "currency": "EUR"}
+    # 24000 * 3.8 / 103.8 = 878.61 -> 879, the hotel's Swiss rate kept from the hold
+    assert sent["data"]["tax"] == {"name": "VAT", "rate_percent": "3.8", "amount": {"amount": 879, "currency": "EUR"}}
+    assert sent["data"]["receipt_number"] == "HB-" + held["id"].replace("-", "").upper()[:8] + "-" + \
+        held["id"].replace("-", "").upper()[8:16]
     client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u2"), status=404)
     client.get(f"/reservations/{held['id']}/receipt.pdf", headers={**guest("u1"), "If-None-Match": first.etag},
                status=304)
@@ -412,6 +416,22 @@ def test_a_cancelled_reservation_serves_a_cancellation_note_not_the_receipt(clie
     assert sent["template"] == "cancellation"
     assert (sent["data"]["paid"]["amount"], sent["data"]["refunded"]["amount"], sent["data"]["kept"]["amount"]) == (
         24000, 12000, 12000)
+    # The tax is in what was kept: 12000 * 3.8 / 103.8 = 439.31 -> 439; the same receipt number.
+    assert sent["data"]["tax"]["amount"] == {"amount": 439, "currency": "EUR"}
+    assert sent["data"]["receipt_number"].startswith("HB-")
     # The old receipt's validator no longer matches: a cached "Total paid" is never confirmed as current.
     client.get(f"/reservations/{held['id']}/receipt.pdf", headers={**guest("u1"), "If-None-Match": receipt.etag},
                status=200)
+
+
+def test_a_hotel_without_a_vat_rate_on_record_gets_no_tax_line(client, guest, payments_token, search_has):
+    import json
+
+    search_has(vat_percent=None)
+    held = hold(client, guest("u1")).json
+    client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "pay-v"}, headers=payments_token)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, f"{USERS}/users/u1", json={"id": "u1", "name": "Zoë", "email": "z@example.test"})
+        render = mock.add(responses.POST, f"{PDF}/render", body=b"%PDF-1.7 fake", content_type="application/pdf")
+        client.get(f"/reservations/{held['id']}/receipt.pdf", headers=guest("u1"))
+    assert json.loads(render.calls[0].request.body)["data"]["tax"] is None

@@ -78,3 +78,19 @@ def test_reservations_held_before_policies_are_free_until_the_stay_starts():
     assert terms(legacy, datetime(2027, 7, 10, 14, 59)) == (30000, 0)
     with pytest.raises(domain.StayStarted):
         terms(legacy, datetime(2027, 7, 10, 15, 0))
+
+
+def test_receipt_number_is_stable_and_short():
+    from hotelbook_reservations.domain import receipt_number
+
+    assert receipt_number("5b0c8f5e-8f1e-4d0e-9a44-0a4b1f7e2a11") == "HB-5B0C8F5E-8F1E4D0E"
+
+
+def test_tax_line_from_the_kept_rate():
+    from hotelbook_reservations.domain import tax_line, usable_vat
+
+    assert tax_line(1038, "CHF", "3.8") == {"name": "VAT", "rate_percent": "3.8",
+                                            "amount": {"amount": 38, "currency": "CHF"}}
+    assert tax_line(1038, "CHF", None) is None
+    assert [usable_vat(v) for v in ("7", "13.5", "x", "-1", "100", 7, None, "1" * 9)] == [
+        "7", "13.5", None, None, None, None, None, None]

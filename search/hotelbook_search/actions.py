@@ -13,6 +13,7 @@ from hotelbook_chassis.pagination import decode_page_token, page
 from hotelbook_chassis.stays import money, nights
 from hotelbook_search.clients import free_rooms
 from hotelbook_search.domain import RoomOffer, cancellation_policy, cheapest_fitting, city_key, offer_policy
+from hotelbook_search.domain.taxes import vat_percent
 from hotelbook_search.domain.timezones import timezone_of
 from hotelbook_search.models import City, Hotel, RoomType, db
 
@@ -135,6 +136,7 @@ def hotel_out(hotel: Hotel, free: dict[str, int] | None = None, with_availabilit
         "id": hotel.id, "name": hotel.name, "city": hotel.city, "country": hotel.country,
         "address": hotel.address, "stars": hotel.stars, "description": hotel.description,
         "amenities": list(hotel.amenities or []), "timezone": hotel.timezone,
+        "vat_percent": vat_percent(hotel.country),
         "room_types": [room_type_out(rt, None if free is None else free.get(rt.id, 0), with_availability)
                        for rt in hotel.room_types],
     }

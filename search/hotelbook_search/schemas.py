@@ -137,6 +137,8 @@ class HotelOut(Schema):
     description = fields.String()
     amenities = fields.List(fields.String())
     timezone = fields.String()
+    vat_percent = fields.String(allow_none=True, metadata={
+        "description": "VAT included in the prices, percent of the net price (\"3.8\"); null when not on record"})
     room_types = fields.List(fields.Nested(RoomTypeOut))
 
 

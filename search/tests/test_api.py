@@ -305,6 +305,7 @@ def test_every_offer_shows_its_cancellation_policy_and_the_hotel_its_time_zone(c
 
     page = client.get(f"/hotels/{hotel['id']}").json
     assert page["timezone"] == "Europe/Zurich"
+    assert hotel["vat_percent"] == page["vat_percent"] == "3.8"  # the catalogue's rate for CH
     assert {rt["name"]: rt["cancellation_policy"]["kind"] for rt in page["room_types"]} == {
         "Double": "flexible", "Double, saver rate": "non_refundable"}
 

@@ -28,3 +28,11 @@ def test_cheapest_fitting_room_respects_guests_and_free_rooms():
     assert cheapest_fitting(offers, 2).room_type_id == "double"
     assert cheapest_fitting(offers, 2, {"double": 0, "family": 1}).room_type_id == "family"
     assert cheapest_fitting(offers, 5) is None
+
+
+def test_vat_table_is_plain_decimal_percentages_per_country():
+    from hotelbook_search.domain.taxes import check_table, vat_percent
+
+    check_table()
+    assert vat_percent("CH") == "3.8" and vat_percent("fr") == "10"
+    assert vat_percent("ZZ") is None and vat_percent("") is None

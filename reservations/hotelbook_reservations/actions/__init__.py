@@ -63,6 +63,7 @@ def _hold_once(user_id: str, hotel: dict[str, Any], room_type: dict[str, Any], c
         hold_expires_at=domain.hold_expiry(now, current_app.config["HOLD_MINUTES"]), created_at=now,
         hotel_name=hotel["name"], hotel_address=hotel.get("address") or "", hotel_city=hotel["city"],
         hotel_country=hotel["country"], room_type_name=room_type["name"],
+        vat_percent=domain.usable_vat(hotel.get("vat_percent")),
         cancellation_policy=kept_policy(hotel, room_type),
     )
     db.session.add(reservation)

@@ -21,6 +21,8 @@ from hotelbook_reservations.models import Receipt, Reservation, db
 def receipt_data(reservation: Reservation, guest: dict[str, Any]) -> dict[str, Any]:
     return {
         "reservation_id": reservation.id,
+        "receipt_number": domain.receipt_number(reservation.id),
+        "tax": domain.tax_line(reservation.total_amount, reservation.currency, reservation.vat_percent),
         "payment_id": reservation.payment_id,
         "hotel": {"name": reservation.hotel_name, "address": reservation.hotel_address,
                   "city": reservation.hotel_city, "country": reservation.hotel_country},
@@ -46,6 +48,8 @@ def document_data(reservation: Reservation, guest: dict[str, Any]) -> dict[str, 
     if document_kind(reservation) == "cancellation":
         total = reservation.total_amount
         refunded = total if reservation.refunded_amount is None else reservation.refunded_amount
+        # The VAT is in what was kept: a refund gives its share of the tax back too.
+        data["tax"] = domain.tax_line(total - refunded, reservation.currency, reservation.vat_percent)
         data.update(paid=money(total, reservation.currency), refunded=money(refunded, reservation.currency),
                     kept=money(total - refunded, reservation.currency),
                     cancelled_at=(reservation.cancelled_at or utcnow()).replace(microsecond=0).isoformat() + "Z")
