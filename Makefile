@@ -3,6 +3,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# uv from the PATH when there is one, else the one the first target installs into the virtualenv.
+UV = $(or $(shell command -v uv 2>/dev/null),$(VENV)/bin/uv)
+# tox and its uv plugin live in the project's virtualenv too: a fresh machine needs only Python.
+TOX := $(VENV)/bin/tox
 PROJECTS := chassis tools auth users search pdf-reporting reservations payments bank-sandbox booking-ui
 HOTELS ?= 3000
 UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,bank-sandbox,bank-sandbox-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway,manifests,images
@@ -23,11 +27,11 @@ down:
 ## The whole tox matrix: unit envs in parallel, then the cross-service suites.
 test: test-unit test-system
 
-test-unit:
-	tox p -p auto -e $(UNIT_ENVS)
+test-unit: $(TOX)
+	$(TOX) p -p auto -e $(UNIT_ENVS)
 
-test-system:
-	tox -e $(SYSTEM_ENVS)
+test-system: $(TOX)
+	$(TOX) -e $(SYSTEM_ENVS)
 
 ## Register an OAuth client: make client NAME=x SCOPES="a b" GRANTS="client_credentials" [REDIRECT_URI=u] [PUBLIC=1]
 ##   [DISPLAY_NAME="Shown name"] [SIGNUP_URI=u] [PASSWORD_RESET_URI=u] (the login page shows and links them)
@@ -45,13 +49,14 @@ seed: $(STAMP)
 trace: $(STAMP)
 	@$(PY) -m hotelbook_stack trace "$(ID)"
 
-## Every benchmark; Locust (for bench/load.py) goes into the project's virtualenv first.
+## Every benchmark; what they need beyond the services (Locust for bench/load.py, responses for
+## bench/receipts.py) goes into the project's virtualenv first.
 bench: $(STAMP)
-	uv pip install --quiet --python $(PY) -c constraints.txt locust
+	$(UV) pip install --quiet --python $(PY) -c constraints.txt locust responses
 	for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-lint:
-	tox -e lint
+lint: $(TOX)
+	$(TOX) -e lint
 
 ## Kubernetes objects of one overlay as one YAML stream: make manifests [OVERLAY=dev]
 OVERLAY ?= production
@@ -68,9 +73,15 @@ constraints: $(STAMP)
 		|| $(PY) -m pip freeze --exclude-editable; } > constraints.tmp && mv constraints.tmp constraints.txt
 
 $(STAMP): constraints.txt $(foreach p,$(PROJECTS),$(p)/pyproject.toml)
-	@command -v uv >/dev/null || python3 -m pip install --quiet uv
-	uv venv --allow-existing --quiet $(VENV)
-	uv pip install --quiet --python $(PY) -c constraints.txt $(foreach p,$(PROJECTS),-e ./$(p)) honcho uv
+	@# Without uv on the PATH: a plain virtualenv first, and uv into it (python3 -m venv; on
+	@# Debian and Ubuntu that is the python3-venv package).
+	@command -v uv >/dev/null || test -x $(VENV)/bin/uv || { python3 -m venv $(VENV) && $(PY) -m pip install --quiet uv; }
+	$(UV) venv --allow-existing --quiet $(VENV)
+	$(UV) pip install --quiet --python $(PY) -c constraints.txt $(foreach p,$(PROJECTS),-e ./$(p)) honcho uv
+	@touch $@
+
+$(TOX): $(STAMP)
+	$(UV) pip install --quiet --python $(PY) -c constraints.txt "tox>=4.20" "tox-uv>=1.11"
 	@touch $@
 
 clean:
