@@ -40,6 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.session_interface = NoSessions()
     init_clients(app)
     with app.app_context():
-        app.extensions["search_answers"] = AnswerCache(revision_for(db.engine))
+        revision = revision_for(db.engine)
+    app.extensions["search_answers"] = AnswerCache(revision)
+    app.extensions["search_candidates"] = AnswerCache(revision)
     init_cli(app)
     return app

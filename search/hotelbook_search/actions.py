@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Connection, Select, bindparam, func, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -271,7 +272,7 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
         items = [summary(h) for h in hotels]
         return page(items, position_of(hotels[-1], query["sort"]) if more else None, salt)
 
-    found = find_hotels_with_offers(query, after, limit * OVERFETCH + 1)
+    found = offered_hotels(query, after, limit * OVERFETCH + 1)
     exhausted = len(found) <= limit * OVERFETCH
     found = found[: limit * OVERFETCH]
     candidates = [hotel for hotel, _ in found]
@@ -295,6 +296,29 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
             break
     done = exhausted and (last is None or last is candidates[-1])
     return page(items, None if done or last is None else position_of(last, query["sort"]), salt)
+
+
+# A kept candidate list's estimated size per hotel (a summary row and two or three room types).
+CANDIDATE_BYTES = 600
+
+
+def offered_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int
+                   ) -> list[tuple[Any, list[RoomOffer]]]:
+    """find_hotels_with_offers, kept while the catalogue is unchanged (see answers.py).
+
+    They do not depend on the dates, so every stay asked for in a city shares them.
+    """
+    position = None if after is None else (after.get("v"), after.get("id"))
+    if position is not None and not all(isinstance(value, str | int | float) for value in position):
+        return find_hotels_with_offers(query, after, limit)
+    key = (city_key(query["city"]), query["sort"], query.get("stars"), query.get("max_price"), query["guests"],
+           position, limit)
+    kept = current_app.extensions["search_candidates"]
+    revision, found = kept.lookup(key)
+    if found is None:
+        found = find_hotels_with_offers(query, after, limit)
+        kept.put(key, found, revision, CANDIDATE_BYTES * (len(found) + 1))
+    return found
 
 
 def summary(hotel: Any) -> dict[str, Any]:

@@ -1,12 +1,14 @@
-"""Answers of searches without dates, kept per process until the catalogue changes.
+"""Search answers kept per process until the catalogue changes.
 
 A city search without dates depends on nothing but its query string and the
 catalogue, and the same few cities are asked for again and again. So its answer
 (the JSON body) is kept, keyed by the raw query string, and served again while
-the catalogue's database has committed no change since it was computed. Whether
-it has is asked of the database on every request, so a write through any
-worker or process (the admin API, the seed, a migration) is seen by the very
-next search, in every worker.
+the catalogue's database has committed no change since it was computed. A search
+with dates keeps, the same way, its candidate hotels with their room types (they
+do not depend on the dates; availability is asked for on every search). Whether
+the catalogue changed is asked of the database on every request, so a write
+through any worker or process (the admin API, the seed, a migration) is seen by
+the very next search, in every worker.
 
 The check has to cost far less than the search it saves: on a SQLite file it is
 ``PRAGMA data_version`` on a connection kept for it (a few microseconds; its value
@@ -22,10 +24,12 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
-# Kept answers per process, by total size (a page of 100 hotels is about 25 kB).
+# Kept per process and per cache, by (estimated) total size: a page of 100 hotels
+# is about 25 kB of JSON.
 MAX_BYTES = 8 * 1024 * 1024
 
 Revision = Callable[[], Hashable | None]
@@ -73,13 +77,16 @@ def revision_for(engine: Engine) -> Revision | None:
 
 
 class AnswerCache:
-    """JSON bodies by key, all dropped as soon as the revision changes; bounded by total size, LRU."""
+    """Values by key, all dropped as soon as the revision changes; bounded by total size, LRU.
+
+    A value is shared by every thread that finds it: it must never be changed.
+    """
 
     def __init__(self, revision: Revision | None, max_bytes: int = MAX_BYTES) -> None:
         self._revision = revision
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._answers: OrderedDict[bytes, bytes] = OrderedDict()
+        self._answers: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._seen: Hashable | None = None
 
@@ -95,26 +102,28 @@ class AnswerCache:
                 self._seen = current
         return current
 
-    def lookup(self, key: bytes) -> tuple[Hashable | None, bytes | None]:
-        """The catalogue's revision now, and the answer kept for ``key`` under it (None: compute it)."""
+    def lookup(self, key: Hashable) -> tuple[Hashable | None, Any]:
+        """The catalogue's revision now, and the value kept for ``key`` under it (None: compute it)."""
         revision = self.revision()
         if revision is None:
             return None, None
         with self._lock:
-            body = self._answers.get(key)
-            if body is not None:
-                self._answers.move_to_end(key)
-            return revision, body
+            kept = self._answers.get(key)
+            if kept is None:
+                return revision, None
+            self._answers.move_to_end(key)
+            return revision, kept[0]
 
-    def put(self, key: bytes, body: bytes, revision: Hashable | None) -> None:
-        """Keep ``body``, computed after ``revision`` was read: only while that is still the current one."""
-        if revision is None or len(body) > self._max_bytes // 16:
+    def put(self, key: Hashable, value: Any, revision: Hashable | None, size: int) -> None:
+        """Keep ``value`` (about ``size`` bytes), computed after ``revision`` was read: only while that is
+        still the current one."""
+        if revision is None or size > self._max_bytes // 16:
             return
         with self._lock:
             if revision != self._seen or key in self._answers:
                 return
-            self._answers[key] = body
-            self._bytes += len(body)
+            self._answers[key] = (value, size)
+            self._bytes += size
             while self._bytes > self._max_bytes:
-                _, dropped = self._answers.popitem(last=False)
-                self._bytes -= len(dropped)
+                _, (_, dropped) = self._answers.popitem(last=False)
+                self._bytes -= dropped

@@ -49,8 +49,8 @@ def search_hotels(query: dict[str, Any]) -> Response:
     # answered as JSON directly, without a marshmallow dump per field.
     response = jsonify(actions.search_page(query))
     if not query.get("checkin"):
-        current_app.extensions["search_answers"].put(request.query_string, response.get_data(),
-                                                     g.get("search_revision"))
+        body = response.get_data()
+        current_app.extensions["search_answers"].put(request.query_string, body, g.get("search_revision"), len(body))
     return response
 
 

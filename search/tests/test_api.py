@@ -1,15 +1,12 @@
 import io
-import json
+import time
 import uuid
 from datetime import date, timedelta
 
 import pytest
-import requests
-import responses
 from sqlalchemy import inspect
 
 from hotelbook_chassis.testing import bearer
-from tests.conftest import RESERVATIONS
 
 CHECKIN = (date.today() + timedelta(days=30)).isoformat()
 CHECKOUT = (date.today() + timedelta(days=32)).isoformat()
@@ -52,22 +49,19 @@ def test_hotel_detail_and_404(client, make_hotel):
     client.get("/hotels/" + "x" * 300, status=404)
 
 
-@responses.activate
-def test_dates_bring_availability_in_one_batched_call(client, make_hotel):
+def test_dates_bring_availability_in_one_batched_call(client, make_hotel, reservations):
     full = make_hotel(name="Full", rooms=(("Double", 2, 9000, 1),))
     free = make_hotel(name="Free", rooms=(("Double", 2, 15000, 2), ("Family", 4, 30000, 1)))
     small = make_hotel(name="Small", rooms=(("Single", 1, 5000, 4),))
-    calls = []
 
-    def availability(request):
-        body = json.loads(request.body)
-        calls.append(body)
+    def availability(body):
         answer = {rt["room_type_id"]: rt["rooms"] for rt in body["room_types"]}
         answer[full["room_types"][0]["id"]] = 0
-        return 200, {}, json.dumps({"room_types": [{"room_type_id": k, "free": v} for k, v in answer.items()]})
+        return 200, {"room_types": [{"room_type_id": k, "free": v} for k, v in answer.items()]}
 
-    responses.add_callback(responses.POST, f"{RESERVATIONS}/availability", callback=availability)
+    reservations.answer = availability
     items = client.get("/hotels", stay(guests=2)).json["items"]
+    calls = reservations.calls
     assert len(calls) == 1
     assert calls[0]["checkin"] == CHECKIN
     # Single rooms do not fit two guests, so they are not asked about.
@@ -78,21 +72,44 @@ def test_dates_bring_availability_in_one_batched_call(client, make_hotel):
     assert free["id"] == items[0]["id"]
 
 
-@responses.activate
-def test_reservations_down_still_answers_with_unknown_availability(client, make_hotel):
+@pytest.mark.parametrize("answer", [None, (200, b"{not json"), (200, {"room_types": [{"free": 1}]})])
+def test_reservations_down_still_answers_with_unknown_availability(client, make_hotel, reservations, answer):
     make_hotel()
-    responses.add(responses.POST, f"{RESERVATIONS}/availability", body=requests.ConnectionError("down"))
-    response = client.get("/hotels", stay(guests=2))
-    assert response.status_int == 200
-    assert response.json["items"][0]["available"] is None
-    assert response.json["items"][0]["stay_price"] == {"amount": 24000, "currency": "EUR"}
+    reservations.answer = lambda body: answer  # None: the connection dropped unanswered
+    for _ in range(2):  # also on the kept-alive connection of the first
+        response = client.get("/hotels", stay(guests=2))
+        assert response.status_int == 200
+        assert response.json["items"][0]["available"] is None
+        assert response.json["items"][0]["stay_price"] == {"amount": 24000, "currency": "EUR"}
 
 
-@responses.activate
-def test_reservations_error_answer_is_unknown_not_500(client, make_hotel):
+def test_reservations_error_answer_is_unknown_not_500(client, make_hotel, reservations):
     make_hotel()
-    responses.add(responses.POST, f"{RESERVATIONS}/availability", status=500)
+    reservations.answer = lambda body: (500, {"title": "boom"})
     assert client.get("/hotels", stay()).json["items"][0]["available"] is None
+
+
+def test_a_slow_reservations_makes_availability_unknown_within_the_timeout(client, make_hotel, reservations):
+    make_hotel()
+    reservations.answer = lambda body: (200, {"room_types": [{"room_type_id": rt["room_type_id"], "free": 1}
+                                                             for rt in body["room_types"]]})
+    reservations.delay = 1.5  # the read timeout is 1 s
+    started = time.monotonic()
+    assert client.get("/hotels", stay()).json["items"][0]["available"] is None
+    assert time.monotonic() - started < 1.4
+    reservations.delay = 0
+    assert client.get("/hotels", stay()).json["items"][0]["available"] is True
+
+
+def test_availability_goes_out_with_the_request_id_on_a_kept_alive_connection(app, client, make_hotel, reservations):
+    make_hotel()
+    reservations.answer = lambda body: (200, {"room_types": [{"room_type_id": rt["room_type_id"], "free": 1}
+                                                             for rt in body["room_types"]]})
+    for request_id in ("first-search", "second-search"):
+        item = client.get("/hotels", stay(), headers={"X-Request-ID": request_id}).json["items"][0]
+        assert item["available"] is True
+    assert [headers["X-Request-ID"] for headers in reservations.headers] == ["first-search", "second-search"]
+    assert len(set(reservations.peers)) == 1  # one connection for both
 
 
 def test_paging_has_no_duplicates_or_gaps(client, make_hotel):
@@ -155,7 +172,7 @@ def test_admin_update_and_delete(client, make_hotel, admin):
     assert client.get("/cities", {"prefix": "bern"}).json["items"] == []
 
 
-def test_a_kept_search_answer_never_outlives_a_catalogue_change(client, make_hotel, admin, clean_db):
+def test_a_kept_search_answer_never_outlives_a_catalogue_change(client, make_hotel, admin, clean_db, reservations):
     # Answers without dates are kept per process; any committed change, also one
     # made outside this app (another worker, the seed, plain SQL), is seen at once.
     from sqlalchemy import create_engine, text
@@ -178,6 +195,18 @@ def test_a_kept_search_answer_never_outlives_a_catalogue_change(client, make_hot
         other.dispose()
     assert client.get("/hotels", query).json["items"][0]["name"] == "Renamed"
     assert client.get("/hotels", {**query, "limit": 1}).json["items"][0]["name"] == "Renamed"
+    # With dates, the candidates are kept (availability is asked every time).
+    reservations.answer = lambda body: (200, {"room_types": [{"room_type_id": rt["room_type_id"], "free": 1}
+                                                             for rt in body["room_types"]]})
+    room = hotel["room_types"][0]["id"]
+    assert client.get("/hotels", stay()).json["items"][0]["stay_price"]["amount"] == 24000
+    client.patch_json(f"/hotels/{hotel['id']}/room-types/{room}", {"nightly_price": {"amount": 10000,
+                                                                                     "currency": "EUR"}},
+                      headers=admin)
+    assert client.get("/hotels", stay()).json["items"][0]["stay_price"]["amount"] == 20000
+    reservations.answer = lambda body: (200, {"room_types": [{"room_type_id": room, "free": 0}]})
+    assert client.get("/hotels", stay()).json["items"] == []
+    assert len(reservations.calls) == 3
 
 
 def test_admin_input_validated(client, admin):
@@ -233,20 +262,18 @@ def test_seeded_catalogue_is_searchable(client, clean_db):
         body["items"][0]["nightly_price_from"]["amount"]
 
 
-@responses.activate
-def test_search_pages_have_exactly_the_documented_shape(client, make_hotel):
+def test_search_pages_have_exactly_the_documented_shape(client, make_hotel, reservations):
     # Search pages are written without a marshmallow dump: the HotelPage schema
     # (which documents them in /openapi.json) must give the same JSON.
     from hotelbook_search.schemas import HotelPage
 
     make_hotel(rooms=(("Double", 2, 12000, 5), ("Family", 4, 20000, 1)))
     make_hotel(name="Second")
-    def everything_free(request):
-        asked = json.loads(request.body)["room_types"]
-        return 200, {}, json.dumps({"room_types": [{"room_type_id": rt["room_type_id"], "free": rt["rooms"]}
-                                                   for rt in asked]})
+    def everything_free(body):
+        return 200, {"room_types": [{"room_type_id": rt["room_type_id"], "free": rt["rooms"]}
+                                    for rt in body["room_types"]]}
 
-    responses.add_callback(responses.POST, f"{RESERVATIONS}/availability", callback=everything_free)
+    reservations.answer = everything_free
     for params in ({"city": "zurich", "limit": 1}, stay(guests=2), stay(limit=1, sort="-price")):
         body = client.get("/hotels", params).json
         assert body["items"]
@@ -255,13 +282,12 @@ def test_search_pages_have_exactly_the_documented_shape(client, make_hotel):
     assert set(documented) == set(body["items"][0])
 
 
-@responses.activate
-def test_hotel_page_has_exactly_the_documented_shape(client, make_hotel):
+def test_hotel_page_has_exactly_the_documented_shape(client, make_hotel, reservations):
     from hotelbook_search.schemas import HotelOut
 
     hotel = make_hotel(rooms=(("Double", 2, 12000, 5), ("Family", 4, 20000, 1)), amenities=["wifi"])
-    responses.add(responses.POST, f"{RESERVATIONS}/availability",
-                  json={"room_types": [{"room_type_id": rt["id"], "free": 1} for rt in hotel["room_types"]]})
+    reservations.answer = lambda body: (200, {"room_types": [{"room_type_id": rt["id"], "free": 1}
+                                                             for rt in hotel["room_types"]]})
     for params in ({}, {"checkin": CHECKIN, "checkout": CHECKOUT}):
         body = client.get(f"/hotels/{hotel['id']}", params).json
         assert body == HotelOut().dump(body)
@@ -290,8 +316,8 @@ def test_seed_progress_redraws_in_place_on_a_terminal():
 # --- cancellation policies and time zones --------------------------------------------------------------
 
 
-@responses.activate
-def test_every_offer_shows_its_cancellation_policy_and_the_hotel_its_time_zone(client, make_hotel, admin):
+def test_every_offer_shows_its_cancellation_policy_and_the_hotel_its_time_zone(client, make_hotel, admin,
+                                                                              reservations):
     hotel = make_hotel(rooms=(("Double", 2, 12000, 5),))
     saver = client.post_json(f"/hotels/{hotel['id']}/room-types", {
         "name": "Double, saver rate", "capacity": 2, "nightly_price": {"amount": 9000, "currency": "EUR"},
@@ -309,12 +335,11 @@ def test_every_offer_shows_its_cancellation_policy_and_the_hotel_its_time_zone(c
     assert {rt["name"]: rt["cancellation_policy"]["kind"] for rt in page["room_types"]} == {
         "Double": "flexible", "Double, saver rate": "non_refundable"}
 
-    def availability(request):
-        body = json.loads(request.body)
-        return 200, {}, json.dumps({"room_types": [{"room_type_id": rt["room_type_id"], "free": rt["rooms"]}
-                                                   for rt in body["room_types"]]})
+    def availability(body):
+        return 200, {"room_types": [{"room_type_id": rt["room_type_id"], "free": rt["rooms"]}
+                                    for rt in body["room_types"]]}
 
-    responses.add_callback(responses.POST, f"{RESERVATIONS}/availability", callback=availability)
+    reservations.answer = availability
     item = client.get("/hotels", stay(guests=2)).json["items"][0]
     # The result shows the policy of the offer it prices: the cheaper, non-refundable rate.
     assert item["stay_price"] == {"amount": 18000, "currency": "EUR"}
