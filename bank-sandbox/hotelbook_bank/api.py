@@ -6,48 +6,59 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import func, select, update
+from flask import Response, current_app
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hotelbook_bank.domain import BANK_ERROR, DECLINES, SLOW
-from hotelbook_bank.models import Charge, db
+from hotelbook_bank.models import Charge, charge_out, db, new_charge_id
 from hotelbook_bank.schemas import ChargeIn, ChargeOut, ChargeQuery, LedgerOut, RefundIn
 from hotelbook_chassis import Blueprint, Problem
 from hotelbook_chassis.cards import brand
+from hotelbook_chassis.responses import json_response
 
 blp = Blueprint("bank", __name__, description="Bank sandbox")
+
+
+CHARGES = Charge.__table__
 
 
 def by_key(key: str) -> Charge | None:
     return db.session.scalar(select(Charge).where(Charge.idempotency_key == key))
 
 
+def charge_row_by_key(key: str) -> dict[str, Any] | None:
+    row = db.session.execute(select(CHARGES).where(CHARGES.c.idempotency_key == key)).first()
+    return dict(row._mapping) if row is not None else None
+
+
 @blp.post("/charges")
 @blp.arguments(ChargeIn)
 @blp.response(201, ChargeOut)
-def charge(body: dict[str, Any]) -> dict[str, Any]:
+def charge(body: dict[str, Any]) -> Response:
     """Charge a card once per idempotency key."""
-    existing = by_key(body["idempotency_key"])
+    # Plain SQL statements and the JSON written directly: every payment passes here.
+    existing = charge_row_by_key(body["idempotency_key"])
     if existing is not None:
-        return existing.out()
+        return json_response(charge_out(existing), 201)
     number = body["card"]["number"]
     if number == BANK_ERROR:
         raise Problem(500, "The bank had an internal error.", type="bank-error")
     declined = DECLINES.get(number)
-    record = Charge(idempotency_key=body["idempotency_key"], amount=body["amount"], currency=body["currency"],
-                    brand=brand(number), last4=number[-4:], status="declined" if declined else "succeeded",
-                    decline_reason=declined, created_at=datetime.now(UTC).replace(tzinfo=None))
-    db.session.add(record)
+    record = {"id": new_charge_id(), "idempotency_key": body["idempotency_key"], "amount": body["amount"],
+              "currency": body["currency"], "brand": brand(number), "last4": number[-4:],
+              "status": "declined" if declined else "succeeded", "decline_reason": declined, "refunded": False,
+              "refunded_amount": None, "created_at": datetime.now(UTC).replace(tzinfo=None)}
     try:
+        db.session.execute(insert(CHARGES).values(**record))
         db.session.commit()
     except IntegrityError:  # the same key raced in: that charge is the answer
         db.session.rollback()
-        record = by_key(body["idempotency_key"])
+        record = charge_row_by_key(body["idempotency_key"]) or record
     if number == SLOW:
         # Charged at once, answered late: the answer a client may lose to its read timeout.
         time.sleep(current_app.config["BANK_SLOW_SECONDS"])
-    return record.out()
+    return json_response(charge_out(record), 201)
 
 
 @blp.get("/charges")

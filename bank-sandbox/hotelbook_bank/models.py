@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,10 +15,14 @@ from hotelbook_chassis.database import make_db
 db = make_db()
 
 
+def new_charge_id() -> str:
+    return f"ch_{uuid.uuid4().hex}"
+
+
 class Charge(db.Model):
     __tablename__ = "charges"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: f"ch_{uuid.uuid4().hex}")
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_charge_id)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
@@ -29,8 +35,16 @@ class Charge(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     def out(self) -> dict[str, object]:
-        return {"id": self.id, "idempotency_key": self.idempotency_key, "amount": self.amount,
-                "currency": self.currency, "status": "refunded" if self.refunded else self.status,
-                "decline_reason": self.decline_reason, "card": {"brand": self.brand, "last4": self.last4},
-                "refunded_amount": (self.amount if self.refunded_amount is None else self.refunded_amount)
-                if self.refunded else 0}
+        return charge_out({name: getattr(self, name) for name in (
+            "id", "idempotency_key", "amount", "currency", "status", "decline_reason", "brand", "last4", "refunded",
+            "refunded_amount")})
+
+
+def charge_out(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What the bank answers about a charge (a row as a mapping)."""
+    refunded = row["refunded"]
+    return {"id": row["id"], "idempotency_key": row["idempotency_key"], "amount": row["amount"],
+            "currency": row["currency"], "status": "refunded" if refunded else row["status"],
+            "decline_reason": row["decline_reason"], "card": {"brand": row["brand"], "last4": row["last4"]},
+            "refunded_amount": (row["amount"] if row["refunded_amount"] is None else row["refunded_amount"])
+            if refunded else 0}

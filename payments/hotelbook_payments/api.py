@@ -9,10 +9,9 @@ from flask import Response, json
 from hotelbook_chassis import Blueprint, Problem, current_user_id
 from hotelbook_chassis.client import forwarded_bearer
 from hotelbook_chassis.problems import PROBLEM_JSON
-from hotelbook_chassis.schemas import is_uuid
 from hotelbook_chassis.tokens import has_scope
 from hotelbook_payments import actions
-from hotelbook_payments.models import Payment, db
+from hotelbook_payments.actions.payment import Record, payment_by_id
 from hotelbook_payments.schemas import IdempotencyHeader, PaymentIn, PaymentOut, RefundIn
 
 blp = Blueprint("payments", __name__, description="Charges for reservations, refunds")
@@ -33,8 +32,8 @@ def create_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
     return Response(json.dumps(answer), status=status, mimetype=mimetype)
 
 
-def payment_or_404(payment_id: str) -> Payment:
-    payment = db.session.get(Payment, payment_id) if is_uuid(payment_id) else None
+def payment_or_404(payment_id: str) -> Record:
+    payment = payment_by_id(payment_id)
     if payment is None:
         raise Problem(404, "No such payment.", type="not-found")
     return payment

@@ -8,11 +8,11 @@ from flask import Response, request
 
 from hotelbook_chassis import Blueprint, current_user_id
 from hotelbook_chassis.pagination import decode_page_token, page
+from hotelbook_chassis.responses import json_response
 from hotelbook_chassis.stays import money
 from hotelbook_chassis.tokens import has_scope
 from hotelbook_reservations import actions, domain
 from hotelbook_reservations.actions import receipts
-from hotelbook_reservations.models import Reservation
 from hotelbook_reservations.schemas import (
     AvailabilityIn,
     AvailabilityOut,
@@ -31,7 +31,7 @@ def utc(value: Any) -> str:
     return value.replace(microsecond=0).isoformat() + "Z"
 
 
-def reservation_out(r: Reservation) -> dict[str, Any]:
+def reservation_out(r: Any) -> dict[str, Any]:
     return {
         "id": r.id, "user_id": r.user_id, "hotel_id": r.hotel_id, "room_type_id": r.room_type_id,
         "hotel_name": r.hotel_name, "room_type_name": r.room_type_name, "checkin": r.checkin,
@@ -43,7 +43,7 @@ def reservation_out(r: Reservation) -> dict[str, Any]:
     }
 
 
-def policy_out(r: Reservation) -> dict[str, Any]:
+def policy_out(r: Any) -> dict[str, Any]:
     """The kept policy, with its deadlines for this stay in the hotel's own time."""
     policy = domain.CancellationPolicy.from_json(r.cancellation_policy)
     free_until = policy.free_until(r.checkin)
@@ -55,7 +55,7 @@ def policy_out(r: Reservation) -> dict[str, Any]:
     }
 
 
-def refund_out(r: Reservation) -> dict[str, Any]:
+def refund_out(r: Any) -> dict[str, Any]:
     """What went back to the card and what was kept, once a paid reservation is cancelled."""
     if r.status != domain.CANCELLED or not r.payment_id:
         return {}
@@ -69,11 +69,11 @@ def refund_out(r: Reservation) -> dict[str, Any]:
 @blp.arguments(HoldIn)
 @blp.response(201, ReservationOut)
 @blp.alt_response(409, description="No room free for every night")
-def create_reservation(body: dict[str, Any]) -> dict[str, Any]:
+def create_reservation(body: dict[str, Any]) -> Response:
     """Hold a room for a stay; the price comes from search."""
     reservation = actions.hold(current_user_id(), body["hotel_id"], body["room_type_id"], body["checkin"],
                                 body["checkout"], body["guests"])
-    return reservation_out(reservation)
+    return json_response(reservation_out(reservation), 201)
 
 
 @blp.get("/reservations")
@@ -98,9 +98,9 @@ def owner_filter() -> str | None:
 @blp.get("/reservations/<reservation_id>")
 @blp.requires("guest", "reservations:read")
 @blp.response(200, ReservationOut)
-def get_reservation(reservation_id: str) -> dict[str, Any]:
+def get_reservation(reservation_id: str) -> Response:
     """One reservation: its owner's, or any with reservations:read."""
-    return reservation_out(actions.load(reservation_id, user_id=owner_filter()))
+    return json_response(reservation_out(actions.load(reservation_id, user_id=owner_filter())))
 
 
 @blp.post("/reservations/<reservation_id>/cancel")
@@ -117,11 +117,11 @@ def cancel_reservation(reservation_id: str) -> dict[str, Any]:
 @blp.arguments(ConfirmIn)
 @blp.response(200, ReservationOut)
 @blp.alt_response(409, description="Expired or cancelled")
-def confirm_reservation(body: dict[str, Any], reservation_id: str) -> dict[str, Any]:
+def confirm_reservation(body: dict[str, Any], reservation_id: str) -> Response:
     """Confirm a paid hold (payments only); the same payment again is a no-op."""
     # The receipt is not rendered here: most are never downloaded, so the first download renders it.
     reservation, _new = actions.confirm(reservation_id, body["payment_id"])
-    return reservation_out(reservation)
+    return json_response(reservation_out(reservation))
 
 
 @blp.get("/reservations/<reservation_id>/receipt.pdf")
@@ -147,8 +147,8 @@ def receipt_pdf(reservation_id: str) -> Response:
 @blp.requires("reservations:availability")
 @blp.arguments(AvailabilityIn)
 @blp.response(200, AvailabilityOut)
-def availability(body: dict[str, Any]) -> dict[str, Any]:
+def availability(body: dict[str, Any]) -> Response:
     """Free rooms per room type over a stay, for many room types at once (search only)."""
     inventory = {item["room_type_id"]: item["rooms"] for item in body["room_types"]}
     free = actions.availability(body["checkin"], body["checkout"], inventory)
-    return {"room_types": [{"room_type_id": rt, "free": n} for rt, n in free.items()]}
+    return json_response({"room_types": [{"room_type_id": rt, "free": n} for rt, n in free.items()]})

@@ -9,52 +9,62 @@ from typing import Any
 
 from hotelbook_chassis import Problem
 from hotelbook_chassis.client import PeerUnavailable
-from hotelbook_chassis.schemas import is_uuid
 from hotelbook_payments import clients
 from hotelbook_payments.actions.payment import (
     Answer,
+    Record,
     enqueue,
     finish,
     mark,
+    payment_by_id,
     payment_out,
     problem_body,
     release_key,
-    utcnow,
+    save,
 )
 from hotelbook_payments.domain import DECLINED, FAILED, REFUNDED, SUCCEEDED
-from hotelbook_payments.models import Payment, db
+from hotelbook_payments.models import db
 
 
-def run(payment: Payment, card: dict[str, Any], bearer: str | None) -> Answer:
-    if payment.amount is None:
+def read_reservation(payment: Record, bearer: str | None) -> Answer | None:
+    """Take the amount from reservations; an answer when it cannot be paid (raises when unreachable)."""
+    response = clients.reservation(payment.reservation_id, bearer)
+    if response.status_code in (403, 404):
+        return 404, problem_body(404, "No such reservation.", "not-found")
+    if response.status_code != 200:
+        raise PeerUnavailable("reservations")
+    found = response.json()
+    if found.get("user_id") != payment.user_id:  # reservations checks too; never pay for another guest
+        return 404, problem_body(404, "No such reservation.", "not-found")
+    if found["status"] != "held":
+        return 409, problem_body(409, f"The reservation is {found['status']}, not held.", "not-payable",
+                                 status_now=found["status"])
+    payment.amount, payment.currency = found["total"]["amount"], found["total"]["currency"]
+    return None
+
+
+def run(payment: Record, card: dict[str, Any], bearer: str | None) -> Answer:
+    """Resume a claimed payment (a repeated key whose first attempt died)."""
+    if payment.amount is None:  # claimed before its amount was known (a row of an older version)
         try:
-            response = clients.reservation(payment.reservation_id, bearer)
+            verdict = read_reservation(payment, bearer)
         except PeerUnavailable:
             release_key(payment)
             raise
-        if response.status_code in (403, 404):
+        if verdict is not None:
             mark(payment, FAILED)
-            return finish(payment, 404, problem_body(404, "No such reservation.", "not-found"))
-        if response.status_code != 200:
-            release_key(payment)
-            raise PeerUnavailable("reservations")
-        found = response.json()
-        if found.get("user_id") != payment.user_id:  # reservations checks too; never pay for another guest
-            mark(payment, FAILED)
-            return finish(payment, 404, problem_body(404, "No such reservation.", "not-found"))
-        if found["status"] != "held":
-            mark(payment, FAILED)
-            return finish(payment, 409, problem_body(409, f"The reservation is {found['status']}, not held.",
-                                                     "not-payable", status_now=found["status"]))
-        payment.amount, payment.currency = found["total"]["amount"], found["total"]["currency"]
-        payment.updated_at = utcnow()
+            return finish(payment, *verdict)
+        save(payment, amount=payment.amount, currency=payment.currency)
         db.session.commit()
+    return charge_step(payment, card)
 
+
+def charge_step(payment: Record, card: dict[str, Any]) -> Answer:
     outcome = clients.charge(payment.amount, payment.currency, card, payment.id)
     return after_charge(payment, outcome)
 
 
-def after_charge(payment: Payment, outcome: clients.BankOutcome) -> Answer:
+def after_charge(payment: Record, outcome: clients.BankOutcome) -> Answer:
     if outcome.kind == "declined":
         mark(payment, DECLINED, bank_reference=outcome.charge.get("id"),
              decline_reason=outcome.charge.get("decline_reason") or "declined")
@@ -67,24 +77,25 @@ def after_charge(payment: Payment, outcome: clients.BankOutcome) -> Answer:
     if outcome.kind == "unknown":
         # The bank may have charged (answer lost after sending): never a failure. Stay pending
         # with no stored answer; a retry with the same key or reconcile asks the bank by key.
-        payment.updated_at = utcnow()
+        save(payment)
         db.session.commit()
         raise Problem(504, "The bank's answer did not arrive in time. The payment is pending while it is being "
                            "checked with the bank; it will never be charged twice. Look at the reservation in a "
                            "minute, or retry with the same Idempotency-Key.", type="payment-pending",
                       payment_id=payment.id, status_now="pending", headers={"Retry-After": "30"})
+    # Committed before confirming: from here on reconcile leaves it alone (it resumes pending ones only).
     mark(payment, SUCCEEDED, bank_reference=outcome.charge["id"])
     db.session.commit()
     return confirm_step(payment)
 
 
-def confirm_step(payment: Payment) -> Answer:
+def confirm_step(payment: Record) -> Answer:
     try:
         response = clients.confirm(payment.reservation_id, payment.id)
     except PeerUnavailable:
         response = None
     if response is not None and response.status_code == 200:
-        payment.confirmed = True
+        save(payment, confirmed=True)
         enqueue(payment, "receipt-mail")
         return finish(payment, 201, payment_out(payment))
     if response is not None and response.status_code in (404, 409):
@@ -96,7 +107,7 @@ def confirm_step(payment: Payment) -> Answer:
     return finish(payment, 201, payment_out(payment))
 
 
-def refund_charge(payment: Payment, amount: int | None = None) -> None:
+def refund_charge(payment: Record, amount: int | None = None) -> None:
     """Refund at the bank (all, or ``amount``; idempotent: a payment is refunded once) and record it."""
     if payment.status == REFUNDED:
         return
@@ -105,9 +116,9 @@ def refund_charge(payment: Payment, amount: int | None = None) -> None:
     db.session.commit()
 
 
-def refund(payment_id: str, amount: dict[str, Any] | None = None) -> Payment:
+def refund(payment_id: str, amount: dict[str, Any] | None = None) -> Record:
     """Refund what reservations asks (its cancellation policy's amount), or all; asked again, the first answer."""
-    payment = db.session.get(Payment, payment_id) if is_uuid(payment_id) else None
+    payment = payment_by_id(payment_id)
     if payment is None:
         raise Problem(404, "No such payment.", type="not-found")
     if payment.status not in (SUCCEEDED, REFUNDED):

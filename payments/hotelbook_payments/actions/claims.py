@@ -1,4 +1,4 @@
-"""Step 1, the claim: one payment row per (guest, Idempotency-Key), committed before anything else.
+"""Step 1, the claim: one payment row per (guest, Idempotency-Key), with the reservation's amount.
 
 The unique constraint lets one request in; duplicates replay its stored answer, get 409 while
 it runs, or 422 for another body; a first attempt that died is finished by the next request.
@@ -9,18 +9,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from hotelbook_chassis import Problem
-from hotelbook_payments.actions.charge import run
-from hotelbook_payments.actions.payment import Answer, utcnow
-from hotelbook_payments.domain import PENDING, brand
-from hotelbook_payments.models import Payment, db
+from hotelbook_chassis.client import PeerUnavailable
+from hotelbook_payments.actions.charge import charge_step, read_reservation, run
+from hotelbook_payments.actions.metrics import count_status
+from hotelbook_payments.actions.payment import PAYMENTS, Answer, Record, load_payment, utcnow
+from hotelbook_payments.domain import FAILED, PENDING, brand
+from hotelbook_payments.models import db
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -30,18 +33,38 @@ def request_hash(body: dict[str, Any]) -> str:
 
 
 def pay(user_id: str, key: str, body: dict[str, Any], bearer: str | None) -> Answer:
+    """Read the reservation, then claim the key with the amount in one row (one commit).
+
+    Reading first costs a duplicate request one read and saves every payment a commit.
+    The insert still decides: a duplicate's own verdict is never stored, the first
+    request's answer is replayed.
+    """
     card = body["card"]
     digest = request_hash(body)
-    payment = Payment(user_id=user_id, idempotency_key=key, request_hash=digest,
-                      reservation_id=body["reservation_id"], status=PENDING, brand=brand(card["number"]),
-                      last4=card["number"][-4:], created_at=utcnow(), updated_at=utcnow())
-    db.session.add(payment)
+    now = utcnow()
+    payment = Record(id=str(uuid.uuid4()), user_id=user_id, idempotency_key=key, request_hash=digest,
+                     reservation_id=body["reservation_id"], amount=None, currency=None, status=PENDING,
+                     bank_reference=None, decline_reason=None, brand=brand(card["number"]),
+                     last4=card["number"][-4:], confirmed=False, refunded_amount=None, response_status=None,
+                     response_body=None, created_at=now, updated_at=now)
     try:
+        verdict = read_reservation(payment, bearer)
+    except PeerUnavailable:
+        if load_payment(PAYMENTS.c.user_id == user_id, PAYMENTS.c.idempotency_key == key) is not None:
+            return replay(user_id, key, digest, card, bearer)  # a repeated key: its answer, whatever happens now
+        raise
+    if verdict is not None:
+        payment.status, (payment.response_status, payment.response_body) = FAILED, verdict
+    try:
+        db.session.execute(insert(PAYMENTS).values(**vars(payment)))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return replay(user_id, key, digest, card, bearer)
-    return run(payment, card, bearer)
+    if verdict is not None:
+        count_status(FAILED)
+        return verdict
+    return charge_step(payment, card)
 
 
 def replay(user_id: str, key: str, digest: str, card: dict[str, Any], bearer: str | None) -> Answer:
@@ -51,7 +74,7 @@ def replay(user_id: str, key: str, digest: str, card: dict[str, Any], bearer: st
     ``Retry-After`` (draft "The Idempotency-Key HTTP Header Field"): waiting here
     would hold a worker thread per duplicate.
     """
-    payment = db.session.scalar(select(Payment).where(Payment.user_id == user_id, Payment.idempotency_key == key))
+    payment = load_payment(PAYMENTS.c.user_id == user_id, PAYMENTS.c.idempotency_key == key)
     if payment is None:  # the first attempt gave its key back (nothing was charged): try again
         raise Problem(409, "A request with this Idempotency-Key was just abandoned; retry.", type="retry",
                       headers={"Retry-After": "1"})

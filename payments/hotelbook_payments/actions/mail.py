@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app
 
 from hotelbook_payments import clients
-from hotelbook_payments.models import Payment
 
 
-def send_receipt(payment: Payment) -> None:
+def send_receipt(payment: Any) -> None:
     import smtplib
 
     from hotelbook_chassis.mail import SmtpSettings, build_message, send_mail

@@ -11,9 +11,9 @@ from hotelbook_payments import clients
 from hotelbook_payments.actions import claims
 from hotelbook_payments.actions.charge import after_charge
 from hotelbook_payments.actions.outbox import drain
-from hotelbook_payments.actions.payment import finish, mark, problem_body, utcnow
+from hotelbook_payments.actions.payment import PAYMENTS, Record, finish, mark, problem_body, utcnow
 from hotelbook_payments.domain import FAILED, PENDING
-from hotelbook_payments.models import Payment, db
+from hotelbook_payments.models import db
 
 
 def reconcile(older_than: float | None = None, every_job: bool = True) -> dict[str, int]:
@@ -26,14 +26,15 @@ def reconcile(older_than: float | None = None, every_job: bool = True) -> dict[s
     """
     resumed = 0
     stale = utcnow() - (claims.stale_after() if older_than is None else timedelta(seconds=older_than))
-    for payment in db.session.scalars(select(Payment).where(Payment.status == PENDING,
-                                                            Payment.updated_at < stale)).all():
+    pending = db.session.execute(select(PAYMENTS).where(PAYMENTS.c.status == PENDING,
+                                                        PAYMENTS.c.updated_at < stale)).all()
+    for row in pending:
         resumed += 1
-        resume_pending(payment)
+        resume_pending(Record(**row._mapping))
     return {"resumed": resumed, "jobs": drain(everything=every_job)}
 
 
-def resume_pending(payment: Payment) -> None:
+def resume_pending(payment: Record) -> None:
     """A payment whose charge outcome is unknown: ask the bank by its key."""
     if payment.amount is None:  # never reached the bank
         mark(payment, FAILED)

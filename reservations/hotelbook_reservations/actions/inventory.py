@@ -17,6 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hotelbook_chassis.stays import each_night, nights
 from hotelbook_reservations.models import NightCount, db
 
+NIGHTS = NightCount.__table__
+
 
 def _insert(table):
     return (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert(table)
@@ -26,23 +28,23 @@ def claim_nights(room_type_id: str, checkin: date, checkout: date, capacity: int
     """Take one room on every night of the stay, or nothing; call inside the hold's transaction."""
     rows = [{"room_type_id": room_type_id, "night": night, "booked": 0, "capacity": capacity}
             for night in each_night(checkin, checkout)]
-    db.session.execute(_insert(NightCount.__table__).on_conflict_do_nothing(), rows)
-    in_stay = (NightCount.room_type_id == room_type_id, NightCount.night >= checkin, NightCount.night < checkout)
+    db.session.execute(_insert(NIGHTS).on_conflict_do_nothing(), rows)
+    in_stay = (NIGHTS.c.room_type_id == room_type_id, NIGHTS.c.night >= checkin, NIGHTS.c.night < checkout)
     # search owns the inventory: follow it when the number of rooms changed.
-    db.session.execute(update(NightCount).where(*in_stay, NightCount.capacity != capacity).values(capacity=capacity))
+    db.session.execute(update(NIGHTS).where(*in_stay, NIGHTS.c.capacity != capacity).values(capacity=capacity))
     taken = db.session.execute(
-        update(NightCount).where(*in_stay, NightCount.booked < NightCount.capacity)
-        .values(booked=NightCount.booked + 1)
+        update(NIGHTS).where(*in_stay, NIGHTS.c.booked < NIGHTS.c.capacity)
+        .values(booked=NIGHTS.c.booked + 1)
     ).rowcount
     return taken == nights(checkin, checkout)
 
 
 def release_nights(room_type_id: str, checkin: date, checkout: date) -> None:
     db.session.execute(
-        update(NightCount)
-        .where(NightCount.room_type_id == room_type_id, NightCount.night >= checkin, NightCount.night < checkout,
-               NightCount.booked > 0)
-        .values(booked=NightCount.booked - 1)
+        update(NIGHTS)
+        .where(NIGHTS.c.room_type_id == room_type_id, NIGHTS.c.night >= checkin, NIGHTS.c.night < checkout,
+               NIGHTS.c.booked > 0)
+        .values(booked=NIGHTS.c.booked - 1)
     )
 
 
@@ -51,8 +53,8 @@ def most_booked(room_type_ids: list[str], checkin: date, checkout: date) -> dict
     if not room_type_ids:
         return {}
     rows = db.session.execute(
-        select(NightCount.room_type_id, func.max(NightCount.booked))
-        .where(NightCount.room_type_id.in_(room_type_ids), NightCount.night >= checkin, NightCount.night < checkout)
-        .group_by(NightCount.room_type_id)
+        select(NIGHTS.c.room_type_id, func.max(NIGHTS.c.booked))
+        .where(NIGHTS.c.room_type_id.in_(room_type_ids), NIGHTS.c.night >= checkin, NIGHTS.c.night < checkout)
+        .group_by(NIGHTS.c.room_type_id)
     )
     return {room_type_id: booked for room_type_id, booked in rows}
