@@ -105,6 +105,28 @@ class BrowserGuest:
         expect(page.get_by_text(f"Hello, {self.name}")).to_be_visible()
         self.shot("logged-in")
 
+    def on_auth_login_page(self, shot: str = "auth-login") -> None:
+        """auth's login page, in the site's look (the shared theme's stylesheet applied), for Hotelbook."""
+        page = self.page
+        page.wait_for_url(re.compile(r"/oauth/authorize"))
+        expect(page.get_by_role("heading", name="Log in", level=1)).to_be_visible()
+        expect(page.get_by_text("to continue to Hotelbook")).to_be_visible()
+        expect(page.locator(".site-header .brand")).to_contain_text("Hotelbook")
+        assert page.locator("link[rel=stylesheet]").get_attribute("href") == "/oauth/theme/site.css"
+        # The stylesheet really applied: the site's brand colour on the button and the card's frame.
+        brand = page.evaluate("() => getComputedStyle(document.querySelector('button.button')).backgroundColor")
+        assert brand == "rgb(11, 92, 173)", brand
+        self.shot(shot)
+
+    def log_in_here(self) -> None:
+        """Fill auth's login form that is on the screen and send it."""
+        page = self.page
+        page.get_by_label("E-mail address").fill(self.email)
+        page.get_by_label("Password", exact=True).fill(self.password)
+        page.get_by_role("button", name="Log in", exact=True).click()
+        page.wait_for_url(lambda url: "/oauth/" not in url and "/auth/callback" not in url)
+        expect(page.get_by_text(f"Hello, {self.name}")).to_be_visible()
+
     def sign_up_and_log_in(self) -> None:
         self.sign_up()
         self.log_in()

@@ -33,7 +33,11 @@ def test_sign_up_verify_log_in_book_pay_receipt_cancel(stack, page):
     pdf = download_info.value.path().read_bytes()
     assert pdf.startswith(b"%PDF")
     text = " ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages)
-    assert hotel["name"] in re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+", " ", text)
+    assert hotel["name"] in text
+    # A Swiss hotel: 3.8 % VAT in the 240.00 EUR paid, 24000 * 3.8 / 103.8 = 878.6 -> 8.79 EUR.
+    assert re.search(r"Receipt number HB-[0-9A-F]{8}-[0-9A-F]{8}", text), text
+    assert "Includes VAT 3.8 %: 8.79 EUR" in text, text
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My reservations").click()
     row = page.get_by_role("row").filter(has_text=hotel["name"])
@@ -161,3 +165,82 @@ def test_phone_layout_shows_results_first_and_every_page_is_accessible(stack, br
         guest.shot("auth-login")
     finally:
         context.close()
+
+
+# --- from Hotelbook's login page to sign-up, password reset or back, and on to the hotel -------------
+
+
+def _hotel_page_then_log_in(stack, page, guest, name):
+    hotel = stack.create_hotel(city="Zürich", rooms=1, nightly_price=11000, name=name)
+    checkin, checkout = dates(110)
+    here = f"/hotels/{hotel['id']}?checkin={checkin}&checkout={checkout}&guests=2"
+    page.goto(here)
+    expect(page.get_by_role("heading", name=hotel["name"], level=1)).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in").click()
+    guest.on_auth_login_page()
+    return hotel, here
+
+
+def _back_on(page, hotel, here):
+    expect(page.get_by_role("heading", name=hotel["name"], level=1)).to_be_visible()
+    assert page.url.endswith(here), page.url
+
+
+def test_a_new_guest_goes_from_the_login_page_to_sign_up_and_back_to_the_hotel(stack, page):
+    guest = BrowserGuest(page, stack, "login-signup")
+    hotel, here = _hotel_page_then_log_in(stack, page, guest, "Hotel Anmeldung E2E")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Full name").fill(guest.name)
+    page.get_by_label("E-mail address").fill(guest.email)
+    page.get_by_label("Password", exact=True).fill(guest.password)
+    page.get_by_label("Repeat password").fill(guest.password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Welcome to Hotelbook")).to_be_visible()
+    page.get_by_role("main").get_by_role("link", name="Log in").click()
+    guest.on_auth_login_page("auth-login-after-signup")
+    guest.log_in_here()
+    _back_on(page, hotel, here)
+    guest.shot("back-at-the-hotel")
+
+
+def test_a_guest_who_forgot_the_password_resets_it_from_the_login_page_and_gets_back_to_the_hotel(stack, page):
+    guest = BrowserGuest(page, stack, "login-reset")
+    guest.sign_up()
+    hotel, here = _hotel_page_then_log_in(stack, page, guest, "Hotel Vergesslich E2E")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("E-mail address").fill(guest.email)
+    page.get_by_role("button", name="Send me a link").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    page.goto(guest.mailed_link("/reset-password"))  # the link in the e-mail, as the guest opens it
+    guest.password = "another fresh passphrase 2027"
+    page.get_by_label("New password", exact=True).fill(guest.password)
+    page.get_by_label("Repeat new password").fill(guest.password)
+    page.get_by_role("button", name="Save new password").click()
+    expect(page.get_by_role("heading", name="Password changed")).to_be_visible()
+    page.get_by_role("main").get_by_role("link", name="Log in").click()
+    guest.on_auth_login_page("auth-login-after-reset")
+    guest.log_in_here()
+    _back_on(page, hotel, here)
+
+
+def test_back_to_hotelbook_from_the_login_page_returns_to_the_hotel(stack, page):
+    guest = BrowserGuest(page, stack, "login-back")
+    hotel, here = _hotel_page_then_log_in(stack, page, guest, "Hotel Zurueck E2E")
+    page.get_by_role("button", name="Back to Hotelbook without logging in").click()
+    _back_on(page, hotel, here)
+    expect(page.get_by_role("status").filter(has_text="You did not log in")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in")).to_be_visible()
+    guest.shot("back-without-logging-in")
+
+
+def test_the_login_page_explains_a_wrong_password_in_the_site_look(stack, page):
+    guest = BrowserGuest(page, stack, "login-wrong")
+    guest.sign_up()
+    page.goto("/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in").click()
+    guest.on_auth_login_page()
+    page.get_by_label("E-mail address").fill(guest.email)
+    page.get_by_label("Password", exact=True).fill("not the password at all")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("e-mail address or password is incorrect")
+    guest.on_auth_login_page("auth-login-error")
