@@ -69,6 +69,35 @@ def create_client(name: str, display_name: str | None, signup_uri: str | None, p
     click.echo(json.dumps(output))
 
 
+@clients_cli.command("describe")
+@click.option("--client-id", required=True, help="The registered client.")
+@click.option("--display-name", help='The name guests know, shown on the login page, e.g. "Hotelbook".')
+@click.option("--signup-uri", help="The client's sign-up page, linked from the login page.")
+@click.option("--password-reset-uri", help="The client's forgotten-password page, linked from the login page.")
+def describe_client(client_id: str, display_name: str | None, signup_uri: str | None,
+                    password_reset_uri: str | None) -> None:
+    """Set what the login page shows of a client (its secret and grants stay as they are)."""
+    client = db.session.get(Client, client_id)
+    if client is None:
+        raise click.UsageError(f"no client {client_id!r}")
+    try:
+        domain.check_page_uris([u for u in (signup_uri, password_reset_uri) if u], client.redirect_uris)
+    except domain.PolicyError as error:
+        raise click.UsageError(str(error)) from error
+    if display_name is not None and not (0 < len(display_name.strip()) <= 200 and display_name.isprintable()):
+        raise click.UsageError("--display-name must be 1 to 200 printable characters")
+    if display_name is not None:
+        client.display_name = display_name.strip()
+    if signup_uri is not None:
+        client.signup_uri = signup_uri
+    if password_reset_uri is not None:
+        client.password_reset_uri = password_reset_uri
+    client.updated_at = int(time.time())
+    db.session.commit()
+    click.echo(json.dumps({"client_id": client_id, "display_name": client.display_name,
+                           "signup_uri": client.signup_uri, "password_reset_uri": client.password_reset_uri}))
+
+
 @clients_cli.command("list")
 def list_clients() -> None:
     """Registered clients and what they may do (never secrets)."""

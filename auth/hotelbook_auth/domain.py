@@ -97,6 +97,11 @@ def check_registration(*, grants: Iterable[str], scopes: Iterable[str], redirect
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment or "#" in uri:
             raise PolicyError(f"redirect URI must be an absolute http(s) URL without fragment: {uri}")
+    check_page_uris(page_uris, redirect_uris)
+
+
+def check_page_uris(page_uris: Iterable[str], redirect_uris: Iterable[str]) -> None:
+    """The client's pages the login page links to must be on the origin of one of its redirect URIs."""
     origins = {_origin(uri) for uri in redirect_uris}
     for uri in page_uris:
         parts = urlsplit(uri)

@@ -97,3 +97,18 @@ def test_purge_drops_only_long_expired_rows(client, cli, clean_db, ui_client, lo
         db.session.commit()
     assert json.loads(cli("tokens", "purge").output) == {
         "authorization_codes": 2, "refresh_tokens": 1, "revoked_access_tokens": 0, "login_throttles": 0}
+
+
+def test_describe_sets_what_the_login_page_shows_and_keeps_the_secret(cli, register, client, clean_db, active_kid):
+    creds = register("ui", "guest users:create", "authorization_code client_credentials",
+                     redirect_uris=["https://hotels.example/auth/callback"])
+    done = cli("clients", "describe", "--client-id", "ui", "--display-name", "Hotelbook",
+               "--signup-uri", "https://hotels.example/signup")
+    assert json.loads(done.output)["display_name"] == "Hotelbook"
+    client_token(client, creds)  # the secret still works
+    listed = json.loads(cli("clients", "list").output)
+    assert listed["display_name"] == "Hotelbook" and listed["signup_uri"] == "https://hotels.example/signup"
+    assert listed["password_reset_uri"] is None
+    refused = cli("clients", "describe", "--client-id", "ui", "--signup-uri", "https://evil.example/x", ok=False)
+    assert refused.exit_code != 0 and "page URI" in refused.output
+    assert cli("clients", "describe", "--client-id", "nobody", ok=False).exit_code != 0

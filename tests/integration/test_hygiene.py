@@ -39,3 +39,26 @@ def test_a_bootstrap_registers_only_the_services_own_clients(tmp_path, monkeypat
     steps.register_admin_client(layout)
     assert registered[-1] == ("catalogue-admin", "search:write payments:read")
     assert stat.S_IMODE(layout.client_file("catalogue-admin").stat().st_mode) == 0o600
+
+
+def test_a_second_bootstrap_keeps_the_secrets_and_sets_what_the_login_page_shows(tmp_path, monkeypatch):
+    registered, described = [], []
+
+    def register(layout, name, grants, scopes, **kwargs):
+        registered.append((name, kwargs))
+        return {"client_id": name, "client_secret": "s"}
+
+    monkeypatch.setattr(steps, "register_client", register)
+    monkeypatch.setattr(steps, "describe_client", lambda layout, client_id, **pages: described.append(
+        (client_id, pages)))
+    layout = Layout(var_dir=tmp_path)
+    steps.register_service_clients(layout)
+    ui = dict(registered)["booking-ui"]
+    assert ui["display_name"] == "Hotelbook" and ui["signup_uri"].endswith("/signup")
+    assert ui["password_reset_uri"].endswith("/forgot-password")
+    assert all("display_name" not in kwargs for name, kwargs in registered if name != "booking-ui")
+    count = len(registered)
+    steps.register_service_clients(layout)  # make up again: no new secrets, the pages set
+    assert len(registered) == count
+    assert described == [("booking-ui", {key: ui[key] for key in ("display_name", "signup_uri",
+                                                                  "password_reset_uri")})]

@@ -89,11 +89,16 @@ def register_client(layout: Layout, name: str, grants: str, scopes: str, *, redi
     return json.loads(output.strip().splitlines()[-1])
 
 
+def describe_client(layout: Layout, client_id: str, *, display_name: str, signup_uri: str,
+                    password_reset_uri: str) -> None:
+    """What auth's login page shows of a registered client (idempotent; the secret is kept)."""
+    run(layout, BY_NAME["auth"], "hotelbook_auth", "clients", "describe", "--client-id", client_id,
+        "--display-name", display_name, "--signup-uri", signup_uri, "--password-reset-uri", password_reset_uri)
+
+
 def register_kept_client(layout: Layout, name: str, grants: str, scopes: str) -> None:
     """Register a client once, its credentials kept in ``var/clients/<name>.json`` (0600)."""
     path = layout.client_file(name)
-    if path.exists():
-        return
     pages: dict[str, str] = {}
     redirect: tuple[str, ...] = ()
     if "authorization_code" in grants:
@@ -101,6 +106,13 @@ def register_kept_client(layout: Layout, name: str, grants: str, scopes: str) ->
         redirect = (f"{layout.gateway_url}/auth/callback",)
         pages = {"display_name": SITE_NAME, "signup_uri": f"{layout.gateway_url}/signup",
                  "password_reset_uri": f"{layout.gateway_url}/forgot-password"}
+    if path.exists():
+        if pages:  # registered before the login page showed them: set them, keep the secret
+            try:
+                describe_client(layout, json.loads(path.read_text())["client_id"], **pages)
+            except StepFailed as error:  # not fatal: the log-in works, with the client's plain name
+                print(f"warning: {error}", file=sys.stderr)
+        return
     credentials = register_client(layout, name, grants, scopes, redirect_uris=redirect, client_id=name, **pages)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
