@@ -377,6 +377,11 @@ class Compiler:
         elif name == "pm":
             op.update(words=arg.split())
             del op["arg"]
+        if op["op"] == "pm":
+            op["pm_re"] = phrase_regexes(op["words"])
+            need = phrase_need(op["words"])
+            if need is not None:
+                op["need"] = need
         elif name == "rx":
             need = required_chars(arg)
             if need is not None:
@@ -420,6 +425,74 @@ def byte_ranges(text: str) -> list[list[int]]:
         low, _, high = part.partition("-")
         ranges.append([int(low), int(high or low)])
     return ranges
+
+
+# --- @pm as regexes: the phrases as a prefix tree, matched by PCRE's JIT ---------------
+
+PHRASE_REGEX_MAX = 16000  # characters per regex (PCRE's compiled size stays small)
+
+
+def _escape_byte(b: int) -> str:
+    ch = chr(b)
+    return ch if ch.isascii() and ch.isalnum() else f"\\x{b:02x}"
+
+
+def _trie_regex(trie: dict[int, Any]) -> str:
+    """A prefix tree as a regex: {a: {b: {}, c: {None: {}}}} -> a(?:b|c)."""
+    branches = []
+    end = False
+    for key in sorted(k for k in trie if k is not None):
+        branches.append(_escape_byte(key) + _trie_regex(trie[key]))
+    if None in trie:
+        end = True
+    if not branches:
+        return ""
+    if end:
+        # a phrase ends here: the shorter one is enough for a match (no need to go on)
+        return ""
+    if len(branches) == 1:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")"
+
+
+def phrase_regexes(words: list[str]) -> list[str]:
+    """The phrases of @pm/@pmFromFile (case-insensitive, matched anywhere) as a few
+    prefix-tree regexes, for ngx.re with the options "joi"."""
+    # ASCII case folding, as PCRE's "i" and Lua's string.lower do
+    phrases = sorted({w.encode("utf-8").lower() for w in words if w})
+    chunks: list[list[bytes]] = [[]]
+    size = 0
+    for phrase in phrases:
+        if size > PHRASE_REGEX_MAX and chunks[-1]:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(phrase)
+        size += len(phrase) + 1
+    out = []
+    for chunk in chunks:
+        trie: dict[Any, Any] = {}
+        for phrase in chunk:
+            node = trie
+            for b in phrase:
+                node = node.setdefault(b, {})
+            node[None] = {}
+        if chunk:
+            out.append(_trie_regex(trie))
+    return out
+
+
+def phrase_need(words: list[str]) -> list[int] | None:
+    """Bytes of which every match of a phrase list holds one: the rarest byte of each phrase."""
+    need: set[int] = set()
+    for word in words:
+        data = word.encode("utf-8").lower()
+        if not data:
+            return None
+        best = min(data, key=lambda b: _cost(frozenset([b])))
+        need |= _fold({best}, True)
+    if len(need) > 60:
+        return None
+    return sorted(need)
 
 
 # --- required characters: a cheap test that skips a regex that cannot match -----------

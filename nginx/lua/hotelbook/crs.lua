@@ -101,6 +101,46 @@ do
 end
 _M.mask_of = mask_of
 
+-- What a transformation can turn a value of mask (lo, hi) into, as a mask: a
+-- superset of the classes of any output. Used to find, once per distinct mask,
+-- the rules that could possibly match a value of that mask (see candidates()).
+local ALL_LO, ALL_HI = -1, -1
+local function m_of(chars)
+    local list = {}
+    for i = 1, #chars do list[#list + 1] = byte(chars, i) end
+    return bytes_mask(list)
+end
+local SPACE_LO, SPACE_HI = m_of(" ")
+local SLASH_LO, SLASH_HI = m_of("/")
+local DIGIT_LO, DIGIT_HI = m_of("0")
+local HEX_LO, HEX_HI = m_of("0abcdef")
+local PCT_LO, PCT_HI = m_of("%")
+local UTF_LO, UTF_HI = m_of("%u0abcdef")
+local TRANSFORM_OUT = {}
+do
+    local function all() return ALL_LO, ALL_HI end
+    local function same(lo, hi) return lo, hi end
+    local function plus_space(lo, hi) return bor(lo, SPACE_LO), bor(hi, SPACE_HI) end
+    local function url(lo, hi)
+        if band(lo, PCT_LO) ~= 0 or band(hi, PCT_HI) ~= 0 then return ALL_LO, ALL_HI end
+        return plus_space(lo, hi)
+    end
+    TRANSFORM_OUT = {
+        urlDecode = url, urlDecodeUni = url, htmlEntityDecode = all, jsDecode = all, cssDecode = all,
+        escapeSeqDecode = all, removeNulls = same, replaceNulls = plus_space, replaceComments = plus_space,
+        removeCommentsChar = same, normalizePath = same,
+        normalizePathWin = function(lo, hi) return bor(lo, SLASH_LO), bor(hi, SLASH_HI) end,
+        compressWhitespace = plus_space, removeWhitespace = same, trim = same, trimLeft = same, trimRight = same,
+        utf8toUnicode = function(lo, hi) return bor(lo, UTF_LO), bor(hi, UTF_HI) end,
+        lowercase = function(lo, hi) return lo, band(hi, NOT_UPPER) end,
+        cmdLine = function(lo, hi) return bor(lo, SPACE_LO), band(bor(hi, SPACE_HI), NOT_UPPER) end,
+        length = function() return DIGIT_LO, DIGIT_HI end,
+        hexEncode = function() return HEX_LO, HEX_HI end,
+        urlEncode = function(lo, hi) return bor(lo, HEX_LO, PCT_LO), bor(hi, HEX_HI, PCT_HI) end,
+    }
+    setmetatable(TRANSFORM_OUT, { __index = function() return all end })
+end
+
 local state = { rules = {}, threshold = 5, loaded = false, ids = {} }
 
 -- Values (route exceptions, collection, name, value) that matched no first link,
@@ -108,6 +148,14 @@ local state = { rules = {}, threshold = 5, loaded = false, ids = {} }
 -- table lookup is far cheaper than ~100 rules. Emptied when full.
 local MEMO_MAX_ENTRIES, MEMO_MAX_LENGTH = 20000, 2048
 local memo, memo_size = {}, 0
+-- Per worker: the first links each field of each route can meet, and those of them
+-- a value of a given byte-class mask could match (field_plan(), candidates()).
+local PLAN_MAX = 20000
+local plan_cache, plan_size = {}, 0
+-- Header blocks up to this size are remembered whole when they matched nothing.
+local MEMO_MAX_BLOCK = 8192
+local HEADER_COLS = { REQUEST_HEADERS = true, REQUEST_HEADERS_NAMES = true, REQUEST_COOKIES = true,
+                      REQUEST_COOKIES_NAMES = true }
 
 -- libinjection --------------------------------------------------------------------
 
@@ -142,9 +190,18 @@ function OPS.rx(rule, v, ctx)
     end
     return re_find(v, rule.arg, "jos") ~= nil
 end
--- @pm: case-insensitive phrases, looked up by their first two bytes at each position
--- of the value (one table lookup per byte instead of one big alternation).
+-- @pm: case-insensitive phrases anywhere in the value, as prefix-tree regexes (the
+-- compiler writes them; PCRE's JIT walks the tree at each position).
 function OPS.pm(rule, v)
+    local res = rule.pm_re
+    for i = 1, #res do
+        if re_find(v, res[i], "joi") then return true end
+    end
+    return false
+end
+-- The same without the regexes (a rule file of an older compiler): the phrases
+-- looked up by their first two bytes at each position of the value.
+function OPS.pm_lua(rule, v)
     local lv = lower(v)
     local singles, by2 = rule.pm_singles, rule.pm_by2
     local n = #lv
@@ -218,7 +275,14 @@ local function prepare(link, where)
             end
         end
         link.pm_singles, link.pm_by2 = singles, by2
-        link.fn = OPS.pm
+        link.fn = OPS.pm_lua
+        if link.pm_re then
+            for _, re in ipairs(link.pm_re) do
+                local _, _, err = re_find("", re, "joi")
+                if err then error(where .. ": bad phrase regex: " .. err) end
+            end
+            link.fn = OPS.pm
+        end
     elseif link.op == "rx" then
         local _, _, err = re_find("", link.arg, "jos")
         if err then error(where .. ": bad regex: " .. err) end
@@ -289,6 +353,7 @@ function _M.init(path, removed)
     state.rules = rules
     state.by_col, state.cols, state.per_request = build_index(rules)
     memo, memo_size = {}, 0
+    plan_cache, plan_size = {}, 0
     state.threshold = data.inbound_anomaly_score_threshold or 5
     state.paranoia_level = data.paranoia_level
     state.unsupported = data.unsupported or {}
@@ -638,6 +703,68 @@ local function record(found, rule, col_name, name, raw, ctx)
     end
 end
 
+-- The first links of a collection that could match a value of mask (lo, hi): a
+-- link is left out only when no value of that mask can match it, whatever the
+-- value (the needed bytes of its regex absent from every possible output of its
+-- transformations; a single word of letters and digits for libinjection; no byte
+-- outside the allowed ranges). Computed once per (collection, mask) and worker.
+
+local function may_match(link, lo, hi)
+    for _, name in ipairs(link.t) do
+        local idle = IDENTITY_UNLESS[name]
+        if not (idle and band(lo, idle[1]) == 0 and band(hi, idle[2]) == 0) then
+            lo, hi = TRANSFORM_OUT[name](lo, hi)
+        end
+    end
+    local need_lo = link.need_lo
+    if need_lo and band(lo, need_lo) == 0 and band(hi, link.need_hi) == 0 then return false end
+    if link.alnum_skip and band(hi, NOT_UPPER) == 0 and band(lo, ALNUM_LO) == lo then return false end
+    if link.op == "validateByteRange" and not link.neg
+            and band(lo, link.outside_lo) == 0 and band(hi, link.outside_hi) == 0 then
+        return false
+    end
+    return true
+end
+_M.may_match = may_match
+
+-- The first links that look at the field `name` of a collection on this route
+-- (key selectors, exclusions and the route's exceptions applied): once per worker.
+local function field_plan(ctx, entries, col_name, name)
+    local list = {}
+    local off = ctx.rules_off
+    for j = 1, #entries do
+        local e = entries[j]
+        local rule = e.rule
+        if not off[rule.sid] and selects(e.t, name) and not excluded(rule, col_name, name, ctx, rule.sid) then
+            list[#list + 1] = rule
+        end
+    end
+    plan_size = plan_size + 1
+    if plan_size > PLAN_MAX then plan_cache, plan_size = {}, 0 end
+    return { rules = list, masks = {} }
+end
+
+-- Those of a field's first links that could match a value of mask (lo, hi).
+local function candidates(plan, lo, hi)
+    local masks = plan.masks
+    local by_lo = masks[lo]
+    if not by_lo then
+        by_lo = {}
+        masks[lo] = by_lo
+    end
+    local list = by_lo[hi]
+    if list then return list end
+    list = {}
+    local rules = plan.rules
+    for j = 1, #rules do
+        if may_match(rules[j], lo, hi) then list[#list + 1] = rules[j] end
+    end
+    plan_size = plan_size + 1
+    if plan_size > PLAN_MAX then plan_cache, plan_size = {}, 0
+    else by_lo[hi] = list end
+    return list
+end
+
 -- Evaluates every rule for the request described by ctx (see waf.lua): returns the
 -- anomaly score and the list of matched rule ids (or nil).
 function _M.evaluate(ctx)
@@ -652,32 +779,88 @@ function _M.evaluate(ctx)
     -- the exceptions of the route are part of the memo's key
     local route_key = ctx.route_key or ""
     local found = {}
-    -- 1. every value of every collection against the first links that look at it
+    -- 1. every value of every collection against the first links that could match it
+    local memo_route = memo[route_key]
+    if not memo_route then
+        memo_route = {}
+        memo[route_key] = memo_route
+    end
+    -- The header block (names, values, cookies) was found clean before on this route:
+    -- its collections are not walked again (chains and counts still read them).
+    local block = ctx.header_block
+    local blocks = memo_route[0]
+    if not blocks then
+        blocks = {}
+        memo_route[0] = blocks
+    end
+    local skip_headers = block and blocks[block]
+    local header_hit = false
+    local plans = plan_cache[route_key]
+    if not plans then
+        plans = {}
+        plan_cache[route_key] = plans
+    end
     for _, col_name in ipairs(state.cols) do
-        local entries = state.by_col[col_name]
-        local col = get(ctx, col_name)
-        local names, values = col.names, col.values
-        for i = 1, #values do
-            local name, raw = names[i], values[i]
-            local key = #raw <= MEMO_MAX_LENGTH and (route_key .. col_name .. "\0" .. name .. "\0" .. raw)
-            if not (key and memo[key]) then
-                local any = false
-                for j = 1, #entries do
-                    local e = entries[j]
-                    local rule = e.rule
-                    if not off[rule.sid] and selects(e.t, name) and not excluded(rule, col_name, name, ctx, rule.sid)
-                            and test_value(ctx, rule, raw) then
-                        record(found, rule, col_name, name, raw, ctx)
-                        any = true
+        if not (skip_headers and HEADER_COLS[col_name]) then
+            local entries = state.by_col[col_name]
+            local col = get(ctx, col_name)
+            local names, values = col.names, col.values
+            local memo_names = memo_route[col_name]
+            if not memo_names then
+                memo_names = {}
+                memo_route[col_name] = memo_names
+            end
+            local col_plans = plans[col_name]
+            if not col_plans then
+                col_plans = {}
+                plans[col_name] = col_plans
+            end
+            for i = 1, #values do
+                local name, raw = names[i], values[i]
+                -- memo[route_key][col_name][name][raw]: lookups of strings that exist already
+                local known = memo_names[name]
+                if not (known and known[raw]) then
+                    local any = false
+                    local plan = col_plans[name]
+                    if not plan then
+                        plan = field_plan(ctx, entries, col_name, name)
+                        col_plans[name] = plan
                     end
-                end
-                if key and not any then
-                    memo_size = memo_size + 1
-                    if memo_size > MEMO_MAX_ENTRIES then memo, memo_size = {}, 1 end
-                    memo[key] = true
+                    local lo, hi = mask_of(ctx, raw)
+                    local cand = candidates(plan, lo, hi)
+                    for j = 1, #cand do
+                        local rule = cand[j]
+                        if test_value(ctx, rule, raw) then
+                            record(found, rule, col_name, name, raw, ctx)
+                            any = true
+                        end
+                    end
+                    if any then
+                        if HEADER_COLS[col_name] then header_hit = true end
+                    elseif #raw <= MEMO_MAX_LENGTH then
+                        memo_size = memo_size + 1
+                        if memo_size > MEMO_MAX_ENTRIES then
+                            memo, memo_size = {}, 1
+                            memo_route = {}
+                            memo[route_key] = memo_route
+                            memo_names = {}
+                            memo_route[col_name] = memo_names
+                        end
+                        known = memo_names[name]
+                        if not known then
+                            known = {}
+                            memo_names[name] = known
+                        end
+                        known[raw] = true
+                    end
                 end
             end
         end
+    end
+    if block and not skip_headers and not header_hit and #block <= MEMO_MAX_BLOCK then
+        memo_size = memo_size + 1
+        memo_route[0] = memo_route[0] or {}
+        memo_route[0][block] = true
     end
     -- 2. first links on counts (&ARGS) and compile-time decisions
     for _, rule in ipairs(state.per_request) do

@@ -86,6 +86,7 @@ end
 -- Windows/Unix command-line evasions: \ " ' ^ removed, , and ; become spaces,
 -- spaces before / and ( removed, whitespace compressed, lower-cased.
 function _M.cmdLine(s)
+    if not find(s, "[\\\"'^,;%s]") then return lower(s) end
     s = gsub(s, "[\\\"'^]", "")
     s = gsub(s, "[,;]", " ")
     s = gsub(s, "%s+", " ")

@@ -391,7 +391,7 @@ local function crs_context(scan, method, path, query, headers)
         body = scan.body_raw, body_form = scan.body_form, body_json = scan.body_json,
         body_processor = scan.body_processor,
         skip_fields = scan.skip, rules_off = scan.off, field_rules_off = scan.field_off,
-        route_key = scan.route_key,
+        route_key = scan.route_key, header_block = scan.header_block,
     }
 end
 
@@ -445,7 +445,8 @@ function _M.inspect(method, uri)
     local raw_ok, raw = pcall(ngx.req.raw_header, true)
 
     local skip, off, field_off, route_key = exceptions_for(uri, method)
-    local scan = setmetatable({ skip = skip, off = off, field_off = field_off, route_key = route_key }, Scan)
+    local scan = setmetatable({ skip = skip, off = off, field_off = field_off, route_key = route_key,
+                                header_block = raw_ok and raw or nil }, Scan)
     local strict = skip == NO_FIELDS and off == NO_RULES
     local function done()
         -- Blocked by our own rules: the CRS still runs, so the log has the whole picture.
