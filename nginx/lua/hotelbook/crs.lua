@@ -19,8 +19,6 @@ local find, sub, lower, byte, gsub = string.find, string.sub, string.lower, stri
 local concat, tostring, tonumber, type, pairs, ipairs = table.concat, tostring, tonumber, type, pairs, ipairs
 
 local band, bor, lshift = bit.band, bit.bor, bit.lshift
-local ok_new, new_tab = pcall(require, "table.new")
-if not ok_new then new_tab = function() return {} end end
 
 local _M = {}
 
@@ -62,8 +60,22 @@ local function bytes_mask(list)
     return lo, band(hi, NOT_UPPER)
 end
 
+-- The mask of a string, not remembered (a raw value is looked at once per collection).
+local function raw_mask(v)
+    local lo, hi = 0, 0
+    for i = 1, #v do
+        local b = byte(v, i)
+        lo, hi = bor(lo, MASK_LO[b]), bor(hi, MASK_HI[b])
+    end
+    return lo, hi
+end
+
 local function mask_of(ctx, v)
     local masks_lo = ctx.masks_lo
+    if not masks_lo then
+        masks_lo = {}
+        ctx.masks_lo, ctx.masks_hi = masks_lo, {}
+    end
     local lo = masks_lo[v]
     if lo then return lo, ctx.masks_hi[v] end
     local hi = 0
@@ -350,6 +362,7 @@ function _M.init(path, removed)
         -- SecRuleRemoveById: switched off everywhere (waf_rules.json, crs_removed_rules)
         if not (removed and removed[rule.sid]) then rules[#rules + 1] = rule end
     end
+    for i, rule in ipairs(rules) do rule.index = i end
     state.rules = rules
     state.by_col, state.cols, state.per_request = build_index(rules)
     memo, memo_size = {}, 0
@@ -436,6 +449,9 @@ local function get(ctx, name)
 end
 _M.get = get
 local function merge(a, b)
+    -- collections are never changed once built: one of two may stand for both
+    if #b.values == 0 then return a end
+    if #a.values == 0 then return b end
     local c = new_col()
     for i, v in ipairs(a.values) do add(c, a.names[i], v) end
     for i, v in ipairs(b.values) do add(c, b.names[i], v) end
@@ -443,9 +459,18 @@ local function merge(a, b)
 end
 function BUILD.ARGS(ctx) return merge(get(ctx, "ARGS_GET"), get(ctx, "ARGS_POST")) end
 function BUILD.ARGS_NAMES(ctx) return merge(get(ctx, "ARGS_GET_NAMES"), get(ctx, "ARGS_POST_NAMES")) end
+local function headers_of(ctx)
+    local headers = ctx.headers
+    if not headers then
+        headers = ngx.req.get_headers(200, true)
+        ctx.headers = headers
+    end
+    return headers
+end
+
 function BUILD.REQUEST_HEADERS(ctx)
     local c, n = new_col(), new_col()
-    for name, value in pairs(ctx.headers) do
+    for name, value in pairs(headers_of(ctx)) do
         local key = lower(name)
         if type(value) == "table" then
             for _, v in ipairs(value) do add(c, key, v) add(n, key, name) end
@@ -463,6 +488,7 @@ end
 function BUILD.REQUEST_COOKIES(ctx)
     local c, n = new_col(), new_col()
     local header = ctx.cookie_header
+    if header == false then header = ngx.var.http_cookie end
     if header then
         for name, value in header:gmatch("%s*([^=;]+)=?([^;]*)") do
             name = gsub(name, "%s+$", "")
@@ -476,10 +502,14 @@ function BUILD.REQUEST_COOKIES_NAMES(ctx)
     ctx.cols.REQUEST_COOKIES = ctx.cols.REQUEST_COOKIES or BUILD.REQUEST_COOKIES(ctx)
     return ctx.cols.REQUEST_COOKIES_NAMES
 end
+local SINGLE_NAMES = setmetatable({}, { __index = function(t, name)
+    local names = { name }
+    t[name] = names
+    return names
+end })
 local function single(name, value)
-    local c = new_col()
-    if value then add(c, name, value) end
-    return c
+    if not value then return new_col() end
+    return { names = SINGLE_NAMES[name], values = { value } }
 end
 function BUILD.REQUEST_FILENAME(ctx) return single("REQUEST_FILENAME", ctx.path) end
 function BUILD.REQUEST_BASENAME(ctx)
@@ -508,31 +538,33 @@ function BUILD.FILES_COMBINED_SIZE() return single("FILES_COMBINED_SIZE", "0") e
 
 -- evaluation ----------------------------------------------------------------------
 
-local function transformed(ctx, link, v)
+-- The value as the link's transformations make it, and its mask, from the raw
+-- value and its mask. Every transformation of a string is computed once per
+-- request, whatever chains it is part of.
+local function transformed(ctx, link, v, lo, hi)
     local tk = link.tkey
-    if tk == "" then return v end
+    if tk == "" then return v, lo, hi end
     -- the usual case: nothing in the value that any transformation of the chain
     -- would change
     local idle_lo = link.idle_lo
-    if idle_lo then
-        local lo, hi = mask_of(ctx, v)
-        if band(lo, idle_lo) == 0 and band(hi, link.idle_hi) == 0 then return v end
+    if idle_lo and band(lo, idle_lo) == 0 and band(hi, link.idle_hi) == 0 then return v, lo, hi end
+    local tcache = ctx.tcache
+    if not tcache then
+        tcache = {}
+        ctx.tcache, ctx.steps = tcache, {}
     end
-    local cache = ctx.tcache[tk]
-    if not cache then
-        cache = {}
-        ctx.tcache[tk] = cache
+    local results = tcache[tk]
+    if not results then
+        results = {}
+        tcache[tk] = results
     end
-    local r = cache[v]
-    if r then return r end
+    local r = results[v]
+    if r then return r, mask_of(ctx, r) end
     r = v
-    local lo, hi = mask_of(ctx, r)
     local steps = ctx.steps
     for _, name in ipairs(link.t) do
         local idle = IDENTITY_UNLESS[name]
         if not (idle and band(lo, idle[1]) == 0 and band(hi, idle[2]) == 0) then
-            -- one transformation of one string is computed once per request,
-            -- whatever chains it is part of
             local step = steps[name]
             if not step then
                 step = {}
@@ -549,8 +581,8 @@ local function transformed(ctx, link, v)
             end
         end
     end
-    cache[v] = r
-    return r
+    results[v] = r
+    return r, lo, hi
 end
 
 local ARG_COLS = { ARGS = true, ARGS_GET = true, ARGS_POST = true, ARGS_NAMES = true, ARGS_GET_NAMES = true,
@@ -577,22 +609,20 @@ local function excluded(link, col, name, ctx, sid)
 end
 
 -- One value against one link: transformation (cached), the mask test, the operator.
-local function test_value(ctx, link, raw)
-    local v = transformed(ctx, link, raw)
+-- One value (of mask lo, hi) against one link: transformation (cached), the mask
+-- test, the operator.
+local function test_value(ctx, link, raw, lo, hi)
+    if not lo then lo, hi = mask_of(ctx, raw) end
+    local v
+    v, lo, hi = transformed(ctx, link, raw, lo, hi)
     local hit
     local need_lo = link.need_lo
-    if need_lo then
-        local lo, hi = mask_of(ctx, v)
-        if band(lo, need_lo) == 0 and band(hi, link.need_hi) == 0 then
-            hit = false
-        else
-            hit = link.fn(link, v, ctx)
-        end
-    elseif link.alnum_skip then
+    if need_lo and band(lo, need_lo) == 0 and band(hi, link.need_hi) == 0 then
+        hit = false
+    elseif link.alnum_skip and band(hi, NOT_UPPER) == 0 and band(lo, ALNUM_LO) == lo then
         -- one word of letters and digits is a single token: neither SQL injection
         -- nor XSS for libinjection
-        local lo, hi = mask_of(ctx, v)
-        if band(hi, NOT_UPPER) == 0 and band(lo, ALNUM_LO) == lo then hit = false else hit = link.fn(link, v, ctx) end
+        hit = false
     else
         hit = link.fn(link, v, ctx)
     end
@@ -656,6 +686,8 @@ local function run_link(ctx, link, prev, sid, only)
     return matches, matched_names, matched_values
 end
 
+local function by_index(a, b) return a.index < b.index end
+
 local function request_level(t) return t.count or t.col == "TX" end
 
 -- Index of the first links by collection, built at init: each request value is
@@ -670,6 +702,11 @@ build_index = function(rules)
             link = link.chain
         end
         if #rule.targets == 0 then per_request[#per_request + 1] = rule end
+        -- a count of header fields only: decided by the header block alone
+        rule.header_only = #rule.targets > 0
+        for _, t in ipairs(rule.targets) do
+            if not HEADER_COLS[t.col] then rule.header_only = false end
+        end
         local listed = false
         for _, t in ipairs(rule.targets) do
             if request_level(t) then
@@ -693,6 +730,7 @@ local function record(found, rule, col_name, name, raw, ctx)
     if not m then
         m = { names = {}, values = {}, n = 0 }
         found[rule] = m
+        found[#found + 1] = rule
     end
     m.n = m.n + 1
     m.names[m.n] = col_name .. ":" .. name
@@ -769,11 +807,6 @@ end
 -- anomaly score and the list of matched rule ids (or nil).
 function _M.evaluate(ctx)
     ctx.cols = ctx.cols or {}
-    ctx.tcache = ctx.tcache or {}
-    ctx.masks_lo = ctx.masks_lo or new_tab(0, 64)
-    ctx.masks_hi = ctx.masks_hi or new_tab(0, 64)
-    ctx.tcache = ctx.tcache or new_tab(0, 32)
-    ctx.steps = ctx.steps or {}
     ctx.tx = ctx.tx or {}
     local off = ctx.rules_off
     -- the exceptions of the route are part of the memo's key
@@ -826,11 +859,11 @@ function _M.evaluate(ctx)
                         plan = field_plan(ctx, entries, col_name, name)
                         col_plans[name] = plan
                     end
-                    local lo, hi = mask_of(ctx, raw)
+                    local lo, hi = raw_mask(raw)
                     local cand = candidates(plan, lo, hi)
                     for j = 1, #cand do
                         local rule = cand[j]
-                        if test_value(ctx, rule, raw) then
+                        if test_value(ctx, rule, raw, lo, hi) then
                             record(found, rule, col_name, name, raw, ctx)
                             any = true
                         end
@@ -857,28 +890,34 @@ function _M.evaluate(ctx)
             end
         end
     end
+    -- 2. first links on counts (&ARGS) and compile-time decisions
+    for _, rule in ipairs(state.per_request) do
+        if not off[rule.sid] and not (skip_headers and rule.header_only) then
+            local n, names, values = run_link(ctx, rule, nil, rule.sid, #rule.targets > 0 and request_level or nil)
+            for k = 1, n do
+                local m = found[rule]
+                if not m then
+                    m = { names = {}, values = {}, n = 0 }
+                    found[rule] = m
+                    found[#found + 1] = rule
+                end
+                m.n = m.n + 1
+                m.names[m.n], m.values[m.n] = names[k], values[k]
+            end
+            if n > 0 and rule.header_only then header_hit = true end
+        end
+    end
     if block and not skip_headers and not header_hit and #block <= MEMO_MAX_BLOCK then
         memo_size = memo_size + 1
         memo_route[0] = memo_route[0] or {}
         memo_route[0][block] = true
     end
-    -- 2. first links on counts (&ARGS) and compile-time decisions
-    for _, rule in ipairs(state.per_request) do
-        if not off[rule.sid] then
-            local n, names, values = run_link(ctx, rule, nil, rule.sid, #rule.targets > 0 and request_level or nil)
-            for k = 1, n do
-                local m = found[rule] or { names = {}, values = {}, n = 0 }
-                found[rule] = m
-                m.n = m.n + 1
-                m.names[m.n], m.values[m.n] = names[k], values[k]
-            end
-        end
-    end
     -- 3. in rule order: chains, then the score
     local score, hits = 0, nil
-    for _, rule in ipairs(state.rules) do
+    if #found > 1 then table.sort(found, by_index) end
+    for _, rule in ipairs(found) do
         local m = found[rule]
-        if m then
+        do
             local matches = m.n
             if m.tx then
                 for i = 0, 9 do ctx.tx[tostring(i)] = m.tx[i + 1] or nil end

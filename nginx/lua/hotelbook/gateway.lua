@@ -95,14 +95,24 @@ end
 
 -- The names of the query parameters, for the access log (never their values).
 local function query_names(args)
-    local names, seen = {}, {}
-    for m in ngx.re.gmatch(args, "(?:^|&)([^=&]{1,64})", "jo") do
-        local name = m[1]
-        if not seen[name] then
-            seen[name] = true
-            names[#names + 1] = name
-            if #names == 20 then break end
+    local names, seen, n = {}, {}, 0
+    local pos, len = 1, #args
+    local find, sub = string.find, string.sub
+    while pos <= len do
+        local amp = find(args, "&", pos, true) or len + 1
+        local eq = find(args, "=", pos, true)
+        local stop = (eq and eq < amp) and eq or amp
+        if stop > pos then
+            -- at most 64 characters of a name
+            local name = sub(args, pos, (stop - pos > 64) and pos + 63 or stop - 1)
+            if not seen[name] then
+                seen[name] = true
+                n = n + 1
+                names[n] = name
+                if n == 20 then break end
+            end
         end
+        pos = amp + 1
     end
     return table.concat(names, ",")
 end

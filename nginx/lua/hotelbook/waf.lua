@@ -66,6 +66,9 @@ end
 _M.load_file = load_file
 
 local NO_FIELDS, NO_RULES = {}, {}
+-- exceptions_for() per method and path, per worker (bounded, emptied when full)
+local EXCEPTIONS_CACHE_MAX = 4096
+local exceptions_cache, exceptions_cached = {}, 0
 
 local function set_of(list)
     local s = {}
@@ -137,11 +140,12 @@ function _M.init(path, mode, crs_path)
     state.by_target, state.size_rules, state.exceptions = by_target, size_rules, data.exceptions or {}
     state.rules = data.rules
     state.max_body = tonumber(data.max_inspected_body) or 1048576
+    exceptions_cache, exceptions_cached = {}, 0
     memo_reset()
 end
 
 -- The exceptions that apply to this request: fields never inspected and rules off.
-local function exceptions_for(uri, method)
+local function exceptions_for_uncached(uri, method)
     local fields, rules, field_rules = NO_FIELDS, NO_RULES, NO_FIELDS
     local key = ""
     for i, ex in ipairs(state.exceptions) do
@@ -162,6 +166,27 @@ local function exceptions_for(uri, method)
                 for k in pairs(ex.rules) do rules[k] = true end
             end
         end
+    end
+    return fields, rules, field_rules, key
+end
+
+-- Cached by method and path: pages and API paths repeat.
+local function exceptions_for(uri, method)
+    local by_method = exceptions_cache[method]
+    if not by_method then
+        by_method = {}
+        exceptions_cache[method] = by_method
+    end
+    local hit = by_method[uri]
+    if hit then return hit[1], hit[2], hit[3], hit[4] end
+    local fields, rules, field_rules, key = exceptions_for_uncached(uri, method)
+    if #uri <= 512 then
+        exceptions_cached = exceptions_cached + 1
+        if exceptions_cached > EXCEPTIONS_CACHE_MAX then
+            exceptions_cache, exceptions_cached = { [method] = {} }, 1
+            by_method = exceptions_cache[method]
+        end
+        by_method[uri] = { fields, rules, field_rules, key }
     end
     return fields, rules, field_rules, key
 end
@@ -380,14 +405,15 @@ function Scan:headers()
 end
 
 -- The request as the Core Rule Set sees it (collections are built lazily by crs.lua).
-local function crs_context(scan, method, path, query, headers)
-    -- the headers are raw (names as sent): nginx joins every Cookie header here
-    local cookie = ngx.var.http_cookie
+local function crs_context(scan, method, path, query)
+    local var = ngx.var
     return {
-        method = method, path = path, query = query, request_uri = ngx.var.request_uri,
-        request_line = ngx.var.request, protocol = ngx.var.server_protocol,
-        headers = headers, cookie_header = cookie,
-        query_args = query and ngx.req.get_uri_args(200) or NO_FIELDS,
+        method = method, path = path, query = query, request_uri = var.request_uri,
+        request_line = var.request, protocol = var.server_protocol,
+        -- read when a rule needs them (crs.lua): the headers raw (names as sent);
+        -- nginx joins every Cookie header in $http_cookie
+        headers = false, cookie_header = false,
+        query_args = query and (scan.query_args or ngx.req.get_uri_args(200)) or NO_FIELDS,
         body = scan.body_raw, body_form = scan.body_form, body_json = scan.body_json,
         body_processor = scan.body_processor,
         skip_fields = scan.skip, rules_off = scan.off, field_rules_off = scan.field_off,
@@ -400,8 +426,7 @@ end
 function Scan:crs(method, path, query)
     if not crs.loaded() then return false end
     self.crs_done = true
-    local headers = ngx.req.get_headers(200, true)
-    local ctx = crs_context(self, method, path, query, headers)
+    local ctx = crs_context(self, method, path, query)
     local score, hits = crs.evaluate(ctx)
     self.score = score
     if not hits then return false end
@@ -431,48 +456,57 @@ end
 -- Inspects the current request. Returns the blocking rule (or nil), the ids of
 -- every rule that matched (or nil), a refusal (a body no service could read the
 -- way the WAF did) and the CRS anomaly score.
+local function finish(scan, method, path, query)
+    -- Blocked by our own rules: the CRS still runs, so the log has the whole picture.
+    if scan.blocked and not scan.crs_done and not scan.refusal then scan:crs(method, path, query) end
+    return scan.blocked, scan.hits, scan.refusal, scan.score or 0
+end
+
 function _M.inspect(method, uri)
-    local request_uri = ngx.var.request_uri
+    local var = ngx.var
+    local request_uri = var.request_uri
     local q = find(request_uri, "?", 1, true)
     local path = q and sub(request_uri, 1, q - 1) or request_uri
     local query = q and sub(request_uri, q + 1)
-    local has_body = ngx.var.http_content_length or ngx.var.http_transfer_encoding
+    local has_body = var.http_content_length or var.http_transfer_encoding
     -- Fast path: the very same request line and header block, without a body, was
     -- found clean by every rule of both layers before (browsers repeat requests).
     local full_ok, full = pcall(ngx.req.raw_header)
     if not has_body and full_ok and memo.whole_request[full] then return nil, nil, nil, 0 end
     -- The header block alone (no request line): the same browser sends the same block again.
-    local raw_ok, raw = pcall(ngx.req.raw_header, true)
+    local raw
+    if full_ok then
+        local eol = find(full, "\n", 1, true)
+        raw = eol and sub(full, eol + 1)
+    end
 
     local skip, off, field_off, route_key = exceptions_for(uri, method)
     local scan = setmetatable({ skip = skip, off = off, field_off = field_off, route_key = route_key,
-                                header_block = raw_ok and raw or nil }, Scan)
+                                header_block = raw }, Scan)
     local strict = skip == NO_FIELDS and off == NO_RULES
-    local function done()
-        -- Blocked by our own rules: the CRS still runs, so the log has the whole picture.
-        if scan.blocked and not scan.crs_done and not scan.refusal then scan:crs(method, path, query) end
-        return scan.blocked, scan.hits, scan.refusal, scan.score or 0
-    end
-    if scan:value("method", method) then return done() end
+    if scan:value("method", method) then return finish(scan, method, path, query) end
     if not memo.whole_path[path] then
-        if scan:size("path", #path) or scan:value("path", path) then return done() end
+        if scan:size("path", #path) or scan:value("path", path) then return finish(scan, method, path, query) end
         if strict and not scan.hits then remember("whole_path", path) end
     end
     if query and not memo.whole_query[query] then
-        if scan:size("query", #query) or scan:fields("query", ngx.req.get_uri_args(200)) then
-            return done()
+        local args = ngx.req.get_uri_args(200)
+        scan.query_args = args
+        if scan:size("query", #query) or scan:fields("query", args) then
+            return finish(scan, method, path, query)
         end
         if strict and not scan.hits then remember("whole_query", query) end
     end
-    if not (raw_ok and memo.whole_headers[raw]) then
-        if scan:headers() then return done() end
-        if raw_ok and strict and not scan.hits then remember("whole_headers", raw) end
+    if not (raw and memo.whole_headers[raw]) then
+        if scan:headers() then return finish(scan, method, path, query) end
+        if raw and strict and not scan.hits then remember("whole_headers", raw) end
     end
-    if scan:body() or scan.refusal then return done() end
+    -- Scan:body() looks at requests that announce a body (Content-Length or chunked)
+    if has_body and (scan:body() or scan.refusal) then return finish(scan, method, path, query) end
     scan:crs(method, path, query)
     -- The whole request line is in the key, so the route (and its exceptions) is too.
     if not has_body and full_ok and not scan.hits then remember("whole_request", full) end
-    return done()
+    return finish(scan, method, path, query)
 end
 
 function _M.mode()
