@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from flask import current_app
@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, bindparam, func, select, tuple_, upda
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotelbook_chassis import Problem
-from hotelbook_chassis.pagination import decode_page_token, page
+from hotelbook_chassis.pagination import decode_page_token, encode_page_token, page
 from hotelbook_chassis.stays import money, nights
 from hotelbook_search.clients import free_rooms
 from hotelbook_search.domain import RoomOffer, cancellation_policy, cheapest_fitting, city_key, offer_policy
@@ -270,7 +270,7 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
         more = len(hotels) > limit
         hotels = hotels[:limit]
         items = [summary(h) for h in hotels]
-        return page(items, position_of(hotels[-1], query["sort"]) if more else None, salt)
+        return kept_page(items, position_of(hotels[-1], query["sort"]) if more else None, salt)
 
     found = offered_hotels(query, after, limit * OVERFETCH + 1)
     exhausted = len(found) <= limit * OVERFETCH
@@ -295,7 +295,21 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
         if len(items) == limit:
             break
     done = exhausted and (last is None or last is candidates[-1])
-    return page(items, None if done or last is None else position_of(last, query["sort"]), salt)
+    return kept_page(items, None if done or last is None else position_of(last, query["sort"]), salt)
+
+
+def kept_page(items: list[Any], position: dict[str, Any] | None, salt: str) -> dict[str, Any]:
+    """The chassis' ``page``, its signed next_token made once per position (a search's pages repeat)."""
+    if position is None:
+        return page(items, None, salt)
+    return {"items": items,
+            "next_token": _page_token(current_app.config["SECRET_KEY"], salt, position["v"], position["id"])}
+
+
+@lru_cache(maxsize=4096)
+def _page_token(secret_key: str, salt: str, value: Any, hotel_id: str) -> str:
+    # secret_key is part of the key only: encode_page_token signs with the app's own.
+    return encode_page_token({"v": value, "id": hotel_id}, salt)
 
 
 # A kept candidate list's estimated size per hotel (a summary row and two or three room types).

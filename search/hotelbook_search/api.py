@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 from flask.views import MethodView
+from marshmallow import Schema
 
 from hotelbook_chassis import Blueprint
+from hotelbook_chassis.blueprint import ProblemParser
 from hotelbook_search import actions
 from hotelbook_search.schemas import (
     CityPage,
@@ -23,7 +26,41 @@ from hotelbook_search.schemas import (
     StayQuery,
 )
 
-blp = Blueprint("search", __name__, description="Hotel catalogue and search")
+# Distinct query strings whose parsed arguments are kept (per process).
+PARSED_QUERIES_KEPT = 4096
+
+
+class KeptQueryParser(ProblemParser):
+    """Query-string arguments parsed and validated once per distinct query string and day.
+
+    A search's arguments depend on nothing but its query string and today's date
+    (a stay must not start in the past), and the same searches come again and
+    again; validating them with marshmallow each time was a sixth of a search
+    with dates. A bad query string is never kept: it is refused each time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._kept: dict[tuple[int, bytes, date], dict[str, Any]] = {}
+
+    def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kwargs: Any) -> Any:
+        if location != "query" or not isinstance(argmap, Schema) or kwargs.get("validate") is not None:
+            return super().parse(argmap, req, location=location, **kwargs)
+        key = (id(argmap), request.query_string, date.today())
+        parsed = self._kept.get(key)
+        if parsed is None:
+            parsed = super().parse(argmap, req, location=location, **kwargs)
+            if len(self._kept) >= PARSED_QUERIES_KEPT:
+                self._kept.clear()
+            self._kept[key] = parsed
+        return dict(parsed)  # the view may change its copy
+
+
+class SearchBlueprint(Blueprint):
+    ARGUMENTS_PARSER = KeptQueryParser()
+
+
+blp = SearchBlueprint("search", __name__, description="Hotel catalogue and search")
 
 
 @blp.before_request

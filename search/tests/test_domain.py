@@ -36,3 +36,29 @@ def test_vat_table_is_plain_decimal_percentages_per_country():
     check_table()
     assert vat_percent("CH") == "3.8" and vat_percent("fr") == "10"
     assert vat_percent("ZZ") is None and vat_percent("") is None
+
+
+def test_the_availability_client_reads_every_way_an_http_answer_may_end():
+    import io
+
+    import pytest
+
+    from hotelbook_search.clients import BadAnswer, read_answer
+
+    def read(raw):
+        return read_answer(io.BufferedReader(io.BytesIO(raw)))
+
+    assert read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Other: a:b\r\n\r\n{}") == (200, b"{}", False)
+    assert read(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4;ext\r\n\":1}\r\n0\r\n\r\n") == (
+        200, b'{"a":1}', False)
+    assert read(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n") == (
+        503, b"", True)
+    assert read(b"HTTP/1.0 200 OK\r\n\r\n{\"until\": \"closed\"}") == (200, b'{"until": "closed"}', True)
+    assert read(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}") == (200, b"{}", False)
+    with pytest.raises(ConnectionResetError):
+        read(b"")
+    for bad in (b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}",
+                b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n{}", b"HTTP/1.1 200 OK\r\nContent-Le",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"):
+        with pytest.raises(BadAnswer):
+            read(bad)
