@@ -5,17 +5,21 @@ Nothing here imports Flask, SQLAlchemy or Authlib, so the rules are tested witho
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import ipaddress
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from hotelbook_chassis import topology
+
+# PKCE (RFC 7636, S256 only) is the chassis's: booking-ui makes the challenge that auth checks.
+from hotelbook_chassis.pkce import PKCE_METHOD as PKCE_METHOD
+from hotelbook_chassis.pkce import pkce_matches as pkce_matches
+from hotelbook_chassis.pkce import s256 as s256
+from hotelbook_chassis.pkce import valid_pkce_value as valid_pkce_value
 
 # The scope table of the topology (hotelbook_chassis/topology.toml): the services each scope
 # concerns (the token's `aud`) are the services that accept it.
@@ -30,8 +34,6 @@ GRANT_TYPES: tuple[str, ...] = ("authorization_code", "refresh_token", "client_c
 # Grants that act for a guest need a browser redirect back to the client.
 REDIRECT_GRANTS = frozenset({"authorization_code"})
 
-PKCE_METHOD = "S256"
-_PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
 
 class PolicyError(ValueError):
@@ -216,18 +218,3 @@ def token_digest(token: str) -> str:
 
 def new_opaque_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-# --- PKCE (RFC 7636, S256 only) ------------------------------------------------------------------
-
-def valid_pkce_value(value: str | None) -> bool:
-    return bool(value) and _PKCE_VALUE.match(value) is not None  # type: ignore[arg-type]
-
-
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def pkce_matches(verifier: str, challenge: str) -> bool:
-    return valid_pkce_value(verifier) and hmac.compare_digest(s256(verifier), challenge)

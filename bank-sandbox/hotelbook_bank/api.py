@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app
@@ -15,6 +14,8 @@ from hotelbook_bank.models import Charge, charge_out, db, new_charge_id
 from hotelbook_bank.schemas import ChargeIn, ChargeOut, ChargeQuery, LedgerOut, RefundIn
 from hotelbook_chassis import Blueprint, Problem
 from hotelbook_chassis.cards import brand
+from hotelbook_chassis.clock import utcnow
+from hotelbook_chassis.database import get_or_404
 from hotelbook_chassis.responses import json_response
 
 blp = Blueprint("bank", __name__, description="Bank sandbox")
@@ -48,7 +49,7 @@ def charge(body: dict[str, Any]) -> Response:
     record = {"id": new_charge_id(), "idempotency_key": body["idempotency_key"], "amount": body["amount"],
               "currency": body["currency"], "brand": brand(number), "last4": number[-4:],
               "status": "declined" if declined else "succeeded", "decline_reason": declined, "refunded": False,
-              "refunded_amount": None, "created_at": datetime.now(UTC).replace(tzinfo=None)}
+              "refunded_amount": None, "created_at": utcnow()}
     try:
         db.session.execute(insert(CHARGES).values(**record))
         db.session.commit()
@@ -75,10 +76,7 @@ def find_charge(query: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/charges/<charge_id>")
 @blp.response(200, ChargeOut)
 def get_charge(charge_id: str) -> dict[str, Any]:
-    found = db.session.get(Charge, charge_id) if len(charge_id) <= 40 else None
-    if found is None:
-        raise Problem(404, "No such charge.", type="not-found")
-    return found.out()
+    return get_or_404(Charge, charge_id, "No such charge.", max_length=40).out()
 
 
 @blp.post("/refunds")
@@ -86,9 +84,7 @@ def get_charge(charge_id: str) -> dict[str, Any]:
 @blp.response(200, ChargeOut)
 def refund(body: dict[str, Any]) -> dict[str, Any]:
     """Refund a succeeded charge, in full or ``amount`` of it, once; refunding again changes nothing."""
-    found = db.session.get(Charge, body["charge_id"])
-    if found is None:
-        raise Problem(404, "No such charge.", type="not-found")
+    found = get_or_404(Charge, body["charge_id"], "No such charge.", max_length=40)
     if found.status != "succeeded":
         raise Problem(409, "Only a succeeded charge can be refunded.", type="not-refundable")
     amount = body.get("amount", found.amount)

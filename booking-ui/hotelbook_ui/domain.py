@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import difflib
-import hashlib
 import re
-import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hotelbook_chassis.cards import luhn_ok as luhn_ok
+from hotelbook_chassis.money import format_money as format_amount
+from hotelbook_chassis.pkce import new_code_verifier as new_code_verifier
+from hotelbook_chassis.pkce import s256
 
 MAX_GUESTS = 10
 MAX_NIGHTS = 30
@@ -83,13 +85,7 @@ def format_money(money: dict[str, Any] | None) -> str:
     """``{"amount": 12345, "currency": "EUR"}`` -> ``€123.45`` (minor units, never floats)."""
     if not money:
         return "—"
-    amount = int(money.get("amount", 0))
-    currency = str(money.get("currency", "EUR"))
-    sign = "-" if amount < 0 else ""
-    units, cents = divmod(abs(amount), 100)
-    symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency)
-    text = f"{units:,}.{cents:02d}"
-    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
+    return format_amount(int(money.get("amount", 0)), str(money.get("currency", "EUR")), symbol=True)
 
 
 def nights(checkin: date, checkout: date) -> int:
@@ -232,15 +228,11 @@ def refine(items: list[dict[str, Any]], query: StayQuery) -> list[dict[str, Any]
 
 # --- PKCE (RFC 7636) ----------------------------------------------------------------------
 
-def new_code_verifier() -> str:
-    """43-128 characters from the unreserved set; 64 random bytes give 86."""
-    return secrets.token_urlsafe(64)
-
+# new_code_verifier is the chassis's; the challenge is its S256, the same auth checks with.
 
 def code_challenge(verifier: str) -> str:
     """S256: BASE64URL(SHA256(verifier)) without padding."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return s256(verifier)
 
 
 # Browsers drop these anywhere in a URL (WHATWG URL parser), and Werkzeug drops control
@@ -287,18 +279,6 @@ class Card:
     def as_json(self) -> dict[str, Any]:
         return {"number": self.number, "exp_month": self.exp_month, "exp_year": self.exp_year,
                 "cvc": self.cvc, "holder": self.holder}
-
-
-def luhn_ok(number: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
 
 
 _EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")

@@ -8,6 +8,7 @@ from flask import Response, json
 
 from hotelbook_chassis import Blueprint, Problem, current_user_id
 from hotelbook_chassis.client import forwarded_bearer
+from hotelbook_chassis.database import get_or_404
 from hotelbook_chassis.problems import PROBLEM_JSON
 from hotelbook_chassis.tokens import has_scope
 from hotelbook_payments import actions
@@ -33,10 +34,7 @@ def create_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
 
 
 def payment_or_404(payment_id: str) -> Record:
-    payment = payment_by_id(payment_id)
-    if payment is None:
-        raise Problem(404, "No such payment.", type="not-found")
-    return payment
+    return get_or_404(payment_by_id, payment_id, "No such payment.", uuid=True)
 
 
 @blp.get("/payments/<payment_id>")

@@ -23,6 +23,8 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from hotelbook_chassis.money import format_money
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -50,9 +52,7 @@ class OwnFilesOnly(URLFetcher):
 
 def money(value: dict[str, Any]) -> str:
     """``{"amount": 12345, "currency": "EUR"}`` -> ``123.45 EUR`` (two-decimal currencies)."""
-    amount = int(value["amount"])
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(amount) // 100:,}.{abs(amount) % 100:02d} {value['currency']}"
+    return format_money(int(value["amount"]), value["currency"])
 
 
 class Renderer:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Select, bindparam, func, select, tuple_, upda
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotelbook_chassis import Problem
+from hotelbook_chassis.database import get_or_404
 from hotelbook_chassis.pagination import decode_page_token, encode_page_token, page
 from hotelbook_chassis.stays import money, nights
 from hotelbook_search.clients import free_rooms
@@ -345,10 +346,7 @@ def summary(hotel: Any) -> dict[str, Any]:
 
 
 def get_hotel_or_404(hotel_id: str) -> Hotel:
-    hotel = db.session.get(Hotel, hotel_id) if len(hotel_id) <= 36 else None
-    if hotel is None:
-        raise Problem(404, "No hotel with this id.", type="not-found")
-    return hotel
+    return get_or_404(Hotel, hotel_id, "No hotel with this id.")
 
 
 def new_room_type(body: dict[str, Any]) -> RoomType:

@@ -8,7 +8,6 @@ whole family. Endpoints: RFC 7662 introspection and RFC 7009 revocation.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,8 @@ from hotelbook_auth import domain
 from hotelbook_auth.actions.keys import KeyStore
 from hotelbook_auth.actions.tokens import AccessTokenGenerator, decode_access_token, looks_like_jwt
 from hotelbook_auth.models import AuthorizationCode, Client, RefreshToken, RevokedAccessToken, SessionCutoff, db
+from hotelbook_chassis.clock import now_ms
+from hotelbook_chassis.clock import now_seconds as now
 
 log = logging.getLogger("hotelbook.auth")
 
@@ -46,14 +47,6 @@ DEFAULT_DESCRIPTIONS = {
     "server_error": "The server could not answer.",
     "temporarily_unavailable": "The server is temporarily unavailable.",
 }
-
-
-def now() -> int:
-    return int(time.time())
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def insert_for_dialect(model: Any) -> Any:

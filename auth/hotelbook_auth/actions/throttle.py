@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import math
 import secrets
-import time
 from typing import Any
 
 from flask import Response, current_app, request
@@ -26,16 +25,13 @@ from sqlalchemy import case, delete, select
 from hotelbook_auth import domain
 from hotelbook_auth.actions.oauth import insert_for_dialect
 from hotelbook_auth.models import LoginThrottle, db
+from hotelbook_chassis.clock import now_seconds as _now
 
 DEVICE_COOKIE = "hotelbook_device"
 DEVICE_MAX_AGE = 90 * 24 * 3600
 ACCOUNTS_PER_DEVICE = 5
 
 Keys = list[tuple[str, domain.ThrottlePolicy]]
-
-
-def _now() -> int:
-    return int(time.time())
 
 
 def account_digest(email: str) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -87,6 +88,33 @@ def init_database(app: Flask, db: SQLAlchemy) -> None:
         return None
 
     add_ready_check(app, "database", database_ready)
+
+
+Row = TypeVar("Row")
+
+
+def get_or_404(source: type[Row] | Callable[[Any], Row | None], ident: Any, detail: str, *,
+               max_length: int | None = 36, uuid: bool = False, **options: Any) -> Row:
+    """The row with this primary key, or a 404 problem (``type: not-found``).
+
+    ``source`` is a model class (read with ``Session.get``, given ``options`` such as
+    ``populate_existing=True``) or a function of the id returning the row or None (a
+    service reading plain rows with its own statement). An id that cannot be one never
+    reaches a query: longer than ``max_length`` (the column's width), or not a
+    canonical UUID when ``uuid``."""
+    from hotelbook_chassis.problems import Problem
+    from hotelbook_chassis.schemas import is_uuid
+
+    fits = is_uuid(ident) if uuid else max_length is None or len(ident) <= max_length
+    if not fits:
+        found = None
+    elif isinstance(source, type):
+        found = current_app.extensions["hotelbook_db"].session.get(source, ident, **options)
+    else:
+        found = source(ident)
+    if found is None:
+        raise Problem(404, detail, type="not-found")
+    return found
 
 
 def is_sqlite(db: SQLAlchemy) -> bool:

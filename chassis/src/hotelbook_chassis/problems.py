@@ -68,6 +68,15 @@ def invalid(name: str, reason: str) -> ValidationProblem:
     return ValidationProblem([{"name": name, "reason": reason}])
 
 
+def problem_body(status: int, detail: str | None = None, type: str | None = None, *, title: str | None = None,
+                 **extra: Any) -> dict[str, Any]:
+    """A problem document as a dict, for an answer kept and replayed later (payments' idempotent answers);
+    ``type`` is a slug (``not-found``) or a full URI. Raise ``Problem`` to answer one now."""
+    return {"type": problem_type(type) if type and ":" not in type else (type or "about:blank"),
+            "title": title or HTTPStatus(status).phrase, "status": status,
+            "detail": detail or HTTPStatus(status).description, **extra}
+
+
 def problem_response(
     status: int,
     detail: str | None = None,

@@ -9,6 +9,8 @@ from typing import Any
 
 from hotelbook_chassis import Problem
 from hotelbook_chassis.client import PeerUnavailable
+from hotelbook_chassis.database import get_or_404
+from hotelbook_chassis.problems import problem_body
 from hotelbook_payments import clients
 from hotelbook_payments.actions.payment import (
     Answer,
@@ -18,7 +20,6 @@ from hotelbook_payments.actions.payment import (
     mark,
     payment_by_id,
     payment_out,
-    problem_body,
     release_key,
     save,
 )
@@ -118,9 +119,7 @@ def refund_charge(payment: Record, amount: int | None = None) -> None:
 
 def refund(payment_id: str, amount: dict[str, Any] | None = None) -> Record:
     """Refund what reservations asks (its cancellation policy's amount), or all; asked again, the first answer."""
-    payment = payment_by_id(payment_id)
-    if payment is None:
-        raise Problem(404, "No such payment.", type="not-found")
+    payment = get_or_404(payment_by_id, payment_id, "No such payment.", uuid=True)
     if payment.status not in (SUCCEEDED, REFUNDED):
         raise Problem(409, f"A {payment.status} payment cannot be refunded.", type="not-refundable",
                       status_now=payment.status)

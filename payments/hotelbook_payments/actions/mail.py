@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app
 
+from hotelbook_chassis.money import format_money
 from hotelbook_payments import clients
 
 
@@ -17,7 +18,7 @@ def send_receipt(payment: Any) -> None:
     guest = clients.user(payment.user_id)
     settings = SmtpSettings.from_env()
     text = (f"Hello {guest.get('name', '')},\n\nthank you for your booking. We received your payment of "
-            f"{payment.amount / 100:.2f} {payment.currency} ({payment.brand} ending {payment.last4}).\n\n"
+            f"{format_money(payment.amount, payment.currency)} ({payment.brand} ending {payment.last4}).\n\n"
             f"Payment: {payment.id}\nReservation: {payment.reservation_id}\n\n"
             "Your receipt (PDF), also in My reservations:\n"
             f"{current_app.config['PUBLIC_URL'].rstrip('/')}/reservations/{payment.reservation_id}/receipt.pdf\n")

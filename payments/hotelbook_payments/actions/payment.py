@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hotelbook_chassis.clock import utcnow
 from hotelbook_chassis.schemas import is_uuid
 from hotelbook_chassis.stays import money
 from hotelbook_chassis.tracing import current_traceparent
@@ -25,10 +25,6 @@ OUTBOX = OutboxJob.__table__
 
 class Record(SimpleNamespace):
     """One row as plain attributes (a payment or an outbox job); changed only by explicit UPDATEs."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def load_payment(*where: Any) -> Record | None:
@@ -54,12 +50,6 @@ def payment_out(payment: Any) -> dict[str, Any]:
     if payment.decline_reason:
         out["decline_reason"] = payment.decline_reason
     return out
-
-
-def problem_body(status: int, detail: str, slug: str, **extra: Any) -> dict[str, Any]:
-    return {"type": f"urn:problem:hotelbook:{slug}", "title": {402: "Payment Required", 404: "Not Found",
-            409: "Conflict", 502: "Bad Gateway", 504: "Gateway Timeout"}.get(status, "Error"),
-            "status": status, "detail": detail, **extra}
 
 
 def save(payment: Record, **values: Any) -> None:

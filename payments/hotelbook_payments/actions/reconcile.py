@@ -7,11 +7,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from hotelbook_chassis.client import PeerUnavailable
+from hotelbook_chassis.problems import problem_body
 from hotelbook_payments import clients
 from hotelbook_payments.actions import claims
 from hotelbook_payments.actions.charge import after_charge
 from hotelbook_payments.actions.outbox import drain
-from hotelbook_payments.actions.payment import PAYMENTS, Record, finish, mark, problem_body, utcnow
+from hotelbook_payments.actions.payment import PAYMENTS, Record, finish, mark, utcnow
 from hotelbook_payments.domain import FAILED, PENDING
 from hotelbook_payments.models import db
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 
 from flask import Flask
+
+from hotelbook_chassis.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def measure_outbox() -> None:
     if oldest is None:
         OUTBOX_LAG.set(0)
     else:
-        OUTBOX_LAG.set(max(0.0, (datetime.now(UTC).replace(tzinfo=None) - oldest).total_seconds()))
+        OUTBOX_LAG.set(max(0.0, (utcnow() - oldest).total_seconds()))
 
 
 def start_worker(app: Flask, every: float) -> threading.Thread:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,8 +12,9 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from hotelbook_chassis import Problem
+from hotelbook_chassis.clock import utcnow
+from hotelbook_chassis.database import get_or_404
 from hotelbook_chassis.problems import invalid
-from hotelbook_chassis.schemas import is_uuid
 from hotelbook_reservations import clients, domain
 from hotelbook_reservations.actions import inventory
 from hotelbook_reservations.actions.metrics import BOOKINGS_CONFIRMED, HOLDS_EXPIRED
@@ -28,10 +29,6 @@ COLUMNS = RESERVATIONS.c
 
 class Record(SimpleNamespace):
     """A reservation row as plain attributes."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def hold(user_id: str, hotel_id: str, room_type_id: str, checkin: date, checkout: date, guests: int
@@ -158,10 +155,9 @@ def _select(reservation_id: str) -> Record | None:
 
 def load(reservation_id: str, *, user_id: str | None = None, fresh: bool = True) -> Record:
     """The reservation (the owner's only, when ``user_id`` is given), with an overdue hold expired."""
-    if not is_uuid(reservation_id):  # never reaches a query or a peer's URL
-        raise Problem(404, "No such reservation.", type="not-found")
-    reservation = _select(reservation_id)
-    if reservation is None or (user_id is not None and reservation.user_id != user_id):
+    # Not a UUID: never reaches a query or a peer's URL.
+    reservation = get_or_404(_select, reservation_id, "No such reservation.", uuid=True)
+    if user_id is not None and reservation.user_id != user_id:
         raise Problem(404, "No such reservation.", type="not-found")
     # Read first, write only for an overdue hold: a write would take SQLite's one write lock on every read.
     if fresh and reservation.status == domain.HELD and reservation.hold_expires_at <= utcnow():

@@ -6,7 +6,6 @@ In the package: signed links (``links``), the e-mails (``mailer``), password has
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -14,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hotelbook_chassis import Problem
+from hotelbook_chassis.clock import utcnow
+from hotelbook_chassis.database import get_or_404
 from hotelbook_chassis.problems import invalid
 from hotelbook_users.actions import links, mailer, revocations
 from hotelbook_users.actions.passwords import passwords
@@ -33,10 +34,7 @@ def send_verification(user: User) -> bool:
 
 
 def user_or_404(user_id: str) -> User:
-    user = db.session.get(User, user_id) if len(user_id) <= 36 else None
-    if user is None:
-        raise Problem(404, "No such user.", type="not-found")
-    return user
+    return get_or_404(User, user_id, "No such user.")
 
 
 def email_taken() -> Problem:
@@ -49,7 +47,7 @@ def sign_up(body: dict[str, Any]) -> dict[str, str]:
     """A new account gets a verification link, the owner of an existing one a note; the answer is the same."""
     check_password(body["password"], body["email"], body["name"])
     user = User(email=body["email"], name=body["name"], password_hash=passwords().hash(body["password"]),
-                email_verified=False, created_at=datetime.now(UTC).replace(tzinfo=None))
+                email_verified=False, created_at=utcnow())
     db.session.add(user)
     try:
         db.session.commit()  # the unique index decides, not a prior SELECT
