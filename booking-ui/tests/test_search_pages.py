@@ -77,6 +77,12 @@ def test_hotel_page_lists_room_types_with_price_for_the_dates(client, fake):
     assert "Too small for 2 guests" in html
     assert html.count('<span class="visually-hidden"> Double room</span>') == 1
     assert "checkin=2030-03-01" in fake.calls[0].request.url
+    assert "Prices include" not in html  # search named no VAT rate for this hotel
+
+
+def test_hotel_page_states_the_vat_included_from_the_catalogue(client, fake):
+    fake.get(f"{SEARCH}/hotels/{HOTEL_ID}", json=hotel(vat_percent="3.8"))
+    assert "Prices include 3.8 % VAT." in client.get(f"/hotels/{HOTEL_ID}").text
 
 
 def test_unknown_hotel_is_a_friendly_404(client, fake):
