@@ -11,6 +11,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from hotelbook_chassis import topology
 from hotelbook_chassis.theme import SITE_NAME
 from hotelbook_stack.layout import Layout
 from hotelbook_stack.services import ADMIN_CLIENT, BY_NAME, ROOT, SERVICES, Service
@@ -144,8 +145,8 @@ def seed_catalogue(layout: Layout, hotels: int) -> None:
         raise StepFailed(f"search: flask seed --hotels {hotels} failed (its output is above)")
 
 
-# The services behind the gateway (pdf-reporting and the bank are internal only).
-GATEWAY_SERVICES = ("booking-ui", "search", "reservations", "payments", "users", "auth")
+# The services behind the gateway (the topology's routes; pdf-reporting and the bank are internal only).
+GATEWAY_SERVICES = tuple(topology.load().routes)
 
 
 def public_openapi_file(layout: Layout) -> Path:
