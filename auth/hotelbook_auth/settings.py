@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from hotelbook_chassis import config, topology
 from hotelbook_chassis.config import dev_secret, peer_url
 
 
@@ -16,7 +17,7 @@ def _seconds(name: str, default: int) -> int:
 
 
 def auth_settings() -> dict[str, Any]:
-    public_url = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    public_url = config.public_url()
     return {
         "ACCESS_TOKEN_TTL": _seconds("ACCESS_TOKEN_TTL", 300),
         "REFRESH_TOKEN_TTL": _seconds("REFRESH_TOKEN_TTL", 14 * 24 * 3600),
@@ -35,7 +36,7 @@ def auth_settings() -> dict[str, Any]:
         # Requests from these (the gateway) say who the browser is in X-Real-IP (login throttling).
         "TRUSTED_PROXIES": tuple(os.environ.get("TRUSTED_PROXIES", "127.0.0.1 ::1").split()),
         "PUBLIC_URL": public_url,
-        "USERS_TIMEOUT": (2.0, float(os.environ.get("USERS_READ_TIMEOUT", 5))),
+        "USERS_TIMEOUT": (2.0, float(os.environ.get("USERS_READ_TIMEOUT", topology.service("auth").timeouts["users"]))),
         # The login page's session only carries the CSRF token; its own name and path so it
         # never meets booking-ui's cookie on the shared gateway host.
         "SESSION_COOKIE_NAME": "hotelbook_auth",

@@ -7,7 +7,8 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from hotelbook_chassis.config import PORTS, peer_url, var_dir
+from hotelbook_chassis import config
+from hotelbook_chassis.config import peer_url, var_dir
 
 
 def _client_file() -> dict[str, str]:
@@ -20,7 +21,7 @@ def _client_file() -> dict[str, str]:
 
 
 def defaults() -> dict[str, Any]:
-    public_url = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{PORTS['gateway']}").rstrip("/")
+    public_url = config.public_url()
     settings: dict[str, Any] = {
         "PUBLIC_URL": public_url,
         "REDIRECT_URI": os.environ.get("REDIRECT_URI", f"{public_url}/auth/callback"),

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from hotelbook_chassis import create_service_app, topology
-from hotelbook_chassis.config import peer_url
+from hotelbook_chassis.config import peer_url, public_url
 from hotelbook_payments.actions.worker import start_worker
 from hotelbook_payments.api import blp
 from hotelbook_payments.cli import init_cli
@@ -28,7 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "RESERVATIONS_URL": peer_url("reservations"),
             "USERS_URL": peer_url("users"),
             # Where guests open the site: the receipt link in the confirmation e-mail points there.
-            "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
+            "PUBLIC_URL": public_url(),
             "BANK_TIMEOUT": float(os.environ.get("BANK_TIMEOUT", topology.service("payments").timeouts["bank"])),
             "OUTBOX_EVERY": float(os.environ.get("OUTBOX_EVERY", "2")),
             "OUTBOX_WORKER": os.environ.get("OUTBOX_WORKER", "1") == "1",

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 
-from hotelbook_chassis import create_service_app
+from hotelbook_chassis import create_service_app, topology
 from hotelbook_chassis.config import peer_url
 from hotelbook_search.answers import AnswerCache, revision_for
 from hotelbook_search.api import blp
@@ -33,7 +33,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         service="search",
         title="hotelbook search",
         config=config,
-        defaults={"RESERVATIONS_URL": peer_url("reservations"), "AVAILABILITY_TIMEOUT": 1.0},
+        defaults={"RESERVATIONS_URL": peer_url("reservations"),
+                  "AVAILABILITY_TIMEOUT": topology.service("search").timeouts["reservations"]},
         db=db,
         blueprints=[blp],
     )

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from hotelbook_chassis import create_service_app
-from hotelbook_chassis.config import peer_url
+from hotelbook_chassis.config import peer_url, public_url
 from hotelbook_users.actions.passwords import init_passwords
 from hotelbook_users.actions.revocations import init_revocations
 from hotelbook_users.api import blp
@@ -23,7 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         title="hotelbook users",
         config=config,
         defaults={
-            "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
+            "PUBLIC_URL": public_url(),
             # OWASP's argon2id baseline; tests lower them.
             "ARGON2_TIME_COST": int(os.environ.get("ARGON2_TIME_COST", "2")),
             "ARGON2_MEMORY_COST": int(os.environ.get("ARGON2_MEMORY_COST", "19456")),

@@ -28,6 +28,11 @@ def peer_url(service: str) -> str:
     return os.environ.get(f"{env_name(service)}_URL", f"http://127.0.0.1:{PORTS[service]}").rstrip("/")
 
 
+def public_url() -> str:
+    """Where guests open the site (links in mail, redirects): ``PUBLIC_URL``, else the gateway's default port."""
+    return os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{PORTS['gateway']}").rstrip("/")
+
+
 def var_dir() -> Path:
     """Where development state lives (databases, generated secrets, keys)."""
     path = Path(os.environ.get("VAR_DIR", Path.cwd() / "var"))

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import requests
 from flask import Flask, current_app
@@ -107,12 +106,14 @@ def deliver_now(rows: list[SessionRevocation]) -> None:
 
 def init_revocations(app: Flask) -> None:
     config = app.config
-    timeouts: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 4.0}
+    read_timeouts = topology.service("users").timeouts
     clients: dict[str, ServiceClient] = {}
     tokens = service_credentials(config, SCOPE)
     if tokens is not None:
-        clients = {"auth": ServiceClient("auth", config["AUTH_URL"], tokens=tokens, **timeouts),
-                   "booking-ui": ServiceClient("booking-ui", config["BOOKING_UI_URL"], tokens=tokens, **timeouts)}
+        clients = {"auth": ServiceClient("auth", config["AUTH_URL"], tokens=tokens, connect_timeout=1.0,
+                                         read_timeout=read_timeouts["auth"]),
+                   "booking-ui": ServiceClient("booking-ui", config["BOOKING_UI_URL"], tokens=tokens,
+                                               connect_timeout=1.0, read_timeout=read_timeouts["booking-ui"])}
     app.extensions["users_revocation_clients"] = clients
     if not clients:
         log.warning("CLIENT_ID/CLIENT_SECRET not set: session revocations wait in the outbox until they are")
