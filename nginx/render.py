@@ -5,6 +5,7 @@
         [--routes FILE] [--public-openapi FILE] [--waf-rules FILE] [--lua-module PATH|none]
         [--plain] [--check]
         [--otlp-endpoint http://HOST:PORT] [--trace-ratio 0..1] [--metrics-listen PORT|HOST:PORT]
+        [--internal NAME@PORT=host:port,host:port ...]
 
 writes DIR/nginx.conf (and DIR/logs, DIR/tmp) and prints the command that runs it.
 Everything nginx writes (pid, logs, temp files) stays inside DIR, so no root is
@@ -91,6 +92,9 @@ class Options:
     trace_ratio: float = 1.0
     # Internal listener of /metrics (nginx/lua/hotelbook/metrics.lua); none when empty.
     metrics_listen: str = ""
+    # Service addresses: name -> (listen, instance addresses). A plain listener per service
+    # that its peers call, balanced over its instances (what a Kubernetes Service does).
+    internal: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
 
 class RenderError(Exception):
@@ -135,6 +139,21 @@ def parse_upstreams(items: list[str]) -> dict[str, list[str]]:
         upstreams[name] = [*upstreams[name], address] if name in given else [address]
         given.add(name)
     return upstreams
+
+
+def parse_internal(items: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """``NAME@PORT=host:port,host:port``: a service address and the instances behind it."""
+    internal: dict[str, tuple[str, list[str]]] = {}
+    for item in items:
+        match = re.fullmatch(r"([a-z][a-z0-9-]{0,40})@([^=]+)=(.+)", item)
+        if not match or match.group(1) in internal:
+            raise RenderError(f"--internal: expected NAME@PORT=host:port[,host:port...] once per name, got {item!r}")
+        addresses = match.group(3).split(",")
+        for address in addresses:
+            if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}", address):
+                raise RenderError(f"--internal {match.group(1)}: bad address {address!r}")
+        internal[match.group(1)] = (parse_listen(match.group(2)), addresses)
+    return internal
 
 
 def parse_cidrs(items: list[str]) -> list[str]:
@@ -225,7 +244,7 @@ def check_routes(path: Path) -> None:
 # --- the configuration -----------------------------------------------------------
 
 
-def upstream_blocks(upstreams: dict[str, list[str]]) -> str:
+def upstream_blocks(upstreams: dict[str, list[str]], prefix: str = "") -> str:
     blocks = []
     for name, addresses in upstreams.items():
         # Several instances: one that fails is left out for a few seconds (passive
@@ -233,13 +252,51 @@ def upstream_blocks(upstreams: dict[str, list[str]]) -> str:
         health = "max_fails=1 fail_timeout=5s" if len(addresses) > 1 else "max_fails=0"
         servers = "".join(f"        server {address} {health};\n" for address in addresses)
         blocks.append(
-            f"    upstream {upstream_id(name)} {{\n"
+            f"    upstream {prefix}{upstream_id(name)} {{\n"
             f"{servers}"
             f"        keepalive 32;\n"
             f"        keepalive_timeout 60s;\n"
             f"    }}\n"
         )
     return "".join(blocks)
+
+
+# Internal calls may carry a PDF's data or wait on the bank: room for both.
+INTERNAL_READ_TIMEOUT = 60
+INTERNAL_MAX_BODY = "10m"
+
+
+def internal_blocks(options: Options) -> str:
+    """The service addresses: a plain listener per service, no Lua, no public allow-list
+    (peers reach every internal path, as on the instances' own ports), balanced over the
+    instances with the public upstreams' failover rules."""
+    if not options.internal:
+        return ""
+    out = [upstream_blocks({name: addresses for name, (_, addresses) in options.internal.items()},
+                           prefix="internal_")]
+    for name, (listen, _) in options.internal.items():
+        out.append(f"""
+    # {name}: the address its peers call; the instances behind it fail over as below.
+    server {{
+        listen {listen};
+        server_name _;
+        access_log off;
+        client_max_body_size {INTERNAL_MAX_BODY};
+        client_body_buffer_size {INTERNAL_MAX_BODY};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_connect_timeout 3s;
+        proxy_send_timeout 20s;
+        proxy_read_timeout {INTERNAL_READ_TIMEOUT}s;
+        proxy_next_upstream error timeout;
+        proxy_next_upstream_tries 3;
+        location / {{
+            proxy_pass http://internal_{upstream_id(name)};
+        }}
+    }}
+""")
+    return "".join(out)
 
 
 def worker_user() -> str:
@@ -393,6 +450,7 @@ http {{
     init_worker_by_lua_block {{ require("hotelbook.trace").init_worker() }}
 """)
     lines.append("\n" + upstream_blocks(options.upstreams))
+    lines.append(internal_blocks(options))
     # A client's own X-Forwarded-For is passed on only when it came through a
     # trusted proxy; otherwise the services see just the address nginx saw.
     # ($proxy_add_x_forwarded_for would append the address realip found, not the peer's.)
@@ -414,7 +472,9 @@ http {{
         proxy_send_timeout 20s;
         proxy_read_timeout {options.read_timeout}s;
         # Another instance gets the request when this one refused or timed out; a
-        # POST or PATCH only if it was never sent (nginx's default): never twice.
+        # POST or PATCH only if it was never sent (nginx's default, the non-idempotent
+        # flag left out): never twice. A request cut after it was sent is answered 503
+        # (gateway.lua), which the client may retry.
         proxy_next_upstream error timeout;
         proxy_next_upstream_tries 3;
 
@@ -609,6 +669,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
                         help="share of new traces marked sampled (0..1, default 1)")
     parser.add_argument("--metrics-listen", default="",
                         help="serve the gateway's counters at /metrics on this PORT (127.0.0.1) or HOST:PORT")
+    parser.add_argument("--internal", action="append", default=[], metavar="NAME@PORT=HOST:PORT,...",
+                        help="a service address: a plain listener on PORT balanced over the instances "
+                             "(what peers call when a service runs as several instances)")
     parser.add_argument("--check", action="store_true", help="run `nginx -t` on the result")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"auto|\d{1,3}", args.workers):
@@ -644,6 +707,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
             otlp_endpoint=args.otlp_endpoint.rstrip("/"),
             metrics_listen=parse_listen(args.metrics_listen) if args.metrics_listen else "",
             trace_ratio=args.trace_ratio,
+            internal=parse_internal(args.internal),
         )
         if not options.plain:
             check_data_files(options.limits, options.waf_rules)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 
 import pytest
+import requests
 from conftest import EchoHandler, Gateway, render
 
 from hotelbook_chassis.testing import free_port
@@ -97,7 +98,8 @@ def test_a_post_cut_mid_request_is_not_sent_again(tmp_path, upstreams, live):
             statuses.append(gw.request("POST", "/api/payments/payments", json={"n": n},
                                        headers={"X-Request-ID": f"cut-{n}"}).status_code)
         assert seen, "no request reached the dropping instance"
-        assert statuses.count(502) == len(seen) == 1, statuses
+        # The one cut after it was sent is not sent again: a clear 503 the guest may retry.
+        assert statuses.count(503) == len(seen) == 1, statuses
         assert sum(hit.startswith("POST") for hit in hits) == statuses.count(200) == 3
         # An idempotent request cut the same way is answered by the other instance.
         listener2, seen2 = dropping_server()
@@ -110,3 +112,32 @@ def test_a_post_cut_mid_request_is_not_sent_again(tmp_path, upstreams, live):
     finally:
         gw.stop()
         listener.close()
+
+
+def test_a_service_address_balances_over_the_instances(tmp_path, upstreams, live):
+    """--internal: the one address peers call, spread over the instances, failing over like the public side."""
+    address, hits = live
+    second, second_hits = counting_server()
+    dead = f"127.0.0.1:{free_port()}"
+    listen = free_port()
+    gw = Gateway(tmp_path / "gw", upstreams, "--workers", "1", "--internal",
+                 f"pdf-reporting@{listen}={address},127.0.0.1:{second.server_address[1]},{dead}").start()
+    try:
+        conf = (tmp_path / "gw" / "nginx.conf").read_text()
+        assert f"listen 127.0.0.1:{listen};" in conf
+        assert "upstream internal_pdf_reporting {" in conf
+        for n in range(6):
+            # Internal paths pass as they are: no public prefix, no allow-list.
+            answer = requests.post(f"http://127.0.0.1:{listen}/render/receipt", json={"n": n}, timeout=5)
+            assert answer.status_code == 200
+        # Refused by the dead instance: sent to another one, never lost, never twice.
+        assert len(hits) + len(second_hits) == 6 and hits and second_hits
+    finally:
+        gw.stop()
+        second.shutdown()
+
+
+def test_bad_service_addresses_are_refused(tmp_path, upstreams):
+    for bad in ("pdf-reporting=127.0.0.1:1", "pdf-reporting@1=nowhere", "Bad Name@1=127.0.0.1:2"):
+        result = render(tmp_path / "gw", 18080, upstreams, "--internal", bad)
+        assert result.returncode != 0 and "--internal" in result.stderr

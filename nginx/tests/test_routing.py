@@ -107,7 +107,7 @@ def test_trace_is_a_problem_405(gateway: Gateway, problem):
     assert body["type"] == "urn:problem:hotelbook:method-not-allowed"
 
 
-def test_upstream_down_is_a_problem_502(tmp_path, upstreams, problem):
+def test_upstream_down_is_a_problem_503(tmp_path, upstreams, problem):
     from hotelbook_chassis.testing import free_port
 
     dead = {**upstreams, "payments": f"127.0.0.1:{free_port()}"}
@@ -115,11 +115,13 @@ def test_upstream_down_is_a_problem_502(tmp_path, upstreams, problem):
     try:
         response = gw.request("POST", "/api/payments/payments", json={"reservation_id": "r"},
                               headers={"X-Request-ID": "down-1"})
-        body = problem(response, 502)
+        # No instance answered: a clear 503 the client may retry, not a bare 502.
+        body = problem(response, 503)
         assert body["type"] == "urn:problem:hotelbook:upstream-unavailable"
         assert body["request_id"] == "down-1"
+        assert response.headers["Retry-After"] == "1"
         entry = gw.log_for("down-1")
-        assert entry["status"] == 502
+        assert entry["status"] == 503
         # the other services are still reachable
         assert gw.get("/api/search/hotels").status_code == 200
     finally:

@@ -177,6 +177,20 @@ function _M.problem()
         local method = ngx.req.get_method()
         if not limit(var, var.uri or "/", method) then return end
     end
+    if status == 502 then
+        -- nginx's own 502: no instance answered. Either every one refused (a request nginx
+        -- tried on each), or the one holding the request died after it was sent: a POST or
+        -- PATCH then is not sent again (it may have taken effect). Both pass: a clear 503
+        -- with Retry-After, which a client may repeat (with the same Idempotency-Key).
+        local method = ngx.req.get_method()
+        local detail = "No instance of the service behind this path is answering; retry shortly."
+        if method == "POST" or method == "PATCH" then
+            detail = "The service stopped before answering. The request was not repeated, since it may "
+                .. "have taken effect: retry it (a payment with the same Idempotency-Key is never charged twice)."
+        end
+        return send_problem(503, { type = PROBLEM_TYPE .. "upstream-unavailable", detail = detail },
+                            { ["Retry-After"] = "1" })
+    end
     return send_problem(status)
 end
 
