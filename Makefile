@@ -10,19 +10,23 @@ TOX := $(VENV)/bin/tox
 PROJECTS := chassis tools auth users search pdf-reporting reservations payments bank-sandbox booking-ui
 HOTELS ?= 3000
 UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,bank-sandbox,bank-sandbox-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway,manifests,images
-SYSTEM_ENVS := integration,integration-pg,reliability,e2e
+SYSTEM_ENVS := integration,integration-pg,reliability,replicas,e2e
 
 .PHONY: up down test test-unit test-system client seed trace bench lint constraints clean manifests images
 
 ## Run everything behind the gateway at http://127.0.0.1:8080 (Ctrl-C stops it).
+## Several instances of every service: make up REPLICAS=2 POSTGRES_URL=postgresql://postgres@127.0.0.1:5432
+REPLICAS ?= 1
+export REPLICAS
 up: $(STAMP)
 	@mkdir -p var
 	$(PY) -m hotelbook_stack bootstrap --hotels $(HOTELS)
-	@PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
+	@$(PY) -m hotelbook_stack procfile > var/Procfile
+	@PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho -f var/Procfile -d . start
 
 ## Stop a system started in the background (Ctrl-C does the same in the foreground).
 down:
-	-@pkill -TERM -f "honcho -f Procfile start" || true
+	-@pkill -TERM -f "honcho -f var/Procfile" || true
 
 ## The whole tox matrix: unit envs in parallel, then the cross-service suites.
 test: test-unit test-system

@@ -17,22 +17,55 @@ from hotelbook_stack.services import BY_NAME, ROOT
 
 
 def cmd_bootstrap(layout: Layout, args: argparse.Namespace) -> None:
+    if layout.balanced("search") and not layout.postgres_url:
+        sys.exit(f"REPLICAS={layout.replicas} needs POSTGRES_URL (a PostgreSQL server, such as "
+                 "postgresql://postgres@127.0.0.1:5432): the instances of a service share its database, "
+                 "one database per service, as they would on several machines.")
     started = time.monotonic()
     steps.bootstrap(layout, hotels=args.hotels)
     print(f"bootstrap done in {time.monotonic() - started:.1f}s (var: {layout.var_dir.name}/)")
 
 
 def cmd_run(layout: Layout, args: argparse.Namespace) -> None:
-    """Replace this process with the service's gunicorn (honcho then signals it directly)."""
-    service = BY_NAME[args.service]
-    metrics = layout.var_dir / "metrics" / service.name
+    """Replace this process with the service's gunicorn (honcho then signals it directly).
+
+    ``search`` runs the service; ``search.2`` its second instance (``REPLICAS`` of 2 or more).
+    """
+    processes = dict(layout.processes)
+    if args.service not in processes:
+        sys.exit(f"run: no process {args.service!r} with REPLICAS={layout.replicas} "
+                 f"(one of: {', '.join(processes)})")
+    service = processes[args.service]
+    metrics = layout.metrics_dir(args.service)
     shutil.rmtree(metrics, ignore_errors=True)  # stale files would double-count
     metrics.mkdir(parents=True)
     os.chdir(ROOT)
     command = layout.gunicorn_command(service)
-    env = layout.env(service)
+    env = layout.env(service, args.service)
     env.setdefault("JSON_LOGS", "0")  # a terminal is read by people: one short line per request
     os.execve(command[0], command, env)
+
+
+# The Procfile's short names of the services (the process names honcho prints).
+PROCFILE_NAMES = {"pdf-reporting": "pdf", "booking-ui": "ui"}
+
+
+def procfile(layout: Layout) -> str:
+    """The processes ``make up`` starts: the ``Procfile`` for one instance each, and with
+    ``REPLICAS=N`` one line per instance (``search.1``, ``search.2``...)."""
+    lines = ["# Started by `make up` with honcho; `python -m hotelbook_stack` knows each process's environment.",
+             "smtp: python -m hotelbook_chassis.smtp_sink --port 8025 --folder var/mail",
+             "traces: python -m hotelbook_stack traces"]
+    for name, service in layout.processes:
+        short = PROCFILE_NAMES.get(service.name, service.name)
+        label = short if name == service.name else f"{short}{name.rsplit('.', 1)[1]}"
+        lines.append(f"{label}: python -m hotelbook_stack run {name}")
+    lines += ["gateway: python -m hotelbook_stack gateway", "ready: python -m hotelbook_stack announce"]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_procfile(layout: Layout, args: argparse.Namespace) -> None:
+    sys.stdout.write(procfile(layout))
 
 
 def cmd_gateway(layout: Layout, args: argparse.Namespace) -> None:
@@ -111,8 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     boot = sub.add_parser("bootstrap", help="databases, migrations, keys, clients, catalogue, gateway config")
     boot.add_argument("--hotels", type=int, default=int(os.environ.get("HOTELS", "3000")))
-    run = sub.add_parser("run", help="run one service under gunicorn")
-    run.add_argument("service", choices=sorted(BY_NAME))
+    run = sub.add_parser("run", help="run one service (or one instance: search.2) under gunicorn")
+    run.add_argument("service", metavar="SERVICE[.N]")
+    sub.add_parser("procfile", help="print the processes of make up (one line per instance with REPLICAS=N)")
     sub.add_parser("gateway", help="run nginx (or explain how to install it)")
     announce = sub.add_parser("announce", help="wait for every /readyz, then print the URL")
     announce.add_argument("--timeout", type=float, default=90)

@@ -170,7 +170,12 @@ def render_gateway(layout: Layout) -> Path | None:
         command += ["--metrics-listen", str(layout.ports["gateway-metrics"])]
     for service in SERVICES:
         if service.name in GATEWAY_SERVICES:
-            command += ["--upstream", f"{service.name}=127.0.0.1:{layout.ports[service.name]}"]
+            command += [arg for address in layout.instance_addresses(service)
+                        for arg in ("--upstream", f"{service.name}={address}")]
+        if layout.balanced(service):
+            # The service address peers call: balanced over the instances inside the same nginx.
+            command += ["--internal", f"{service.name}@{layout.ports[service.name]}="
+                                      + ",".join(layout.instance_addresses(service))]
     if layout.limits_file:
         command += ["--limits", str(layout.limits_file)]
     subprocess.run(command, check=True, capture_output=True, text=True)
@@ -218,8 +223,9 @@ def bootstrap(layout: Layout, *, hotels: int = 0) -> None:
     layout.var_dir.mkdir(parents=True, exist_ok=True)
     # Databases with password hashes, secrets, keys, mail: for the owner only.
     layout.var_dir.chmod(0o700)
-    for service in SERVICES:
-        (layout.var_dir / "metrics" / service.name).mkdir(parents=True, exist_ok=True)
+    # Each process's counters, and the service's own for its command-line runs (migrations...).
+    for name in {*(name for name, _service in layout.processes), *(service.name for service in SERVICES)}:
+        layout.metrics_dir(name).mkdir(parents=True, exist_ok=True)
     create_databases(layout)
     migrate(layout)
     run(layout, BY_NAME["auth"], "hotelbook_auth", "keys", "ensure")

@@ -1,4 +1,11 @@
-"""Where everything of one running system lives: ports, ``var/`` folder, databases."""
+"""Where everything of one running system lives: ports, ``var/`` folder, databases.
+
+With ``replicas`` above one, every replicated service runs as that many instances,
+``<name>.1``, ``<name>.2``..., each on a port of its own (``ports["search.2"]``). The
+service's own port (``ports["search"]``) is then its *service address*: a listener of
+the gateway's nginx that balances over the instances, as a Kubernetes Service does.
+Peers, readiness checks and the tests keep calling that one address.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from pathlib import Path
 
 from hotelbook_chassis.config import PORTS, env_name
 from hotelbook_stack.services import BY_NAME, ROOT, SERVICES, Service
+
+MAX_REPLICAS = 8
 
 
 @dataclass
@@ -26,13 +35,45 @@ class Layout:
     housekeeping_every: float | None = None
     # Spans go to the local trace store unless OTEL_EXPORTER_OTLP_ENDPOINT points elsewhere.
     tracing: bool = True
+    # Instances of every replicated service (1: each service answers on its own port itself).
+    replicas: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.replicas <= MAX_REPLICAS:
+            raise ValueError(f"replicas: 1 to {MAX_REPLICAS}, not {self.replicas}")
+        for service in SERVICES:
+            for number, name in enumerate(self.instances(service), start=1):
+                if name != service.name:
+                    # make up: 8101 -> 8201, 8301, ...; the tests hand out free ports beforehand.
+                    self.ports.setdefault(name, self.ports[service.name] + 100 * number)
 
     @classmethod
     def from_env(cls) -> Layout:
         return cls(
             var_dir=Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve(),
             postgres_url=os.environ.get("POSTGRES_URL") or None,
+            replicas=int(os.environ.get("REPLICAS") or 1),
         )
+
+    def balanced(self, service: Service | str) -> bool:
+        """True when the service runs as several instances behind its service address."""
+        service = BY_NAME[service] if isinstance(service, str) else service
+        return self.replicas > 1 and service.replicated
+
+    def instances(self, service: Service | str) -> list[str]:
+        """The process names of one service: ``["search"]``, or ``["search.1", "search.2"]``."""
+        service = BY_NAME[service] if isinstance(service, str) else service
+        if not self.balanced(service):
+            return [service.name]
+        return [f"{service.name}.{number}" for number in range(1, self.replicas + 1)]
+
+    def instance_addresses(self, service: Service | str) -> list[str]:
+        return [f"127.0.0.1:{self.ports[name]}" for name in self.instances(service)]
+
+    @property
+    def processes(self) -> list[tuple[str, Service]]:
+        """Every service process to start: (process name, its service)."""
+        return [(name, service) for service in SERVICES for name in self.instances(service)]
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -49,6 +90,10 @@ class Layout:
         if self.postgres_url:
             return f"{self.postgres_url.rstrip('/')}/{self.database_name(service)}"
         return f"sqlite:///{self.var_dir / service.name}.db"
+
+    def metrics_dir(self, process: str) -> Path:
+        """Where one process's gunicorn workers keep their counters (one folder per instance)."""
+        return self.var_dir / "metrics" / process
 
     @property
     def traces_dir(self) -> Path:
@@ -68,12 +113,12 @@ class Layout:
         path = self.client_file(name)
         return json.loads(path.read_text()) if path.exists() else {}
 
-    def env(self, service: Service | str) -> dict[str, str]:
-        """The environment one service process runs with."""
+    def env(self, service: Service | str, instance: str | None = None) -> dict[str, str]:
+        """The environment one service process (``instance``: one of several) runs with."""
         service = BY_NAME[service] if isinstance(service, str) else service
         env = {
             **os.environ,
-            "PORT": str(self.ports[service.name]),
+            "PORT": str(self.ports[instance or service.name]),
             "VAR_DIR": str(self.var_dir),
             "DATABASE_URL": self.database_url(service),
             "OAUTH_ISSUER": self.gateway_url,
@@ -81,7 +126,7 @@ class Layout:
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports["smtp"]),
             "WEB_CONCURRENCY": str(service.workers),
-            "PROMETHEUS_MULTIPROC_DIR": str(self.var_dir / "metrics" / service.name),
+            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir(instance or service.name)),
             "PYTHONUNBUFFERED": "1",
         }
         if self.housekeeping_every is not None:

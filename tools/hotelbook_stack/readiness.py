@@ -8,12 +8,15 @@ import time
 import requests
 
 from hotelbook_stack.layout import Layout
-from hotelbook_stack.services import SERVICES
 
 
 def wait_ready(layout: Layout, names: list[str] | None = None, timeout: float = 90) -> dict[str, bool]:
-    """Poll every ``/readyz`` until all answer 200 or ``timeout``; returns who is ready."""
-    names = names or [service.name for service in SERVICES]
+    """Poll every ``/readyz`` until all answer 200 or ``timeout``; returns who is ready.
+
+    Names are processes: a service, or one of its instances (``search.2``); by default
+    every process, each instance asked on its own port.
+    """
+    names = names or [name for name, _service in layout.processes]
     ready = dict.fromkeys(names, False)
     deadline = time.monotonic() + timeout
     with requests.Session() as session:

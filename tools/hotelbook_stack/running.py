@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -29,13 +30,16 @@ class RunningSystem:
     """Every service under gunicorn, the gateway, and an SMTP sink whose mail the tests read."""
 
     def __init__(self, var_dir: Path, *, postgres_url: str | None = None, hotels: int = 200,
-                 housekeeping_every: float = 0) -> None:
-        ports = {name: free_port() for name in [*BY_NAME, "gateway", "gateway-metrics", "smtp", "traces"]}
+                 housekeeping_every: float = 0, replicas: int = 1) -> None:
+        names = [*BY_NAME, "gateway", "gateway-metrics", "smtp", "traces"]
+        if replicas > 1:  # every instance on a free port of its own; the service's port is its address
+            names += [f"{s.name}.{n}" for s in SERVICES if s.replicated for n in range(1, replicas + 1)]
+        ports = {name: free_port() for name in names}
         # Housekeeping off by default: the tests run sweep and reconcile when they mean to.
         self.layout = Layout(var_dir=var_dir, ports=ports, postgres_url=postgres_url,
                              database_suffix=f"_{uuid.uuid4().hex[:8]}" if postgres_url else "",
                              limits_file=TEST_LIMITS if TEST_LIMITS.exists() else None,
-                             housekeeping_every=housekeeping_every)
+                             housekeeping_every=housekeeping_every, replicas=replicas)
         self.hotels = hotels
         self.processes: dict[str, ServiceProcess] = {}
         self.gateway: subprocess.Popen[bytes] | None = None
@@ -60,25 +64,52 @@ class RunningSystem:
         self._smtp, self.mail = start_sink("127.0.0.1", self.layout.ports["smtp"])
         self._traces, self.traces = start_receiver("127.0.0.1", self.layout.ports["traces"],
                                                    self.layout.traces_dir)
+        self._start_services()
+        return self
+
+    def _start_services(self) -> None:
+        """Bootstrap, every service process (each instance), the gateway; returns when all are ready."""
         steps.bootstrap(self.layout, hotels=self.hotels)
         steps.register_admin_client(self.layout)  # create_hotel writes the catalogue with it
-        for service in SERVICES:
-            self.processes[service.name] = self._process(service.name)
+        balanced = self.layout.replicas > 1
+        if balanced:
+            # The gateway first: it also holds the service addresses the instances call each other at.
+            self._start_gateway()
+        for name, _service in self.layout.processes:
+            self.processes[name] = self._process(name)
         for process in self.processes.values():
             process.start_nowait()
         for process in self.processes.values():
             process.wait_ready(180)
-        # Before the gateway starts: it reads the document at start-up.
+        # Before the gateway starts (or reloads): it reads the document at start-up.
         steps.publish_public_openapi(self.layout)
-        self._start_gateway()
-        return self
+        if balanced:
+            self._reload_gateway()
+        else:
+            self._start_gateway()
+
+    def instances(self, service: str) -> list[str]:
+        """The process names of one service: ``["search"]``, or ``["search.1", "search.2"]``."""
+        return self.layout.instances(service)
 
     def _process(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
-        service = BY_NAME[name]
-        env = {**self.layout.env(service), **(extra_env or {})}
-        (self.layout.var_dir / "metrics" / name).mkdir(parents=True, exist_ok=True)
+        service = dict(self.layout.processes)[name]
+        env = {**self.layout.env(service, name), **(extra_env or {})}
+        self.layout.metrics_dir(name).mkdir(parents=True, exist_ok=True)
         return ServiceProcess(service.app, env, workers=service.workers, cwd=ROOT, name=name,
                               port=self.layout.ports[name])
+
+    def _reload_gateway(self) -> None:
+        """HUP the gateway and wait until its new workers serve the public document."""
+        if not steps.reload_gateway(self.layout):
+            raise RuntimeError("gateway reload failed")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{self.gateway_url}/api/openapi.json", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("gateway did not reload")
 
     def _start_gateway(self) -> None:
         prefix = steps.render_gateway(self.layout)
@@ -100,11 +131,14 @@ class RunningSystem:
         self.processes[name].stop()
 
     def kill(self, name: str) -> None:
-        """``kill -9`` the whole service: master and workers, no cleanup."""
+        """``kill -9`` one process (a service, or one instance: ``search.2``): master and workers, no cleanup."""
         self.processes[name].kill_hard()
 
-    def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+    def start(self, name: str, extra_env: dict[str, str] | None = None, *, wait: bool = True) -> None:
         self.processes[name] = self._process(name, extra_env)
+        if not wait:
+            self.processes[name].start_nowait()
+            return
         # Generous: on a loaded machine (CI shares its cores) a restart can take over 30 s to boot.
         self.processes[name].start(timeout=120)
 

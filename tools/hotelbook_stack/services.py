@@ -25,6 +25,10 @@ class Service:
     # (measure with `python bench/load.py --workers N`).
     workers: int = 1
     has_database: bool = True
+    # Runs as several instances under `make up REPLICAS=N`: it keeps nothing in its process that
+    # another instance would need (state lives in its database). The bank sandbox stands for an
+    # outside party and stays one.
+    replicated: bool = True
 
     @property
     def node(self) -> topology.ServiceNode:
@@ -59,7 +63,7 @@ SERVICES: tuple[Service, ...] = (
     Service("pdf-reporting", "hotelbook_pdf", "pdf-reporting", "hotelbook_pdf:create_app()", has_database=False),
     Service("reservations", "hotelbook_reservations", "reservations", "hotelbook_reservations:create_app()"),
     # The bank sandbox plays the outside bank: a project of its own (bank-sandbox/).
-    Service("bank", "hotelbook_bank", "bank-sandbox", "hotelbook_bank:create_app()"),
+    Service("bank", "hotelbook_bank", "bank-sandbox", "hotelbook_bank:create_app()", replicated=False),
     Service("payments", "hotelbook_payments", "payments", "hotelbook_payments:create_app()"),
     Service("booking-ui", "hotelbook_ui", "booking-ui", "hotelbook_ui:create_app()"),
 )
