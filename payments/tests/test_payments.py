@@ -420,3 +420,36 @@ def test_periodic_reconcile_leaves_a_job_another_worker_has_leased(client, guest
         assert reconcile()["jobs"] == 1  # the CLI after a crash does, lease or not
         job = db.session.scalar(select(OutboxJob).where(OutboxJob.kind == "receipt-mail"))
         assert job.done_at is not None
+
+
+def test_died_between_charge_and_confirm_the_outbox_confirms_and_the_key_replays(client, guest, peers, app,
+                                                                                 monkeypatch):
+    """The charge and its confirm job commit together: a process that dies right after the
+    charge leaves a job (leased for the inline attempt), never a charge nobody confirms."""
+    from sqlalchemy import select
+
+    from hotelbook_payments import clients
+    from hotelbook_payments.actions import reconcile
+    from hotelbook_payments.models import OutboxJob, Payment, db
+
+    def crash(reservation_id, payment_id):
+        raise RuntimeError("the process died before confirming")
+
+    monkeypatch.setattr(clients, "confirm", crash)
+    headers = guest()
+    pay(client, headers, key="died-before-confirm", status=500)
+    with app.app_context():
+        payment = db.session.scalar(select(Payment).where(Payment.idempotency_key == "died-before-confirm"))
+        job = db.session.scalar(select(OutboxJob).where(OutboxJob.payment_id == payment.id))
+        assert payment.status == "succeeded" and not payment.confirmed and payment.response_status is None
+        assert job.kind == "confirm" and job.done_at is None
+        payment_id = payment.id
+        assert reconcile(every_job=False)["jobs"] == 0  # the inline attempt's lease still runs
+    # Meanwhile the same key is in progress, not an error.
+    assert pay(client, headers, key="died-before-confirm", status=409).json["type"].endswith("in-progress")
+    monkeypatch.undo()
+    with app.app_context():
+        reconcile()  # after the crash (the CLI): the job confirms it
+    again = pay(client, headers, key="died-before-confirm").json
+    assert again["id"] == payment_id and again["confirmed"] is True
+    assert len(confirms(peers)) == 1

@@ -6,9 +6,10 @@ Steps and what makes each safe to repeat:
    the unique constraint lets one request in, duplicates replay its answer.
 2. *Charge*: the bank is asked with the payment's id as its idempotency key, so
    asking again (a retry, ``reconcile`` after a crash) never charges twice.
-3. *Confirm*: reservations' confirm is idempotent for the same payment. When it
-   cannot be reached, an outbox job retries it with backoff; when the hold has
-   expired meanwhile (409), the charge is refunded.
+3. *Confirm*: reservations' confirm is idempotent for the same payment. Its outbox
+   job commits with the charge, leased to the request that charged: the job confirms
+   when reservations could not be reached or the process died before it could; when
+   the hold has expired meanwhile (409), the charge is refunded.
 4. *Receipt mail*: an outbox job, so a mail outage only delays it.
 
 One module per job: ``claims`` (1), ``charge`` (2, 3 and refunds), ``outbox`` and ``worker``

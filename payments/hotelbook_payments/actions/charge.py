@@ -17,11 +17,14 @@ from hotelbook_payments.actions.payment import (
     Record,
     enqueue,
     finish,
+    hold_expired_answer,
     mark,
     payment_by_id,
     payment_out,
     release_key,
     save,
+    update_job,
+    utcnow,
 )
 from hotelbook_payments.domain import DECLINED, FAILED, REFUNDED, SUCCEEDED
 from hotelbook_payments.models import db
@@ -86,25 +89,36 @@ def after_charge(payment: Record, outcome: clients.BankOutcome) -> Answer:
                       payment_id=payment.id, status_now="pending", headers={"Retry-After": "30"})
     # Committed before confirming: from here on reconcile leaves it alone (it resumes pending ones only).
     mark(payment, SUCCEEDED, bank_reference=outcome.charge["id"])
+    # The charge and the duty to confirm it commit together (transactional outbox): if this
+    # process dies before the confirm below ends, the job confirms (or refunds) once its lease
+    # runs out. Without it, a charge whose process died here was never confirmed nor refunded.
+    enqueue(payment, "confirm", lease=CONFIRM_LEASE)
     db.session.commit()
     return confirm_step(payment)
 
 
+# Seconds the request that charged has to confirm inline before the outbox job may: more
+# than the confirm call's retries take.
+CONFIRM_LEASE = 30
+
+
 def confirm_step(payment: Record) -> Answer:
+    """Confirm inline; the payment's confirm job (committed with the charge) is closed, or made due now."""
     try:
         response = clients.confirm(payment.reservation_id, payment.id)
     except PeerUnavailable:
         response = None
     if response is not None and response.status_code == 200:
         save(payment, confirmed=True)
+        update_job(payment, "confirm", done_at=utcnow())
         enqueue(payment, "receipt-mail")
         return finish(payment, 201, payment_out(payment))
     if response is not None and response.status_code in (404, 409):
         refund_charge(payment)
-        return finish(payment, 409, problem_body(409, "The hold ended before the payment could confirm it; the "
-                                                      "charge was refunded.", "hold-expired", payment_id=payment.id))
-    # Reservations unreachable: the outbox will confirm it (or refund if the hold expires).
-    enqueue(payment, "confirm")
+        update_job(payment, "confirm", done_at=utcnow())
+        return finish(payment, *hold_expired_answer(payment))
+    # Reservations unreachable: the outbox will confirm it (or refund if the hold expires), from now on.
+    update_job(payment, "confirm", next_attempt_at=utcnow())
     return finish(payment, 201, payment_out(payment))
 
 

@@ -11,7 +11,17 @@ from hotelbook_chassis.tracing import continue_trace
 from hotelbook_payments import clients
 from hotelbook_payments.actions.charge import refund_charge
 from hotelbook_payments.actions.mail import send_receipt
-from hotelbook_payments.actions.payment import OUTBOX, Record, enqueue, payment_by_id, save, utcnow
+from hotelbook_payments.actions.payment import (
+    OUTBOX,
+    Answer,
+    Record,
+    enqueue,
+    hold_expired_answer,
+    payment_by_id,
+    payment_out,
+    save,
+    utcnow,
+)
 from hotelbook_payments.domain import REFUNDED
 from hotelbook_payments.models import db
 
@@ -56,16 +66,25 @@ def run_job(job: Record) -> None:
 
 
 def run_confirm_job(payment: Record) -> None:
-    if payment.confirmed or payment.status == REFUNDED:
-        return
-    response = clients.confirm(payment.reservation_id, payment.id)
-    if response.status_code == 200:
-        save(payment, confirmed=True)
-        enqueue(payment, "receipt-mail")
-    elif response.status_code in (404, 409):
-        refund_charge(payment)
+    answer: Answer
+    if payment.confirmed:
+        answer = (201, payment_out(payment))
+    elif payment.status == REFUNDED:
+        answer = hold_expired_answer(payment)
     else:
-        raise PeerUnavailable("reservations")
+        response = clients.confirm(payment.reservation_id, payment.id)
+        if response.status_code == 200:
+            save(payment, confirmed=True)
+            enqueue(payment, "receipt-mail")
+            answer = (201, payment_out(payment))
+        elif response.status_code in (404, 409):
+            refund_charge(payment)
+            answer = hold_expired_answer(payment)
+        else:
+            raise PeerUnavailable("reservations")
+    if payment.response_status is None:
+        # The request that charged died before answering: a retry with its key gets this answer.
+        save(payment, response_status=answer[0], response_body=answer[1])
 
 
 def drain(everything: bool = False, rounds: int = 10) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hotelbook_chassis.clock import utcnow
+from hotelbook_chassis.problems import problem_body
 from hotelbook_chassis.schemas import is_uuid
 from hotelbook_chassis.stays import money
 from hotelbook_chassis.tracing import current_traceparent
@@ -73,12 +75,25 @@ def mark(payment: Record, status: str, **values: Any) -> None:
     save(payment, status=status, **values)
 
 
-def enqueue(payment: Record, kind: str) -> None:
-    """One job per payment and kind (in the caller's transaction); enqueued again, nothing changes."""
+def enqueue(payment: Record, kind: str, lease: float = 0) -> None:
+    """One job per payment and kind (in the caller's transaction); enqueued again, nothing changes.
+    Due now, or after ``lease`` seconds when the caller means to do the work itself first."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     db.session.execute(dialect.insert(OUTBOX).values(
-        payment_id=payment.id, kind=kind, attempts=0, next_attempt_at=utcnow(), created_at=utcnow(),
-        traceparent=current_traceparent()).on_conflict_do_nothing(index_elements=["payment_id", "kind"]))
+        payment_id=payment.id, kind=kind, attempts=0, next_attempt_at=utcnow() + timedelta(seconds=lease),
+        created_at=utcnow(), traceparent=current_traceparent(),
+    ).on_conflict_do_nothing(index_elements=["payment_id", "kind"]))
+
+
+def update_job(payment: Record, kind: str, **values: Any) -> None:
+    """Change the payment's job of this kind in the open transaction (done, or due now)."""
+    db.session.execute(update(OUTBOX).where(OUTBOX.c.payment_id == payment.id, OUTBOX.c.kind == kind)
+                       .values(**values))
+
+
+def hold_expired_answer(payment: Record) -> Answer:
+    return 409, problem_body(409, "The hold ended before the payment could confirm it; the charge was refunded.",
+                             "hold-expired", payment_id=payment.id)
 
 
 def release_key(payment: Record) -> None:
