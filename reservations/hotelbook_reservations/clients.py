@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +71,11 @@ def guest(user_id: str) -> dict[str, Any]:
 
 
 def render_pdf(template: str, data: dict[str, Any]) -> bytes:
-    response = peers().pdf.post("/render", json={"template": template, "data": data})
+    # A render changes nothing: safe to send again, to another pdf-reporting instance when the
+    # one rendering it died (a key marks a POST as repeatable; the same content, the same key).
+    body = {"template": template, "data": data}
+    key = "render-" + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    response = peers().pdf.post("/render", json=body, idempotency_key=key)
     if response.status_code != 200:
         current_app.logger.error("render refused: %s %s", response.status_code, response.text[:300])
         raise PeerUnavailable("pdf-reporting")
