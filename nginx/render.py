@@ -5,7 +5,7 @@
         [--routes FILE] [--public-openapi FILE] [--waf-rules FILE] [--lua-module PATH|none]
         [--plain] [--check]
         [--otlp-endpoint http://HOST:PORT] [--trace-ratio 0..1] [--metrics-listen PORT|HOST:PORT]
-        [--internal NAME@PORT=host:port,host:port ...]
+        [--internal NAME@PORT=host:port,host:port ...] [--limits-redis HOST:PORT]
 
 writes DIR/nginx.conf (and DIR/logs, DIR/tmp) and prints the command that runs it.
 Everything nginx writes (pid, logs, temp files) stays inside DIR, so no root is
@@ -95,6 +95,9 @@ class Options:
     # Service addresses: name -> (listen, instance addresses). A plain listener per service
     # that its peers call, balanced over its instances (what a Kubernetes Service does).
     internal: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # Redis holding the rate limit counters of every gateway instance (see ratelimit.lua);
+    # empty: this nginx's shared dict, a limit per gateway instance.
+    limits_redis: str = ""
 
 
 class RenderError(Exception):
@@ -583,6 +586,7 @@ def lua_init_options(options: Options) -> str:
         f"rules = {lua_str(options.waf_rules)}",
         f"waf_mode = {lua_str(options.waf_mode)}",
         f"crs = {lua_str(crs_file(options) if options.crs else '')}",
+        f"limits_redis = {lua_str(options.limits_redis)}",
     ])
 
 
@@ -672,6 +676,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument("--internal", action="append", default=[], metavar="NAME@PORT=HOST:PORT,...",
                         help="a service address: a plain listener on PORT balanced over the instances "
                              "(what peers call when a service runs as several instances)")
+    parser.add_argument("--limits-redis", default="", metavar="HOST:PORT",
+                        help="keep the rate limit counters in this Redis, shared by every gateway instance "
+                             "naming it (default: per nginx, in its shared dict)")
     parser.add_argument("--check", action="store_true", help="run `nginx -t` on the result")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"auto|\d{1,3}", args.workers):
@@ -682,6 +689,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
         parser.error("--read-timeout: 1 to 3600 seconds")
     if not 0 <= args.trace_ratio <= 1:
         parser.error("--trace-ratio: between 0 and 1")
+    if args.limits_redis and not re.fullmatch(r"[\w.-]+:\d{1,5}", args.limits_redis):
+        parser.error("--limits-redis: HOST:PORT")
     if args.otlp_endpoint and not re.fullmatch(r"http://[\w.-]+:\d{1,5}(/[\w./-]*)?", args.otlp_endpoint):
         parser.error("--otlp-endpoint: http://HOST:PORT")
     try:
@@ -708,6 +717,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
             metrics_listen=parse_listen(args.metrics_listen) if args.metrics_listen else "",
             trace_ratio=args.trace_ratio,
             internal=parse_internal(args.internal),
+            limits_redis=args.limits_redis,
         )
         if not options.plain:
             check_data_files(options.limits, options.waf_rules)

@@ -155,3 +155,71 @@ def test_workers_share_one_counter(limited: Gateway):
     assert codes.count(429) + codes.count(404) == 60
     # /api/wide/ is no service: 404s are the accepted requests
     assert 20 <= codes.count(404) <= 21
+
+
+# --- one limit across several gateway instances (counters in Redis) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis of the test's own, on a free port, keeping nothing on disk."""
+    import shutil
+    import socket
+    import subprocess
+
+    from hotelbook_chassis.testing import free_port, require_or_skip
+
+    require_or_skip(shutil.which("redis-server") is not None, "redis-server")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(folder)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
+
+
+def test_one_limit_holds_across_gateway_instances(tmp_path, upstreams, redis_address):
+    """Two gateways naming one Redis: a client spreading its requests over both gets the limit once,
+    not once per gateway (with their own shared dicts each would accept 20)."""
+    gateways = [Gateway(tmp_path / f"gw{n}", upstreams, "--trusted-proxy", "127.0.0.1", "--workers", "2",
+                        "--limits-redis", redis_address, limits=SMALL).start() for n in (1, 2)]
+    try:
+        ip = client_ip()
+        codes = [gateways[n % 2].get("/api/wide/x", headers={"X-Forwarded-For": ip}).status_code
+                 for n in range(50)]
+        assert codes.count(429) + codes.count(404) == 50
+        assert 20 <= codes.count(404) <= 21, codes  # 404: accepted (no such service)
+        refused = gateways[1].get("/api/wide/x", headers={"X-Forwarded-For": ip})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["RateLimit-Remaining"] == "0"
+        # Another client still has its whole limit, on either gateway.
+        assert gateways[0].get("/api/wide/x", headers={"X-Forwarded-For": client_ip()}).status_code == 404
+    finally:
+        for gw in gateways:
+            gw.stop()
+
+
+def test_without_redis_each_gateway_counts_alone(tmp_path, upstreams):
+    """Redis down: every request is still counted, in the gateway's own dict (a limit per instance)."""
+    from hotelbook_chassis.testing import free_port
+
+    gw = Gateway(tmp_path / "gw", upstreams, "--trusted-proxy", "127.0.0.1", "--workers", "1",
+                 "--limits-redis", f"127.0.0.1:{free_port()}", limits=SMALL).start()
+    try:
+        ip = client_ip()
+        codes = [gw.get("/api/wide/x", headers={"X-Forwarded-For": ip}).status_code for _ in range(25)]
+        assert codes.count(404) == 20 and codes.count(429) == 5
+    finally:
+        gw.stop()

@@ -178,6 +178,8 @@ def render_gateway(layout: Layout) -> Path | None:
                                       + ",".join(layout.instance_addresses(service))]
     if layout.limits_file:
         command += ["--limits", str(layout.limits_file)]
+    if layout.limits_redis:
+        command += ["--limits-redis", layout.limits_redis]
     subprocess.run(command, check=True, capture_output=True, text=True)
     return prefix
 

@@ -37,6 +37,9 @@ class Layout:
     tracing: bool = True
     # Instances of every replicated service (1: each service answers on its own port itself).
     replicas: int = 1
+    # Redis (HOST:PORT) holding the gateway's rate limit counters, so that a limit holds across
+    # gateway instances; empty: each nginx counts in its own shared dict.
+    limits_redis: str = ""
 
     def __post_init__(self) -> None:
         if not 1 <= self.replicas <= MAX_REPLICAS:
@@ -53,6 +56,7 @@ class Layout:
             var_dir=Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve(),
             postgres_url=os.environ.get("POSTGRES_URL") or None,
             replicas=int(os.environ.get("REPLICAS") or 1),
+            limits_redis=os.environ.get("LIMITS_REDIS", ""),
         )
 
     def balanced(self, service: Service | str) -> bool:

@@ -33,7 +33,7 @@ local STATUS = {
 }
 
 function _M.init(options)
-    ratelimit.init(options.limits, options.dict or "hb_ratelimit")
+    ratelimit.init(options.limits, options.dict or "hb_ratelimit", options.limits_redis)
     routes.init(options.routes, options.own_paths)
     -- Read here, by the master: workers (not root) may not reach the file. Written
     -- once the services are up; a reload (HUP) picks a new one up.

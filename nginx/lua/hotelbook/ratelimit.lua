@@ -7,7 +7,15 @@
 -- i.e. the previous window's requests fade out linearly as the current window
 -- fills. A refused request takes its increment back, so a flood never pushes
 -- the accepted rate below the limit: accepted rate == limit / window.
+--
+-- Where the counters live decides what a limit means. The shared dict is one per nginx:
+-- all its workers count together, but two gateway instances would each let a client have
+-- the whole limit. With `limits_redis` (render.py --limits-redis HOST:PORT) the counters
+-- are in Redis, one per (policy, client) for every gateway naming that server, and a
+-- limit holds for a client across them; when Redis does not answer (50 ms), the request
+-- is counted in the local dict instead: per instance, never unlimited, never refused.
 local json = require("hotelbook.json")
+local shared = require("hotelbook.shared_counter")
 
 local ngx = ngx
 local now, floor, ceil = ngx.now, math.floor, math.ceil
@@ -19,7 +27,8 @@ local dict
 local routes = {}
 
 -- Reads and checks the limits file; errors here make `nginx -t` fail.
-function _M.init(path, dict_name)
+function _M.init(path, dict_name, redis_address)
+    shared.configure(redis_address)
     local f, err = io.open(path, "rb")
     if not f then error("cannot read " .. path .. ": " .. tostring(err)) end
     local data, derr = json.decode(f:read("*a"))
@@ -84,6 +93,14 @@ function _M.take(policy, client)
     local elapsed = t - index * window
     local prefix = policy.name .. "|" .. client .. "|"
     local key = prefix .. index
+    if shared.enabled() then
+        local accepted, current, previous = shared.take("hb:rl:" .. key, "hb:rl:" .. prefix .. (index - 1), limit,
+                                                        elapsed / window, floor((window * 2 + 1) * 1000))
+        if accepted ~= nil then
+            return _M.answer(accepted, limit, window, elapsed, previous, current)
+        end
+        ngx.log(ngx.WARN, "rate limiter: shared counters unreachable (", current, "), counting locally")
+    end
     local current, err = dict:incr(key, 1, 0, window * 2 + 1)
     if not current then
         -- A full or broken dict must not take the site down: fail open, loudly.
@@ -92,7 +109,17 @@ function _M.take(policy, client)
     end
     local previous = dict:get(prefix .. (index - 1)) or 0
     local estimate = previous * (1 - elapsed / window) + current
-    if estimate <= limit then
+    if estimate > limit then
+        dict:incr(key, -1)
+        current = current - 1
+    end
+    return _M.answer(estimate <= limit, limit, window, elapsed, previous, current)
+end
+
+-- The answer for counts after this request (a refused one already taken back).
+function _M.answer(accepted, limit, window, elapsed, previous, current)
+    if accepted then
+        local estimate = previous * (1 - elapsed / window) + current
         local remaining = floor(limit - estimate)
         local reset
         if remaining >= 1 then
@@ -103,8 +130,7 @@ function _M.take(policy, client)
         end
         return true, limit, remaining, reset
     end
-    dict:incr(key, -1)
-    local wait = wait_for_next(previous, current - 1, limit, window, elapsed)
+    local wait = wait_for_next(previous, current, limit, window, elapsed)
     return false, limit, 0, wait, wait
 end
 
