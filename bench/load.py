@@ -52,9 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hotelbook_chassis.testing import ServiceProcess, free_port  # noqa: E402
-from hotelbook_stack import bootstrap as steps  # noqa: E402
 from hotelbook_stack.running import RunningSystem  # noqa: E402
-from hotelbook_stack.services import BY_NAME, SERVICES  # noqa: E402
+from hotelbook_stack.services import BY_NAME  # noqa: E402
 from tests.journey import GOOD_CARD, stay  # noqa: E402
 from tests.reliability.conftest import logged_in_guests  # noqa: E402
 
@@ -174,16 +173,9 @@ class LoadSystem(RunningSystem):
         self.smtp = subprocess.Popen([sys.executable, "-m", "hotelbook_chassis.smtp_sink", "--port",
                                       str(self.layout.ports["smtp"]), "--folder", str(folder)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        steps.bootstrap(self.layout, hotels=self.hotels)
-        steps.register_admin_client(self.layout)  # the load's hotels are written with it
-        for service in SERVICES:
-            self.processes[service.name] = self._process(service.name)
-        for process in self.processes.values():
-            process.start_nowait()
-        for process in self.processes.values():
-            process.wait_ready(180)
-        steps.publish_public_openapi(self.layout)  # the gateway reads it at start-up
-        self._start_gateway()
+        # Bootstrap (with the admin client the load's hotels are written with), every service
+        # process (each instance with --replicas), the gateway: as for the system tests.
+        self._start_services()
         return self
 
     def close(self) -> None:
@@ -262,11 +254,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="seconds run before measuring")
     parser.add_argument("--guests", type=int, default=24, help="guest accounts the users share")
     parser.add_argument("--workers", type=int, help="gunicorn workers of every service (default: as make up)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="instances of every service but the bank, behind the gateway and the service "
+                             "addresses (as make up REPLICAS=N); 2 or more needs --postgres")
+    parser.add_argument("--postgres", default=os.environ.get("POSTGRES_URL"), metavar="URL",
+                        help="a PostgreSQL server (postgresql://user@host:port): one database per service, made "
+                             "for the run and dropped after it (default: POSTGRES_URL, else SQLite)")
     parser.add_argument("--profile", metavar="FOLDER",
                         help="also sample every service with py-spy during the measured time (collapsed stacks of "
                              "threads holding the GIL: where the CPU goes)")
     args = parser.parse_args()
     users = args.users
+    if args.replicas > 1 and not args.postgres:
+        parser.error("--replicas 2 or more needs --postgres (the instances share each service's database)")
     if args.workers:
         for name, service in list(BY_NAME.items()):
             BY_NAME[name] = dataclasses.replace(service, workers=args.workers)
@@ -276,7 +276,8 @@ def main() -> None:
         Booker.wait_time = constant_throughput(args.rate / users)
 
     with tempfile.TemporaryDirectory() as var:
-        system = LoadSystem(Path(var), hotels=50, housekeeping_every=30)  # as under make up
+        system = LoadSystem(Path(var), hotels=50, housekeeping_every=30,  # as under make up
+                            replicas=args.replicas, postgres_url=args.postgres)
         system.start_all()
         try:
             HOTELS.extend(system.create_hotel(city=city, rooms=500, name=f"Load {city} {i}")
@@ -311,6 +312,8 @@ def main() -> None:
     bookings_or_1 = bookings or 1
     model = f"open model, {args.rate:g} bookings/s offered by {users} users" if args.rate \
         else f"closed model, {users} concurrent guests"
+    model += f", {args.replicas} instance{'s' if args.replicas > 1 else ''} per service"
+    model += ", PostgreSQL" if args.postgres else ", SQLite"
     print(f"\nbookings: {bookings} in {elapsed:.1f}s = {bookings / elapsed:.1f} bookings/s ({model})")
     print(f"{'step':<14}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}")
     for i, name in enumerate(STEPS):
