@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -153,8 +154,9 @@ class RunningSystem:
                 self.gateway.wait(10)
             except subprocess.TimeoutExpired:
                 self.gateway.kill()
-        for process in self.processes.values():
-            process.stop()
+        # All at once: each may take seconds to finish its requests (15 processes with replicas).
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda process: process.stop(), list(self.processes.values())))
         if self._smtp:
             self._smtp.stop()
         if self._traces:
