@@ -9,7 +9,7 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 
 from hotelbook_chassis import create_service_app, topology
-from hotelbook_chassis.config import peer_url
+from hotelbook_chassis.config import env_bool, peer_url
 from hotelbook_search.answers import AnswerCache, revision_for
 from hotelbook_search.api import blp
 from hotelbook_search.cli import init_cli
@@ -34,14 +34,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         title="hotelbook search",
         config=config,
         defaults={"RESERVATIONS_URL": peer_url("reservations"),
-                  "AVAILABILITY_TIMEOUT": topology.service("search").timeouts["reservations"]},
+                  "AVAILABILITY_TIMEOUT": topology.service("search").timeouts["reservations"],
+                  # Kept search answers (answers.py); off measures the query path itself.
+                  "KEEP_ANSWERS": env_bool("SEARCH_KEEP_ANSWERS", True)},
         db=db,
         blueprints=[blp],
     )
     app.session_interface = NoSessions()
     init_clients(app)
     with app.app_context():
-        revision = revision_for(db.engine)
+        revision = revision_for(db.engine) if app.config["KEEP_ANSWERS"] else None
     app.extensions["search_answers"] = AnswerCache(revision)
     app.extensions["search_candidates"] = AnswerCache(revision)
     init_cli(app)
