@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover
 
 CRS_DIR = Path("/usr/share/modsecurity-crs/rules")
 
-OPERATORS = {"rx", "pm", "pmFromFile", "pmf", "streq", "contains", "containsWord", "beginsWith", "endsWith",
+OPERATORS = {"rxWithin", "rx", "pm", "pmFromFile", "pmf", "streq", "contains", "containsWord", "beginsWith", "endsWith",
              "within", "eq", "ge", "gt", "lt", "le", "validateByteRange", "validateUrlEncoding",
              "validateUtf8Encoding", "detectSQLi", "detectXSS", "unconditionalMatch", "noMatch"}
 TRANSFORMS = {"lowercase", "urlDecodeUni", "urlDecode", "htmlEntityDecode", "jsDecode", "cssDecode", "cmdLine",
@@ -164,6 +164,33 @@ class Compiler:
             raise CompileError(f"macro %{{{match.group(1)}.{match.group(2)}}} is not known at compile time")
         return re.sub(r"%\{(\w+)\.(\w+)\}", one, text)
 
+    def template(self, text: str) -> list[Any]:
+        """A text with macros only known per request (%{tx.0}..%{tx.9}, captures, and
+        %{request_headers.NAME}) as pieces: strings and {"tx": "1"} / {"header": "host"};
+        the compile-time macros are expanded."""
+        pieces: list[Any] = []
+        pos = 0
+        for match in re.finditer(r"%\{(\w+)\.([\w-]+)\}", text):
+            scope, name = match.group(1).lower(), match.group(2).lower()
+            if scope == "tx" and re.fullmatch(r"\d", name):
+                piece: Any = {"tx": name}
+            elif scope == "request_headers":
+                piece = {"header": name}
+            elif scope == "tx" and name in self.tx:
+                piece = self.expand(self.tx[name])
+            else:
+                raise CompileError(f"macro %{{{match.group(1)}.{match.group(2)}}} is not known at compile time")
+            pieces += [text[pos:match.start()], piece]
+            pos = match.end()
+        pieces.append(text[pos:])
+        out: list[Any] = []
+        for piece in pieces:  # adjacent strings joined, empty ones dropped
+            if isinstance(piece, str) and out and isinstance(out[-1], str):
+                out[-1] += piece
+            elif piece != "":
+                out.append(piece)
+        return out
+
     def score(self, value: str) -> int:
         return int(self.expand(value.lstrip("+")))
 
@@ -238,6 +265,7 @@ class Compiler:
                 continue
             head = {"id": int(rule_id), "phase": int(phase), "pl": file_level, "file": path.name,
                     "msg": acts.get("msg", ""), "ok": True}
+            self._chain_tx = []
             head["score"] = self.scores(actions)
             if kind == "SecAction":
                 continue  # bookkeeping only (counters, defaults)
@@ -263,6 +291,11 @@ class Compiler:
             # No score: CRS bookkeeping (sampling, counters, markers) with no verdict.
             return
         head.pop("always", None)
+        fuse_capture_chain(head)
+        if has_setvars(head):
+            self.fail(head, "a value stored with setvar and read by a later link in a shape the engine "
+                            "does not run")
+            return
         self.rules.append(head)
 
     def fail(self, head: dict[str, Any] | None, reason: str) -> None:
@@ -286,6 +319,11 @@ class Compiler:
             self.fail(head, str(error))
             return None
         link: dict[str, Any] = {"targets": targets, "t": transforms, **op}
+        setvars = self.setvars(args[-1])
+        if setvars:
+            link["setvars"] = setvars
+            for item in setvars:
+                self._chain_tx.append(item["name"])
         if exclusions:
             link["excl"] = exclusions
         if "capture" in acts:
@@ -302,6 +340,38 @@ class Compiler:
         return link
 
     _current_head: dict[str, Any] | None = None
+    # names (as templates) that the links read so far of the current rule set at run time
+    _chain_tx: list[list[Any]] = field(default_factory=list)
+
+    def setvars(self, raw: str) -> list[dict[str, Any]]:
+        """`setvar:'tx.NAME=VALUE'` actions that store a request's value (a capture) for
+        the next link; score counters (`=+`) and compile-time settings are not here."""
+        out = []
+        for name, value in split_actions(raw):
+            if name != "setvar" or "=" not in value:
+                continue
+            key, _, val = value.partition("=")
+            if val.startswith(("+", "-")) or not key.lower().startswith("tx."):
+                continue
+            try:
+                name_tpl, value_tpl = self.template(key[3:].lower()), self.template(val)
+            except CompileError:
+                continue  # bookkeeping of other rules (counters): no request rule reads it here
+            if all(isinstance(p, str) for p in name_tpl + value_tpl):
+                continue  # a constant: not read by the request rules we compile
+            out.append({"name": name_tpl, "value": value_tpl})
+        return out
+
+    def runtime_tx(self, key: str) -> dict[str, Any] | None:
+        """A TX target whose value an earlier link of this rule sets per request."""
+        for name in self._chain_tx:
+            literal = name[0] if name and isinstance(name[0], str) else ""
+            if len(name) == 1 and literal == key:
+                return {"col": "TX", "key": key}
+            if key.startswith("/") and key.endswith("/") and literal and \
+                    re.match(key[1:-1], literal, re.I):
+                return {"col": "TX", "keyre": key[1:-1]}
+        return None
 
     def const_match(self, value: str, op: dict[str, Any]) -> bool | None:
         name, arg, neg = op["op"], op.get("arg"), op.get("neg", False)
@@ -341,6 +411,10 @@ class Compiler:
                 if k in self.tx:
                     constant = self.expand(self.tx[k])
                     continue
+                runtime = self.runtime_tx(k)
+                if runtime is not None:
+                    targets.append(runtime)
+                    continue
                 raise CompileError(f"TX:{key} is set at run time")
             entry: dict[str, Any] = {"col": col}
             if key:
@@ -364,8 +438,15 @@ class Compiler:
             name, _, arg = text[1:].partition(" ")
         if name not in OPERATORS:
             raise CompileError(f"operator @{name} is not supported")
-        arg = self.expand(arg)
-        op: dict[str, Any] = {"op": name, "arg": arg}
+        pieces = self.template(arg)
+        if all(isinstance(p, str) for p in pieces):
+            arg = "".join(pieces)
+            op: dict[str, Any] = {"op": name, "arg": arg}
+        elif name in ("rx", "pm", "pmFromFile", "pmf", "validateByteRange"):
+            raise CompileError(f"@{name} with a macro known only per request")
+        else:
+            # compared with a capture or a request header, read per request
+            op = {"op": name, "arg": "", "arg_tpl": pieces}
         if neg:
             op["neg"] = True
         if name in ("pmFromFile", "pmf"):
@@ -414,6 +495,45 @@ class Compiler:
                 raise CompileError(f"transformation t:{value} is not supported")
             out.append({"normalisePath": "normalizePath", "normalisePathWin": "normalizePathWin"}.get(value, value))
         return out
+
+
+def has_setvars(link: dict[str, Any] | None) -> bool:
+    while link:
+        if link.get("setvars"):
+            return True
+        link = link.get("chain")
+    return False
+
+
+def fuse_capture_chain(head: dict[str, Any]) -> None:
+    """CRS's policy checks capture a piece of a value, store it decorated
+    (`setvar:'tx.extension=.%{tx.1}/'`) and test the stored value in a second link
+    (`TX:EXTENSION "@within %{tx.restricted_extensions}"`). Such a chain is one test of
+    each value: the engine's operator `rxWithin` (regex, capture group, decoration,
+    the second link's transformations, then @within), so each value is judged alone."""
+    second = head.get("chain")
+    setvars = head.get("setvars") or []
+    if not head.get("capture") or head.get("op") != "rx" or head.get("neg") or second is None \
+            or second.get("chain") or len(setvars) != 1 or second.get("op") != "within" \
+            or "arg_tpl" in second or len(second.get("targets", [])) != 1:
+        return
+    value = setvars[0]["value"]
+    macros = [p for p in value if not isinstance(p, str)]
+    if len(macros) != 1 or "tx" not in macros[0]:
+        return
+    at = value.index(macros[0])
+    prefix = "".join(value[:at])
+    suffix = "".join(value[at + 1:])
+    target = second["targets"][0]
+    name = setvars[0]["name"]
+    if target.get("col") != "TX" or target.get("count"):
+        return
+    if "key" in target and not (len(name) == 1 and name[0] == target["key"]):
+        return
+    head.update(op="rxWithin", group=int(macros[0]["tx"]), prefix=prefix, suffix=suffix,
+                then_t=second.get("t", []), within=second["arg"], within_neg=bool(second.get("neg")))
+    for key in ("chain", "setvars", "capture"):
+        head.pop(key, None)
 
 
 def byte_ranges(text: str) -> list[list[int]]:

@@ -505,9 +505,17 @@ http {{
         add_header RateLimit-Remaining $hb_rl_remaining always;
         add_header RateLimit-Reset $hb_rl_reset always;
 
-        # Answers nginx makes itself become problem+json.
-        error_page {" ".join(map(str, ERROR_STATUSES))} @problem;
+        # Answers nginx makes itself become problem+json. A request line nginx refuses
+        # (a path above the root, /static/../../x) has no URI, and a named location
+        # cannot be entered without one: its 400 goes through an internal URI instead.
+        error_page {" ".join(str(s) for s in ERROR_STATUSES if s != 400)} @problem;
+        error_page 400 /.hb-problem/400;
         location @problem {{
+            access_by_lua_block {{ return }}
+            content_by_lua_block {{ require("hotelbook.gateway").problem() }}
+        }}
+        location = /.hb-problem/400 {{
+            internal;
             access_by_lua_block {{ return }}
             content_by_lua_block {{ require("hotelbook.gateway").problem() }}
         }}

@@ -53,7 +53,7 @@ def test_a_gateway_started_by_root_serves_with_workers_that_are_not_root(gateway
     assert uids and all(uid != 0 for uid in uids)
     # and they still proxy, bodies and large answers included (no temp file needed)
     response = gateway.request("POST", "/api/reservations/reservations", data=b"x" * 900_000,
-                               headers={"Content-Type": "application/octet-stream"})
+                               headers={"Content-Type": "text/xml"})
     assert response.status_code == 200
     assert len(response.json()["body"]) == 900_000
 

@@ -168,7 +168,7 @@ BENIGN: list[dict[str, Any]] = [
     {"path": "/api/search/hotels", "method": "OPTIONS"},
     {"path": "/api/search/hotels", "method": "HEAD"},
     {"path": "/api/search/hotels", "method": "POST", "data": "not json at all; just text",
-     "headers": {"Content-Type": "text/plain"}},
+     "headers": {"Content-Type": "text/xml"}},
     {"path": "/api/search/hotels", "method": "POST", "json": ["a list", {"nested": [1, 2.5, True, None]}]},
 ]
 

@@ -232,6 +232,17 @@ function OPS.pm_lua(rule, v)
     end
     return false
 end
+-- A fused policy chain (see crs.py, fuse_capture_chain): a piece of the value
+-- captured, decorated, transformed, then looked up in a list (@within).
+function OPS.rxWithin(rule, v)
+    local m = re_match(v, rule.arg, "jos")
+    if not m then return false end
+    local piece = rule.prefix .. (m[rule.group] or "") .. rule.suffix
+    for _, name in ipairs(rule.then_t) do piece = transforms[name](piece) end
+    local inside = find(rule.within, piece, 1, true) ~= nil
+    if rule.within_neg then return not inside end
+    return inside
+end
 function OPS.streq(rule, v) return v == rule.arg end
 function OPS.contains(rule, v) return find(v, rule.arg, 1, true) ~= nil end
 function OPS.containsWord(rule, v)
@@ -298,6 +309,12 @@ local function prepare(link, where)
     elseif link.op == "rx" then
         local _, _, err = re_find("", link.arg, "jos")
         if err then error(where .. ": bad regex: " .. err) end
+    elseif link.op == "rxWithin" then
+        local _, _, err = re_find("", link.arg, "jos")
+        if err then error(where .. ": bad regex: " .. err) end
+        for _, name in ipairs(link.then_t) do
+            if not transforms[name] then error(where .. ": unknown transformation " .. name) end
+        end
     elseif link.op == "containsWord" then
         link.arg_re = regex_escape(link.arg)
     elseif link.op == "validateByteRange" then
@@ -516,7 +533,7 @@ function BUILD.REQUEST_BASENAME(ctx)
     return single("REQUEST_BASENAME", ctx.path:match("[^/\\]*$"))
 end
 function BUILD.REQUEST_URI(ctx) return single("REQUEST_URI", ctx.request_uri) end
-BUILD.REQUEST_URI_RAW = BUILD.REQUEST_URI
+function BUILD.REQUEST_URI_RAW(ctx) return single("REQUEST_URI_RAW", ctx.request_uri_raw or ctx.request_uri) end
 function BUILD.REQUEST_LINE(ctx) return single("REQUEST_LINE", ctx.request_line) end
 function BUILD.REQUEST_METHOD(ctx) return single("REQUEST_METHOD", ctx.method) end
 function BUILD.REQUEST_PROTOCOL(ctx) return single("REQUEST_PROTOCOL", ctx.protocol) end
@@ -609,6 +626,29 @@ local function excluded(link, col, name, ctx, sid)
 end
 
 -- One value against one link: transformation (cached), the mask test, the operator.
+-- An operator argument read per request (crs.py, template()): captures, headers.
+local function resolve_arg(link, ctx)
+    local parts = {}
+    for i, piece in ipairs(link.arg_tpl) do
+        if type(piece) == "string" then
+            parts[i] = piece
+        elseif piece.tx then
+            parts[i] = ctx.tx[piece.tx] or ""
+        else
+            local value = ""
+            for name, v in pairs(headers_of(ctx)) do
+                if lower(name) == piece.header then
+                    value = type(v) == "table" and (v[1] or "") or v
+                    break
+                end
+            end
+            parts[i] = value
+        end
+    end
+    link.arg = concat(parts)
+    link.num = tonumber(link.arg) or 0
+end
+
 -- One value (of mask lo, hi) against one link: transformation (cached), the mask
 -- test, the operator.
 local function test_value(ctx, link, raw, lo, hi)
@@ -624,6 +664,7 @@ local function test_value(ctx, link, raw, lo, hi)
         -- nor XSS for libinjection
         hit = false
     else
+        if link.arg_tpl then resolve_arg(link, ctx) end
         hit = link.fn(link, v, ctx)
     end
     if link.neg then return not hit end
@@ -654,7 +695,7 @@ local function run_link(ctx, link, prev, sid, only)
             elseif col_name == "MATCHED_VAR_NAME" or col_name == "MATCHED_VARS_NAMES" then
                 col = prev and { names = prev.names, values = prev.names } or EMPTY
             elseif col_name == "TX" then
-                col = single("TX:" .. t.key, ctx.tx[t.key])
+                col = single(t.key, ctx.tx[t.key])
             else
                 col = get(ctx, col_name)
             end
@@ -665,6 +706,7 @@ local function run_link(ctx, link, prev, sid, only)
                     if selects(t, names[i]) then n = n + 1 end
                 end
                 local v = tostring(n)
+                if link.arg_tpl then resolve_arg(link, ctx) end
                 if link.fn(link, v, ctx) ~= (link.neg or false) then
                     matches = matches + 1
                     matched_names[#matched_names + 1] = "&" .. col_name

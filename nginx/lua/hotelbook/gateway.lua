@@ -117,6 +117,21 @@ local function query_names(args)
     return table.concat(names, ",")
 end
 
+-- A body the services could not read the way the WAF did: refused in every mode.
+local function send_refusal(refusal)
+    return send_problem(refusal.status, { type = PROBLEM_TYPE .. refusal.slug, title = refusal.title,
+                                          detail = refusal.detail })
+end
+
+local function send_blocked(blocked)
+    return send_problem(403, {
+        type = PROBLEM_TYPE .. "request-blocked",
+        title = "Request blocked",
+        detail = blocked.description or ("The request matched the gateway rule " .. blocked.id .. "."),
+        rule_id = blocked.id,
+    })
+end
+
 function _M.access()
     local var = ngx.var
     local method = ngx.req.get_method()
@@ -127,6 +142,16 @@ function _M.access()
     -- Only public operations go on; internals look like nothing is there.
     if not routes.allowed(method, uri) then
         if not routes.browser_page(method, uri, var.http_accept) then
+            -- The WAF judges it first: an attack is refused as one (403, logged with its
+            -- rules) wherever it is sent, and anything else finds nothing here.
+            local blocked, hits, refusal, score = waf.inspect(method, uri)
+            if score and score > 0 then var.hb_waf_score = score end
+            if hits then
+                var.hb_waf_rule = table.concat(hits, ",")
+                var.hb_waf_action = blocked and "blocked" or "logged"
+            end
+            if blocked then return send_blocked(blocked) end
+            if refusal then return send_refusal(refusal) end
             return send_problem(404, { detail = "There is no public operation " .. method .. " at this path." })
         end
         -- A browser gets the booking UI's own "Page not found" page, asked for under a
@@ -137,23 +162,12 @@ function _M.access()
     end
     local blocked, hits, refusal, score = waf.inspect(method, uri)
     if score and score > 0 then var.hb_waf_score = score end
-    if refusal then
-        -- A body the services could not read the way the WAF did: refused in every mode.
-        return send_problem(refusal.status, { type = PROBLEM_TYPE .. refusal.slug, title = refusal.title,
-                                              detail = refusal.detail })
-    end
+    if refusal then return send_refusal(refusal) end
     if hits then
         var.hb_waf_rule = table.concat(hits, ",")
         var.hb_waf_action = blocked and "blocked" or "logged"
     end
-    if blocked then
-        return send_problem(403, {
-            type = PROBLEM_TYPE .. "request-blocked",
-            title = "Request blocked",
-            detail = blocked.description or ("The request matched the gateway rule " .. blocked.id .. "."),
-            rule_id = blocked.id,
-        })
-    end
+    if blocked then return send_blocked(blocked) end
 end
 
 function _M.public_openapi()

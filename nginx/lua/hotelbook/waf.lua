@@ -405,10 +405,21 @@ function Scan:headers()
 end
 
 -- The request as the Core Rule Set sees it (collections are built lazily by crs.lua).
+local unescape_uri = ngx.unescape_uri
+
+-- REQUEST_FILENAME and REQUEST_BASENAME are the path percent-decoded once, as
+-- ModSecurity 3 makes them (`/%3Cscript%3E` is `/<script>` for the rules that read
+-- them without t:urlDecodeUni); REQUEST_URI and REQUEST_URI_RAW are as sent.
+local function decoded(s)
+    if not find(s, "%", 1, true) then return s end
+    return unescape_uri(s)
+end
+
 local function crs_context(scan, method, path, query)
     local var = ngx.var
+    local request_uri = var.request_uri
     return {
-        method = method, path = path, query = query, request_uri = var.request_uri,
+        method = method, path = decoded(path), query = query, request_uri = request_uri,
         request_line = var.request, protocol = var.server_protocol,
         -- read when a rule needs them (crs.lua): the headers raw (names as sent);
         -- nginx joins every Cookie header in $http_cookie
