@@ -46,5 +46,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         revision = revision_for(db.engine) if app.config["KEEP_ANSWERS"] else None
     app.extensions["search_answers"] = AnswerCache(revision)
     app.extensions["search_candidates"] = AnswerCache(revision)
+    app.extensions["search_pages"] = AnswerCache(revision)
     init_cli(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from functools import cache, lru_cache
 from typing import Any
 
@@ -13,7 +14,7 @@ from hotelbook_chassis import Problem
 from hotelbook_chassis.database import get_or_404
 from hotelbook_chassis.pagination import decode_page_token, encode_page_token, page
 from hotelbook_chassis.stays import money, nights
-from hotelbook_search.clients import free_rooms
+from hotelbook_search.clients import availability_answer, free_rooms, parse_free
 from hotelbook_search.domain import RoomOffer, cancellation_policy, cheapest_fitting, city_key, offer_policy
 from hotelbook_search.domain.taxes import vat_percent
 from hotelbook_search.domain.timezones import timezone_of
@@ -273,13 +274,35 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
         items = [summary(h) for h in hotels]
         return kept_page(items, position_of(hotels[-1], query["sort"]) if more else None, salt)
 
-    found = offered_hotels(query, after, limit * OVERFETCH + 1)
+    revision, found = offered_hotels(query, after, limit * OVERFETCH + 1)
+    guests = query["guests"]
+    inventory = {o.room_type_id: o.rooms for _, offers in found[: limit * OVERFETCH] for o in offers
+                 if o.capacity >= guests}
+    answer = availability_answer(checkin, checkout, inventory)
+    if answer is None:
+        return dated_page(query, found, None, salt)
+    # The page is a function of the query, the candidates and this answer: when
+    # reservations answers as it did last time, it is the page made then.
+    key = (tuple(sorted(query.items())), answer)
+    pages = current_app.extensions["search_pages"]
+    _, made = pages.lookup(key)
+    if made is None:
+        made = dated_page(query, found, parse_free(answer), salt)
+        pages.put(key, made, revision, len(answer) + PAGE_ITEM_BYTES * (len(made["items"]) + 1))
+    return made
+
+
+# A kept page's estimated size per item.
+PAGE_ITEM_BYTES = 800
+
+
+def dated_page(query: dict[str, Any], found: list[tuple[Any, list[RoomOffer]]], free: dict[str, int] | None,
+               salt: str) -> dict[str, Any]:
+    """A page of candidates (one more than fit when there are more) priced for the stay; unavailable ones left out."""
+    limit, guests, checkin, checkout = query["limit"], query["guests"], query["checkin"], query["checkout"]
     exhausted = len(found) <= limit * OVERFETCH
     found = found[: limit * OVERFETCH]
     candidates = [hotel for hotel, _ in found]
-    guests = query["guests"]
-    inventory = {o.room_type_id: o.rooms for _, offers in found for o in offers if o.capacity >= guests}
-    free = free_rooms(checkin, checkout, inventory)
     items, last = [], None
     for hotel, offers in found:
         item = summary(hotel)
@@ -318,14 +341,15 @@ CANDIDATE_BYTES = 600
 
 
 def offered_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int
-                   ) -> list[tuple[Any, list[RoomOffer]]]:
-    """find_hotels_with_offers, kept while the catalogue is unchanged (see answers.py).
+                   ) -> tuple[Hashable | None, list[tuple[Any, list[RoomOffer]]]]:
+    """find_hotels_with_offers, kept while the catalogue is unchanged (see answers.py), with the
+    catalogue's revision read before them (None: not kept).
 
     They do not depend on the dates, so every stay asked for in a city shares them.
     """
     position = None if after is None else (after.get("v"), after.get("id"))
     if position is not None and not all(isinstance(value, str | int | float) for value in position):
-        return find_hotels_with_offers(query, after, limit)
+        return None, find_hotels_with_offers(query, after, limit)
     key = (city_key(query["city"]), query["sort"], query.get("stars"), query.get("max_price"), query["guests"],
            position, limit)
     kept = current_app.extensions["search_candidates"]
@@ -333,7 +357,7 @@ def offered_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: i
     if found is None:
         found = find_hotels_with_offers(query, after, limit)
         kept.put(key, found, revision, CANDIDATE_BYTES * (len(found) + 1))
-    return found
+    return revision, found
 
 
 def summary(hotel: Any) -> dict[str, Any]:

@@ -233,10 +233,19 @@ def init_clients(app: Flask) -> None:
     )
 
 
+# What reservations would answer for no room types (they are not asked).
+NOTHING_ASKED = b'{"room_types": []}'
+
+
 def free_rooms(checkin: date, checkout: date, inventory: dict[str, int]) -> dict[str, int] | None:
     """Free rooms per room type for the whole stay, in one call; None when unknown."""
+    return parse_free(availability_answer(checkin, checkout, inventory))
+
+
+def availability_answer(checkin: date, checkout: date, inventory: dict[str, int]) -> bytes | None:
+    """reservations' answer about free rooms for the whole stay, as it came; None when it gave none."""
     if not inventory:
-        return {}
+        return NOTHING_ASKED
     client: AvailabilityClient = current_app.extensions["search_reservations"]
     body = {"checkin": checkin.isoformat(), "checkout": checkout.isoformat(),
             "room_types": [{"room_type_id": rid, "rooms": rooms} for rid, rooms in inventory.items()]}
@@ -247,6 +256,13 @@ def free_rooms(checkin: date, checkout: date, inventory: dict[str, int]) -> dict
         return None
     if status != 200:
         log.warning("availability refused: %s %s", status, answer[:200].decode("utf-8", "replace"))
+        return None
+    return answer
+
+
+def parse_free(answer: bytes | None) -> dict[str, int] | None:
+    """Free rooms per room type from an availability answer; None when unknown or malformed."""
+    if answer is None:
         return None
     try:
         return {item["room_type_id"]: int(item["free"]) for item in json.loads(answer)["room_types"]}
