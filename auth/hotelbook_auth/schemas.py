@@ -88,3 +88,15 @@ class MetadataSchema(Schema):
 
 def form_body(schema: type[Schema]) -> dict:
     return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+class SessionRevocationIn(Schema):
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    not_before = fields.Float(required=True, validate=validate.Range(min=0),
+                              metadata={"description": "Unix time in seconds (fraction allowed): every session "
+                                                       "that started at or before it ends"})
+
+
+class SessionRevocationOut(Schema):
+    user_id = fields.String()
+    families_revoked = fields.Integer(metadata={"description": "refresh-token families still live until now"})

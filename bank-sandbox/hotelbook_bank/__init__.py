@@ -9,7 +9,6 @@ The same ``idempotency_key`` always gives the same charge.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from flask import Flask
 
 from hotelbook_bank.api import blp
 from hotelbook_bank.models import db
+from hotelbook_bank.settings import defaults
 from hotelbook_chassis import create_service_app
 
 
@@ -26,7 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         service="bank",
         title="hotelbook bank sandbox",
         config=config,
-        defaults={"BANK_SLOW_SECONDS": float(os.environ.get("BANK_SLOW_SECONDS", "30"))},
+        defaults=defaults(),
         db=db,
         blueprints=[blp],
     )

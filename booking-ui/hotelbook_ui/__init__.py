@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import click
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.theme import register_theme
-from hotelbook_ui.actions.sessions import DatabaseSessionInterface, purge_expired
+from hotelbook_ui.actions.sessions import DatabaseSessionInterface
 from hotelbook_ui.api import blp as api_blp
 from hotelbook_ui.api.errors import register_page_errors
 from hotelbook_ui.api.views import register_views
+from hotelbook_ui.cli import init_cli
 from hotelbook_ui.clients import init_peers
 from hotelbook_ui.clients.oauth import init_auth_client
 from hotelbook_ui.models import db
@@ -45,10 +45,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_theme(app, "/static/theme")  # the look auth's log-in page shares
     register_views(app)
     register_page_errors(app)
-
-    @app.cli.command("purge-sessions")
-    def purge_sessions() -> None:
-        """Delete expired browser sessions."""
-        click.echo(f"{purge_expired()} expired sessions deleted")
-
+    init_cli(app)
     return app

@@ -8,13 +8,13 @@ from typing import Any
 
 from flask import Flask
 
-from hotelbook_chassis import create_service_app, topology
-from hotelbook_chassis.config import peer_url, public_url
+from hotelbook_chassis import create_service_app
 from hotelbook_payments.actions.worker import start_worker
 from hotelbook_payments.api import blp
 from hotelbook_payments.cli import init_cli
 from hotelbook_payments.clients import init_clients
 from hotelbook_payments.models import db
+from hotelbook_payments.settings import defaults
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -23,18 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         service="payments",
         title="hotelbook payments",
         config=config,
-        defaults={
-            "BANK_URL": peer_url("bank"),
-            "RESERVATIONS_URL": peer_url("reservations"),
-            "USERS_URL": peer_url("users"),
-            # Where guests open the site: the receipt link in the confirmation e-mail points there.
-            "PUBLIC_URL": public_url(),
-            "BANK_TIMEOUT": float(os.environ.get("BANK_TIMEOUT", topology.service("payments").timeouts["bank"])),
-            "OUTBOX_EVERY": float(os.environ.get("OUTBOX_EVERY", "2")),
-            "OUTBOX_WORKER": os.environ.get("OUTBOX_WORKER", "1") == "1",
-            # Seconds between reconcile rounds in each worker (0: only `flask reconcile`).
-            "HOUSEKEEPING_EVERY": float(os.environ.get("HOUSEKEEPING_EVERY", "30")),
-        },
+        defaults=defaults(),
         db=db,
         blueprints=[blp],
     )

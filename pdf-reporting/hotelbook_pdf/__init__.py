@@ -10,6 +10,7 @@ from flask import Flask
 from hotelbook_chassis import create_service_app
 from hotelbook_pdf.actions import Renderer
 from hotelbook_pdf.api import blp
+from hotelbook_pdf.settings import defaults
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -18,7 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         service="pdf-reporting",
         title="hotelbook pdf-reporting",
         config=config,
-        defaults={"MAX_CONTENT_LENGTH": 64 * 1024},
+        defaults=defaults(),
         blueprints=[blp],
     )
     app.extensions["pdf_renderer"] = Renderer()

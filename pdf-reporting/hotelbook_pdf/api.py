@@ -5,28 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError
 
 from hotelbook_chassis import Blueprint, Problem
 from hotelbook_chassis.problems import ValidationProblem, flatten_messages
-from hotelbook_pdf.schemas import TEMPLATES, fields_of
+from hotelbook_pdf.schemas import TEMPLATES, RenderIn, TemplateList, fields_of
 
 blp = Blueprint("pdf", __name__, description="Template + data -> PDF")
-
-
-class RenderIn(Schema):
-    template = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    data = fields.Dict(required=True, metadata={"description": "the fields the template needs (GET /templates)"})
-
-
-class TemplateOut(Schema):
-    name = fields.String()
-    description = fields.String()
-    fields = fields.List(fields.String())
-
-
-class TemplateList(Schema):
-    items = fields.List(fields.Nested(TemplateOut))
 
 
 @blp.get("/templates")

@@ -100,3 +100,18 @@ def fields_of(schema: type[Schema]) -> list[str]:
         elif field.required:
             out.append(name)
     return out
+
+
+class RenderIn(Schema):
+    template = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    data = fields.Dict(required=True, metadata={"description": "the fields the template needs (GET /templates)"})
+
+
+class TemplateOut(Schema):
+    name = fields.String()
+    description = fields.String()
+    fields = fields.List(fields.String())
+
+
+class TemplateList(Schema):
+    items = fields.List(fields.Nested(TemplateOut))

@@ -8,13 +8,13 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 
-from hotelbook_chassis import create_service_app, topology
-from hotelbook_chassis.config import env_bool, peer_url
-from hotelbook_search.answers import AnswerCache, revision_for
+from hotelbook_chassis import create_service_app
+from hotelbook_search.actions.answers import AnswerCache, revision_for
 from hotelbook_search.api import blp
 from hotelbook_search.cli import init_cli
 from hotelbook_search.clients import init_clients
 from hotelbook_search.models import db
+from hotelbook_search.settings import defaults
 
 
 class NoSessions(SessionInterface):
@@ -33,10 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         service="search",
         title="hotelbook search",
         config=config,
-        defaults={"RESERVATIONS_URL": peer_url("reservations"),
-                  "AVAILABILITY_TIMEOUT": topology.service("search").timeouts["reservations"],
-                  # Kept search answers (answers.py); off measures the query path itself.
-                  "KEEP_ANSWERS": env_bool("SEARCH_KEEP_ANSWERS", True)},
+        defaults=defaults(),
         db=db,
         blueprints=[blp],
     )

@@ -66,7 +66,7 @@ blp = SearchBlueprint("search", __name__, description="Hotel catalogue and searc
 @blp.before_request
 def kept_answer() -> Response | None:
     """A search without dates answered again from the kept answer while the catalogue is unchanged
-    (see answers.py): no query parsing, SQL or JSON; the chassis' request hooks still run."""
+    (see actions/answers.py): no query parsing, SQL or JSON; the chassis' request hooks still run."""
     if request.endpoint != "search.search_hotels" or request.method != "GET":
         return None
     revision, body = current_app.extensions["search_answers"].lookup(request.query_string)

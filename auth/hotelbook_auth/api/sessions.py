@@ -11,10 +11,10 @@ import time
 from typing import Any
 
 from flask import Flask, current_app
-from marshmallow import Schema, fields, validate
 
 from hotelbook_auth.actions.keys import KeyStore
 from hotelbook_auth.actions.oauth import revoke_user_sessions
+from hotelbook_auth.schemas import SessionRevocationIn, SessionRevocationOut
 from hotelbook_chassis import Blueprint, Problem
 from hotelbook_chassis.tokens import JWKSCache, TokenVerifier
 
@@ -23,18 +23,6 @@ blp = Blueprint("sessions", __name__, description="Ending a guest's sessions (us
 # A cut-off may lie a little ahead of auth's clock (two hosts), never far: it would end
 # the sessions the guest starts next.
 FUTURE_LEEWAY_SECONDS = 300
-
-
-class SessionRevocationIn(Schema):
-    user_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    not_before = fields.Float(required=True, validate=validate.Range(min=0),
-                              metadata={"description": "Unix time in seconds (fraction allowed): every session "
-                                                       "that started at or before it ends"})
-
-
-class SessionRevocationOut(Schema):
-    user_id = fields.String()
-    families_revoked = fields.Integer(metadata={"description": "refresh-token families still live until now"})
 
 
 @blp.post("/session-revocations")

@@ -8,26 +8,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, fields, validate
-
 from hotelbook_chassis import Blueprint, Problem
 from hotelbook_ui.actions.sessions import end_sessions_of
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
+from hotelbook_ui.schemas import CitySuggestion, SessionRevocationIn, SessionRevocationOut, SuggestQuery
 
 log = logging.getLogger("hotelbook.ui.api")
 # A cut-off may lie a little ahead of this host's clock (users runs elsewhere), never far.
 FUTURE_LEEWAY_SECONDS = 300
 
 blp = Blueprint("ui_api", __name__, description="JSON helpers of the booking pages")
-
-
-class SuggestQuery(Schema):
-    prefix = fields.String(load_default="", validate=validate.Length(max=50))
-
-
-class CitySuggestion(Schema):
-    name = fields.String(required=True)
-    country = fields.String(required=True)
 
 
 @blp.get("/suggest/cities")
@@ -45,18 +35,6 @@ def suggest_cities(query: dict[str, Any]) -> list[dict[str, str]]:
     out = [{"name": str(c["name"]), "country": str(c.get("country") or "")}
            for c in cities if isinstance(c, dict) and c.get("name")]
     return out[:10]
-
-
-class SessionRevocationIn(Schema):
-    user_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    not_before = fields.Float(required=True, validate=validate.Range(min=0),
-                              metadata={"description": "Unix time in seconds (fraction allowed): every session "
-                                                       "logged in at or before it ends"})
-
-
-class SessionRevocationOut(Schema):
-    user_id = fields.String()
-    sessions_ended = fields.Integer()
 
 
 @blp.post("/session-revocations")

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 
 from hotelbook_chassis import topology
 from hotelbook_chassis.client import PeerUnavailable, ServiceClient, service_credentials
+from hotelbook_chassis.clock import utcnow
 from hotelbook_users.models import SessionRevocation, db
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def _send(row: SessionRevocation) -> bool:
 def deliver(rows: list[SessionRevocation] | None = None, *, limit: int = 100) -> dict[str, int]:
     """Send the given rows (or every due one); delete what was delivered, reschedule the rest."""
     if rows is None:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = utcnow()
         rows = list(db.session.scalars(select(SessionRevocation).where(SessionRevocation.next_attempt_at <= now)
                                        .order_by(SessionRevocation.id).limit(limit)))
     counts = {"delivered": 0, "pending": 0}
