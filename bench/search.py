@@ -12,7 +12,7 @@ each one's CPU time per request (from /proc, master and workers) is printed
 beside its requests/s.
 
 search keeps a search's answer without dates, and its candidate hotels with
-dates, until the catalogue changes (search/hotelbook_search/answers.py): the
+dates, until the catalogue changes (search/hotelbook_search/actions/answers.py): the
 repeated query of the throughput runs is served from them, as the busy cities
 of a real day are. A second search server with nothing kept
 (SEARCH_KEEP_ANSWERS=0) measures the query path itself, in the same rounds; the
