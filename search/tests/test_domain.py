@@ -62,3 +62,31 @@ def test_the_availability_client_reads_every_way_an_http_answer_may_end():
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"):
         with pytest.raises(BadAnswer):
             read(bad)
+
+
+def test_the_catalogue_revision_changes_on_every_commit_and_when_the_file_is_replaced(tmp_path):
+    import sqlite3
+
+    from hotelbook_search.answers import AnswerCache, sqlite_revision
+
+    path = tmp_path / "catalogue.db"
+    with sqlite3.connect(path) as writer:
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("CREATE TABLE hotels (name TEXT)")
+    revision = sqlite_revision(str(path))
+    cache = AnswerCache(revision)
+    first, _ = cache.lookup(b"q")
+    cache.put(b"q", b"answer", first, 6)
+    assert cache.lookup(b"q") == (first, b"answer") and revision() == first
+    with sqlite3.connect(path) as writer:
+        writer.execute("INSERT INTO hotels VALUES ('new')")
+    assert cache.lookup(b"q")[1] is None
+    cache.put(b"q", b"stale", first, 5)  # computed before the change: not kept
+    assert cache.lookup(b"q")[1] is None
+    second = revision()
+    path.unlink()
+    with sqlite3.connect(path) as writer:
+        writer.execute("CREATE TABLE hotels (name TEXT)")
+    assert revision() not in (None, second)
+    path.unlink()
+    assert revision() is None and cache.lookup(b"q") == (None, None)

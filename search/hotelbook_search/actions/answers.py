@@ -40,21 +40,31 @@ def sqlite_revision(path: str) -> Revision:
 
     Two values of one connection differ when another connection committed in
     between; values of different connections are unrelated, so the connection's
-    own number goes with them (a new one after a fork or an error). None when
-    the file cannot be asked.
+    own number goes with them (a new one after a fork, an error, or when the
+    file was replaced by another: the connection would still read the old one).
+    None when the file cannot be asked.
     """
     lock = threading.Lock()
-    state: dict[str, object] = {"pid": None, "connection": None, "generation": 0}
+    state: dict[str, object] = {"pid": None, "connection": None, "generation": 0, "file": None}
 
     def revision() -> Hashable | None:
+        try:
+            found = os.stat(path)
+        except OSError:
+            return None
+        file = (found.st_dev, found.st_ino)
         with lock:
             connection = state["connection"]
-            if connection is None or state["pid"] != os.getpid():
+            if connection is None or state["pid"] != os.getpid() or state["file"] != file:
+                if connection is not None:
+                    connection.close()  # type: ignore[attr-defined]
+                    state["connection"] = None
                 try:
                     connection = sqlite3.connect(path, timeout=1, check_same_thread=False, isolation_level=None)
                 except sqlite3.Error:
                     return None
-                state.update(pid=os.getpid(), connection=connection, generation=int(state["generation"]) + 1)
+                state.update(pid=os.getpid(), connection=connection, generation=int(state["generation"]) + 1,
+                             file=file)
             try:
                 version = connection.execute("PRAGMA data_version").fetchone()[0]  # type: ignore[union-attr]
             except sqlite3.Error:
