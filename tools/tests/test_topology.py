@@ -108,3 +108,11 @@ def test_timeouts_are_for_peers() -> None:
     for caller in TOPOLOGY.services.values():
         strangers = set(caller.timeouts) - set(caller.peers)
         assert not strangers, f"{caller.name} has timeouts for {sorted(strangers)}, which it does not call"
+
+
+def test_make_up_runs_every_process_of_the_topology() -> None:
+    """The Procfile (honcho, `make up`) starts each service by name; ports come from the topology."""
+    procfile = (ROOT / "Procfile").read_text()
+    started = set(re.findall(r"python -m hotelbook_stack run ([\w-]+)", procfile))
+    assert started == set(TOPOLOGY.services)
+    assert not re.search(r"--port \d", procfile), "a port in the Procfile: leave it to the topology"

@@ -1,7 +1,7 @@
 """Sending e-mail over SMTP (smtplib), shared by the services that mail guests.
 
 In development the mail goes to the local SMTP sink (``hotelbook_chassis.smtp_sink``)
-on port 8025; ``SMTP_HOST``/``SMTP_PORT``/``SMTP_STARTTLS``/``SMTP_USER``/
+(its port in the topology, 8025); ``SMTP_HOST``/``SMTP_PORT``/``SMTP_STARTTLS``/``SMTP_USER``/
 ``SMTP_PASSWORD``/``MAIL_FROM`` point it at a real server.
 """
 
@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from hotelbook_chassis.config import PORTS
 from hotelbook_chassis.tracing import span
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str = "127.0.0.1"
-    port: int = 8025
+    port: int = PORTS["smtp"]
     starttls: bool = False
     user: str | None = None
     password: str | None = None
@@ -30,7 +31,7 @@ class SmtpSettings:
     def from_env(cls) -> SmtpSettings:
         return cls(
             host=os.environ.get("SMTP_HOST", "127.0.0.1"),
-            port=int(os.environ.get("SMTP_PORT", "8025")),
+            port=int(os.environ.get("SMTP_PORT", PORTS["smtp"])),
             starttls=os.environ.get("SMTP_STARTTLS", "").lower() in {"1", "true", "yes"},
             user=os.environ.get("SMTP_USER") or None,
             password=os.environ.get("SMTP_PASSWORD") or None,

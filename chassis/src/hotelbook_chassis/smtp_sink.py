@@ -17,6 +17,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from hotelbook_chassis.config import PORTS
+
 
 class MailStore:
     """The messages received, in memory and optionally in a folder."""
@@ -62,7 +64,7 @@ def body_text(message: EmailMessage) -> str:
     return part.get_content() if part else ""
 
 
-def start_sink(host: str = "127.0.0.1", port: int = 8025, folder: Path | None = None) -> tuple[Any, MailStore]:
+def start_sink(host: str = "127.0.0.1", port: int = PORTS["smtp"], folder: Path | None = None) -> tuple[Any, MailStore]:
     """Start the sink in a background thread; returns ``(controller, store)``."""
     from aiosmtpd.controller import Controller
 
@@ -75,7 +77,7 @@ def start_sink(host: str = "127.0.0.1", port: int = 8025, folder: Path | None = 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--port", type=int, default=PORTS["smtp"])
     parser.add_argument("--folder", type=Path, default=Path("var/mail"))
     args = parser.parse_args()
     controller, _ = start_sink(args.host, args.port, args.folder)
