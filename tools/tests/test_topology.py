@@ -116,3 +116,24 @@ def test_make_up_runs_every_process_of_the_topology() -> None:
     started = set(re.findall(r"python -m hotelbook_stack run ([\w-]+)", procfile))
     assert started == set(TOPOLOGY.services)
     assert not re.search(r"--port \d", procfile), "a port in the Procfile: leave it to the topology"
+
+
+def markdown_rows(text: str, header: str) -> list[list[str]]:
+    """The cells of the table whose header line starts with ``header``."""
+    block = text.split(header, 1)[1].split("\n\n", 1)[0]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in block.splitlines()[2:]]
+
+
+def test_auth_readme_explains_the_topology_scopes() -> None:
+    """The scope table of auth's README (ARCHITECTURE.md asks for one) says what the topology says."""
+    readme = (ROOT / "auth" / "README.md").read_text()
+    audiences = TOPOLOGY.scope_audiences()
+    scopes = markdown_rows(readme, "| scope | granted to client | `aud` |")
+    assert [row[0].strip("`") for row in scopes] == list(TOPOLOGY.scopes)
+    for scope, granted, aud, *_ in scopes:
+        assert sorted(aud.split(", ")) == list(audiences[scope.strip("`")]), scope
+        askers = sorted(name for name, s in TOPOLOGY.services.items() if scope.strip("`") in s.scopes)
+        assert all(name in granted for name in askers), (scope, askers)
+    clients = markdown_rows(readme, "| client | grants | scopes |")
+    assert {row[0]: (row[1].replace(", ", " "), row[2].split("`")[1]) for row in clients} == {
+        name: s.client for name, s in TOPOLOGY.services.items() if s.client}
