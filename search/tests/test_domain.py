@@ -67,7 +67,7 @@ def test_the_availability_client_reads_every_way_an_http_answer_may_end():
 def test_the_catalogue_revision_changes_on_every_commit_and_when_the_file_is_replaced(tmp_path):
     import sqlite3
 
-    from hotelbook_search.answers import AnswerCache, sqlite_revision
+    from hotelbook_search.actions.answers import AnswerCache, sqlite_revision
 
     path = tmp_path / "catalogue.db"
     with sqlite3.connect(path) as writer:
