@@ -79,3 +79,18 @@ def test_get_or_404_guards_the_id_before_any_query(app):
         finally:
             db.session.delete(note)
             db.session.commit()
+
+
+def test_a_peer_server_answers_at_a_real_address(app):
+    import requests
+
+    from hotelbook_chassis.testing import PeerServer, json_routes
+
+    routes = {"/a": {"n": 1}}
+    with PeerServer(json_routes(routes)) as peer:
+        assert requests.get(f"{peer.url}/a", timeout=5).json() == {"n": 1}
+        routes["/b"] = [2]  # read at request time: a test may add answers as it goes
+        assert requests.get(f"{peer.url}/b", timeout=5).json() == [2]
+        assert requests.get(f"{peer.url}/c", timeout=5).status_code == 404
+    with PeerServer(app) as flask_peer:  # any WSGI app: here the chassis test service
+        assert requests.get(f"{flask_peer.url}/healthz", timeout=5).json()["status"] == "ok"

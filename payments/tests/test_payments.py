@@ -210,17 +210,11 @@ def test_concurrent_same_key_one_charge(client, guest, peers, app):
 def real_bank(app, bank_app, peers):
     """The bank sandbox as a real HTTP server that charges at once and answers slow cards late,
     with payments' bank client pointed at it (short read timeout, as configured in production)."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    from hotelbook_chassis.testing import free_port
+    from hotelbook_chassis.testing import PeerServer
     from hotelbook_payments.clients import init_clients
 
-    port = free_port()
-    server = make_server("127.0.0.1", port, bank_app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
+    bank = PeerServer(bank_app).start()
+    url = bank.url
     peers.add_passthru(url)
     saved = {name: app.config[name] for name in ("BANK_URL", "BANK_TIMEOUT")}
     old_slow = bank_app.config["BANK_SLOW_SECONDS"]
@@ -231,8 +225,7 @@ def real_bank(app, bank_app, peers):
     app.config.update(saved)
     bank_app.config["BANK_SLOW_SECONDS"] = old_slow
     init_clients(app)
-    server.shutdown()
-    server.server_close()
+    bank.stop()
 
 
 SLOW_CARD = {**CARD, "number": "4000000000000259"}

@@ -1,14 +1,10 @@
-import json
-import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
-from hotelbook_chassis.testing import bearer, free_port
+from hotelbook_chassis.testing import PeerServer, bearer, json_routes
 from hotelbook_reservations import create_app
 
 SEARCH = "http://search.test"
@@ -63,29 +59,12 @@ def payments_token(token_factory):
     return bearer(token_factory("reservations:confirm reservations:read", sub="payments"))
 
 
-class FakePeer:
-    """A tiny real HTTP server (a thread) standing in for search and auth's JWKS in process tests."""
+class FakePeer(PeerServer):
+    """search and auth's JWKS at a real address for process tests: a JSON body per path (tests add paths)."""
 
     def __init__(self, routes: dict[str, Any]) -> None:
         self.routes = routes
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = make_server("127.0.0.1", self.port, self.wsgi, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @Request.application
-    def wsgi(self, request: Request) -> Response:
-        body = self.routes.get(request.path)
-        if body is None:
-            return Response(json.dumps({"status": 404}), status=404, mimetype="application/problem+json")
-        return Response(json.dumps(body), mimetype="application/json")
-
-    def __enter__(self) -> "FakePeer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
+        super().__init__(json_routes(routes))
 
 
 @pytest.fixture

@@ -1,37 +1,19 @@
 """users as it really runs: gunicorn with two workers, migrated database, real SMTP, production argon2."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
 from hotelbook_chassis.migrations import upgrade
-from hotelbook_chassis.testing import TEST_ISSUER, ServiceProcess, bearer, new_database_url
+from hotelbook_chassis.testing import TEST_ISSUER, PeerServer, ServiceProcess, bearer, json_routes, new_database_url
 from hotelbook_users import create_app
 from tests.conftest import PASSWORD, link_token
 
 
 @pytest.fixture
 def jwks_server(jwks):
-    body = json.dumps(jwks).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # http.server names the handler
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
-    server.shutdown()
+    with PeerServer(json_routes({"/.well-known/jwks.json": jwks})) as peer:
+        yield f"{peer.url}/.well-known/jwks.json"
 
 
 @pytest.fixture

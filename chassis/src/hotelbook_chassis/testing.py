@@ -95,6 +95,61 @@ def free_port() -> int:
     raise RuntimeError("no free port found")
 
 
+# --- peers -------------------------------------------------------------------------
+
+
+class PeerServer:
+    """A peer faked at a real address: any WSGI app (a Flask app such as the bank sandbox, or a
+    ``werkzeug.Request.application`` function) served by a thread on a port the kernel picks.
+
+    The one way a service's tests stand a peer up for a real HTTP client (a ``ServiceProcess``,
+    a timeout to provoke); calls made inside the test process are faked with ``responses``::
+
+        with PeerServer(json_routes({"/.well-known/jwks.json": jwks})) as peer:
+            ServiceProcess(..., env={"AUTH_JWKS_URL": peer.url + "/.well-known/jwks.json"})
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port: int = self.server.port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> PeerServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> PeerServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def json_routes(routes: Mapping[str, Any]) -> Callable[..., Any]:
+    """A WSGI app answering each path of ``routes`` with its JSON body (read at request time), else a 404."""
+    import json
+
+    from werkzeug.wrappers import Request, Response
+
+    @Request.application
+    def app(request: Request) -> Response:
+        body = routes.get(request.path)
+        if body is None:
+            return Response(json.dumps({"status": 404}), status=404, mimetype="application/problem+json")
+        return Response(json.dumps(body), mimetype="application/json")
+
+    return app
+
+
 # --- databases ---------------------------------------------------------------------
 
 
