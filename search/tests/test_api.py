@@ -93,10 +93,11 @@ def test_a_slow_reservations_makes_availability_unknown_within_the_timeout(clien
     make_hotel()
     reservations.answer = lambda body: (200, {"room_types": [{"room_type_id": rt["room_type_id"], "free": 1}
                                                              for rt in body["room_types"]]})
-    reservations.delay = 1.5  # the read timeout is 1 s
+    reservations.delay = 6  # the read timeout is 1 s
     started = time.monotonic()
     assert client.get("/hotels", stay()).json["items"][0]["available"] is None
-    assert time.monotonic() - started < 1.4
+    # Well below the peer's delay: the answer did not wait for it (a wide margin for a loaded machine).
+    assert time.monotonic() - started < 4
     reservations.delay = 0
     assert client.get("/hotels", stay()).json["items"][0]["available"] is True
 
