@@ -235,7 +235,8 @@ def test_payment_failures_say_what_happened(guest, fake, answer, status, same_ke
 
 
 def test_names_kept_by_reservations_are_used_when_search_is_down(guest, fake):
-    held = reservation("confirmed", hotel_name="Hotel Seeblick", room_type_name="Junior suite")
+    held = reservation("confirmed", hotel_name="Hotel Seeblick", room_type_name="Junior suite",
+                       payment_id="p1", receipt_number="HB-5B0C8F5E-8F1E4D0E")
     fake.replace(responses.GET, f"{SEARCH}/hotels/{HOTEL_ID}", body=responses.ConnectionError("down"))
     fake.get(f"{RESERVATIONS}/reservations", json={"items": [held], "next_token": None})
     fake.get(f"{RESERVATIONS}/reservations/{held['id']}", json=held)
@@ -244,6 +245,7 @@ def test_names_kept_by_reservations_are_used_when_search_is_down(guest, fake):
     detail = guest.get(f"/reservations/{held['id']}")
     assert "Hotel Seeblick" in detail.text and "Junior suite" in detail.text
     assert "Your reservation is confirmed" in detail.text
+    assert "<dt>Receipt number</dt><dd><code>HB-5B0C8F5E-8F1E4D0E</code></dd>" in detail.text
 
 
 def test_a_payment_still_in_progress_keeps_the_key(guest, fake):

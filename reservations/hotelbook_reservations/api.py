@@ -39,6 +39,7 @@ def reservation_out(r: Any) -> dict[str, Any]:
         "hold_expires_at": utc(r.hold_expires_at), "payment_id": r.payment_id, "created_at": utc(r.created_at),
         "cancellation_policy": policy_out(r), "refunded": None, "cancellation_fee": None,
         "cancelled_at": utc(r.cancelled_at) if r.cancelled_at else None,
+        "receipt_number": domain.receipt_number(r.id) if r.payment_id else None,
         **refund_out(r),
     }
 

@@ -61,6 +61,7 @@ class ReservationOut(Schema):
     refunded = fields.Nested(Money, allow_none=True, metadata={"description": "set once a paid one is cancelled"})
     cancellation_fee = fields.Nested(Money, allow_none=True, metadata={"description": "what the policy kept"})
     cancelled_at = fields.String(allow_none=True)
+    receipt_number = fields.String(allow_none=True, metadata={"description": "on its receipt, once paid"})
 
 
 class ListQuery(Schema):

@@ -97,6 +97,10 @@ def test_confirm_is_idempotent_and_needs_scope(client, guest, payments_token, se
     first = client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "p1"}, headers=payments_token)
     again = client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "p1"}, headers=payments_token)
     assert first.json["status"] == again.json["status"] == "confirmed"
+    assert held["receipt_number"] is None  # no receipt before it is paid
+    assert first.json["receipt_number"] == client.get(f"/reservations/{held['id']}", headers=guest()).json[
+        "receipt_number"] == "HB-" + held["id"].replace("-", "").upper()[:8] + "-" + held["id"].replace(
+        "-", "").upper()[8:16]
     other = client.post_json(f"/reservations/{held['id']}/confirm", {"payment_id": "p2"}, headers=payments_token,
                              status=409)
     assert other.json["status_now"] == "confirmed"
