@@ -14,7 +14,7 @@ from hotelbook_chassis import Problem
 from hotelbook_chassis.database import get_or_404
 from hotelbook_chassis.pagination import decode_page_token, encode_page_token, page
 from hotelbook_chassis.stays import money, nights
-from hotelbook_search.clients import availability_answer, free_rooms, parse_free
+from hotelbook_search.clients import asked_json, availability_answer, free_rooms, parse_free
 from hotelbook_search.domain import RoomOffer, cancellation_policy, cheapest_fitting, city_key, offer_policy
 from hotelbook_search.domain.taxes import vat_percent
 from hotelbook_search.domain.timezones import timezone_of
@@ -274,11 +274,8 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
         items = [summary(h) for h in hotels]
         return kept_page(items, position_of(hotels[-1], query["sort"]) if more else None, salt)
 
-    revision, found = offered_hotels(query, after, limit * OVERFETCH + 1)
-    guests = query["guests"]
-    inventory = {o.room_type_id: o.rooms for _, offers in found[: limit * OVERFETCH] for o in offers
-                 if o.capacity >= guests}
-    answer = availability_answer(checkin, checkout, inventory)
+    revision, found, asked = offered_hotels(query, after, limit * OVERFETCH + 1)
+    answer = availability_answer(checkin, checkout, asked)
     if answer is None:
         return dated_page(query, found, None, salt)
     # The page is a function of the query, the candidates and this answer: when
@@ -341,23 +338,28 @@ CANDIDATE_BYTES = 600
 
 
 def offered_hotels(query: dict[str, Any], after: dict[str, Any] | None, limit: int
-                   ) -> tuple[Hashable | None, list[tuple[Any, list[RoomOffer]]]]:
-    """find_hotels_with_offers, kept while the catalogue is unchanged (see answers.py), with the
-    catalogue's revision read before them (None: not kept).
+                   ) -> tuple[Hashable | None, list[tuple[Any, list[RoomOffer]]], bytes]:
+    """find_hotels_with_offers, and the room types to ask availability for (clients.asked_json: those of the
+    first ``limit - 1`` hotels that fit the guests), kept while the catalogue is unchanged (see answers.py),
+    with the catalogue's revision read before them (None: not kept).
 
     They do not depend on the dates, so every stay asked for in a city shares them.
     """
     position = None if after is None else (after.get("v"), after.get("id"))
-    if position is not None and not all(isinstance(value, str | int | float) for value in position):
-        return None, find_hotels_with_offers(query, after, limit)
     key = (city_key(query["city"]), query["sort"], query.get("stars"), query.get("max_price"), query["guests"],
            position, limit)
     kept = current_app.extensions["search_candidates"]
-    revision, found = kept.lookup(key)
-    if found is None:
+    hashable = position is None or all(isinstance(value, str | int | float) for value in position)
+    revision, offered = kept.lookup(key) if hashable else (None, None)
+    if offered is None:
         found = find_hotels_with_offers(query, after, limit)
-        kept.put(key, found, revision, CANDIDATE_BYTES * (len(found) + 1))
-    return revision, found
+        guests = query["guests"]
+        asked = asked_json({o.room_type_id: o.rooms for _, offers in found[: limit - 1] for o in offers
+                            if o.capacity >= guests})
+        offered = (found, asked)
+        if hashable:
+            kept.put(key, offered, revision, CANDIDATE_BYTES * (len(found) + 1) + len(asked))
+    return revision, offered[0], offered[1]
 
 
 def summary(hotel: Any) -> dict[str, Any]:
