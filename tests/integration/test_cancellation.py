@@ -65,7 +65,8 @@ def test_the_policy_is_shown_in_results_on_the_hotel_page_and_kept_with_the_hold
 
 def test_cancelled_early_refunds_all_and_the_receipt_becomes_a_cancellation_note(stack, guest, hotel):
     reservation = booked(guest, hotel, 40)
-    assert "Total paid" in pdf_text(guest.receipt(reservation["id"]))
+    receipt = pdf_text(guest.receipt(reservation["id"]))
+    assert "Total paid" in receipt and "Includes VAT 3.8 %: 7.32 EUR" in receipt  # 20000 * 3.8 / 103.8 = 732.18
     before = bank_net(stack)
     cancelled = guest.cancel(reservation["id"]).json()
     assert cancelled["refunded"] == {"amount": 20000, "currency": "EUR"}
@@ -86,6 +87,8 @@ def test_cancelled_inside_the_deadline_keeps_the_first_night(stack, guest, hotel
     assert bank_net(stack) == before - 10000  # payments refunded exactly what the policy gives back
     note = pdf_text(guest.receipt(reservation["id"]))
     assert "Refunded to the card" in note and "100.00 EUR" in note and "Total paid" not in note
+    # The Swiss VAT inside what was kept: 10000 * 3.8 / 103.8 = 366.09 -> 3.66 EUR, under the receipt's number.
+    assert "Includes VAT 3.8 %: 3.66 EUR" in note and f"Receipt number {cancelled.json()['receipt_number']}" in note
 
 
 def test_no_free_stay_once_it_has_started(stack, guest, hotel):
