@@ -54,7 +54,7 @@ def procfile(layout: Layout) -> str:
     """The processes ``make up`` starts: the ``Procfile`` for one instance each, and with
     ``REPLICAS=N`` one line per instance (``search.1``, ``search.2``...)."""
     lines = ["# Started by `make up` with honcho; `python -m hotelbook_stack` knows each process's environment.",
-             "smtp: python -m hotelbook_chassis.smtp_sink --port 8025 --folder var/mail",
+             "smtp: python -m hotelbook_chassis.smtp_sink --folder var/mail",
              "traces: python -m hotelbook_stack traces"]
     for name, service in layout.processes:
         short = PROCFILE_NAMES.get(service.name, service.name)
