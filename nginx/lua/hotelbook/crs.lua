@@ -744,6 +744,19 @@ build_index = function(rules)
             link = link.chain
         end
         if #rule.targets == 0 then per_request[#per_request + 1] = rule end
+        -- the links after the first read only header fields (no capture, no matched
+        -- value, no per-request argument): their outcome is the header block's
+        rule.tail_header_only = rule.chain ~= nil and not rule.capture
+        local tail = rule.chain
+        while tail do
+            if tail.capture or tail.arg_tpl or tail.setvars or #tail.targets == 0 then
+                rule.tail_header_only = false
+            end
+            for _, t in ipairs(tail.targets) do
+                if not HEADER_COLS[t.col] then rule.tail_header_only = false end
+            end
+            tail = tail.chain
+        end
         -- a count of header fields only: decided by the header block alone
         rule.header_only = #rule.targets > 0
         for _, t in ipairs(rule.targets) do
@@ -868,7 +881,10 @@ function _M.evaluate(ctx)
         blocks = {}
         memo_route[0] = blocks
     end
-    local skip_headers = block and blocks[block]
+    -- per header block: { clean = true when it matched nothing, [rule] = the outcome
+    -- of a chain whose later links read only headers }
+    local bstate = block and #block <= MEMO_MAX_BLOCK and blocks[block]
+    local skip_headers = bstate and bstate.clean
     local header_hit = false
     local plans = plan_cache[route_key]
     if not plans then
@@ -949,11 +965,13 @@ function _M.evaluate(ctx)
             if n > 0 and rule.header_only then header_hit = true end
         end
     end
-    if block and not skip_headers and not header_hit and #block <= MEMO_MAX_BLOCK then
+    if block and not bstate and #block <= MEMO_MAX_BLOCK then
         memo_size = memo_size + 1
+        bstate = {}
         memo_route[0] = memo_route[0] or {}
-        memo_route[0][block] = true
+        memo_route[0][block] = bstate
     end
+    if bstate and not header_hit then bstate.clean = true end
     -- 3. in rule order: chains, then the score
     local score, hits = 0, nil
     if #found > 1 then table.sort(found, by_index) end
@@ -965,12 +983,20 @@ function _M.evaluate(ctx)
                 for i = 0, 9 do ctx.tx[tostring(i)] = m.tx[i + 1] or nil end
             end
             local link, prev = rule, m
-            while link.chain and matches > 0 do
-                link = link.chain
-                local names, values
-                matches, names, values = run_link(ctx, link, prev, rule.sid)
-                prev = { names = names, values = values }
-                if matches > 0 then matches = 1 end
+            local known
+            if bstate and rule.tail_header_only then known = bstate[rule] end
+            if known ~= nil then
+                -- the rest of the chain reads only this header block: decided before
+                matches = known and 1 or 0
+            else
+                while link.chain and matches > 0 do
+                    link = link.chain
+                    local names, values
+                    matches, names, values = run_link(ctx, link, prev, rule.sid)
+                    prev = { names = names, values = values }
+                    if matches > 0 then matches = 1 end
+                end
+                if bstate and rule.tail_header_only then bstate[rule] = matches > 0 end
             end
             if matches > 0 then
                 score = score + rule.score * matches

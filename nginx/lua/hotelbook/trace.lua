@@ -64,6 +64,9 @@ function _M.start()
     local span_id = hex16()
     ngx.req.set_header("traceparent", "00-" .. trace_id .. "-" .. span_id .. "-" .. flags)
     var.hb_trace_id = trace_id
+    -- The span is only kept for an exporter (finish() reads it); ngx.ctx costs a
+    -- table per request.
+    if not host then return end
     local ctx = ngx.ctx
     ctx.trace_span, ctx.trace_parent = span_id, parent
     -- Bit 0 of the flags is "sampled".

@@ -29,28 +29,45 @@ local state = { mode = "block", by_target = {}, size_rules = {}, exceptions = {}
 
 -- Values already found clean, per target and per worker: browsers repeat the same
 -- headers, paths and queries, and a table lookup is ~100x cheaper than the
--- patterns. Only values that matched no rule at all while every rule was on are
--- remembered. Each memo is emptied when full, which bounds its memory.
+-- patterns. A single value is remembered when it matched none of the rules (so it is
+-- clean on every route); a whole path, query, header block or cookie header when
+-- no rule matched it with the route's exceptions, under that route's key. Each memo
+-- is emptied when full, which bounds its memory.
 local MEMO_MAX_ENTRIES, MEMO_MAX_LENGTH = 2000, 4096
 local memo, memo_size = {}, {}
+local WHOLE = { whole_path = true, whole_query = true, whole_cookies = true, whole_headers = true }
 
 local function memo_reset()
     for target in pairs(TARGETS) do memo[target], memo_size[target] = {}, 0 end
-    memo.whole_path, memo_size.whole_path = {}, 0
-    memo.whole_query, memo_size.whole_query = {}, 0
-    memo.whole_cookies, memo_size.whole_cookies = {}, 0
-    memo.whole_headers, memo_size.whole_headers = {}, 0
+    for kind in pairs(WHOLE) do memo_size[kind] = 0 end
+    memo.routes = {}
     memo.whole_request, memo_size.whole_request = {}, 0
 end
 memo_reset()
 
-local function remember(kind, s)
+-- The memo of whole values for one route's exceptions.
+local function route_memo(route_key)
+    local m = memo.routes[route_key]
+    if not m then
+        m = { whole_path = {}, whole_query = {}, whole_cookies = {}, whole_headers = {} }
+        memo.routes[route_key] = m
+    end
+    return m
+end
+
+local function remember(kind, s, route_key)
     if #s > MEMO_MAX_LENGTH then return end
     local n = memo_size[kind] + 1
+    local m = WHOLE[kind] and route_memo(route_key) or memo
     if n > MEMO_MAX_ENTRIES then
-        memo[kind], n = {}, 1
+        if WHOLE[kind] then
+            for _, r in pairs(memo.routes) do r[kind] = {} end
+        else
+            memo[kind] = {}
+        end
+        n = 1
     end
-    memo[kind][s] = true
+    m[kind][s] = true
     memo_size[kind] = n
 end
 
@@ -214,7 +231,7 @@ function Scan:value(target, s, field)
     if known[s] then return false end
     local plain = normalize(s)
     if not re_find(plain, entry.combined, "jo") then
-        if self.off == NO_RULES then remember(target, s) end
+        remember(target, s)  -- no rule of the target matches it: clean wherever it is sent
         return false
     end
     for _, rule in ipairs(entry.rules) do
@@ -395,12 +412,10 @@ function Scan:headers()
     local cookie = headers["cookie"]
     if not cookie then return false end
     if type(cookie) == "table" then cookie = concat(cookie, "; ") end
-    if memo.whole_cookies[cookie] then return false end
+    if self.memo.whole_cookies[cookie] then return false end
     local hits = self.hits and #self.hits or 0
     if self:cookies(cookie) then return true end
-    if self.skip == NO_FIELDS and self.off == NO_RULES and (self.hits and #self.hits or 0) == hits then
-        remember("whole_cookies", cookie)
-    end
+    if (self.hits and #self.hits or 0) == hits then remember("whole_cookies", cookie, self.route_key) end
     return false
 end
 
@@ -494,23 +509,24 @@ function _M.inspect(method, uri)
     local skip, off, field_off, route_key = exceptions_for(uri, method)
     local scan = setmetatable({ skip = skip, off = off, field_off = field_off, route_key = route_key,
                                 header_block = raw }, Scan)
-    local strict = skip == NO_FIELDS and off == NO_RULES
+    local whole = route_memo(route_key)
+    scan.memo = whole
     if scan:value("method", method) then return finish(scan, method, path, query) end
-    if not memo.whole_path[path] then
+    if not whole.whole_path[path] then
         if scan:size("path", #path) or scan:value("path", path) then return finish(scan, method, path, query) end
-        if strict and not scan.hits then remember("whole_path", path) end
+        if not scan.hits then remember("whole_path", path, route_key) end
     end
-    if query and not memo.whole_query[query] then
+    if query and not whole.whole_query[query] then
         local args = ngx.req.get_uri_args(200)
         scan.query_args = args
         if scan:size("query", #query) or scan:fields("query", args) then
             return finish(scan, method, path, query)
         end
-        if strict and not scan.hits then remember("whole_query", query) end
+        if not scan.hits then remember("whole_query", query, route_key) end
     end
-    if not (raw and memo.whole_headers[raw]) then
+    if not (raw and whole.whole_headers[raw]) then
         if scan:headers() then return finish(scan, method, path, query) end
-        if raw and strict and not scan.hits then remember("whole_headers", raw) end
+        if raw and not scan.hits then remember("whole_headers", raw, route_key) end
     end
     -- Scan:body() looks at requests that announce a body (Content-Length or chunked)
     if has_body and (scan:body() or scan.refusal) then return finish(scan, method, path, query) end
