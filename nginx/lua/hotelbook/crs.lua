@@ -166,6 +166,10 @@ local PLAN_MAX = 20000
 local plan_cache, plan_size = {}, 0
 -- Header blocks up to this size are remembered whole when they matched nothing.
 local MEMO_MAX_BLOCK = 8192
+-- Collections holding the whole request line or body: they repeat only when the
+-- whole request does (waf.lua remembers those), so they are not remembered here.
+local UNIQUE_COLS = { REQUEST_URI = true, REQUEST_URI_RAW = true, REQUEST_LINE = true, QUERY_STRING = true,
+                      REQUEST_BODY = true }
 local HEADER_COLS = { REQUEST_HEADERS = true, REQUEST_HEADERS_NAMES = true, REQUEST_COOKIES = true,
                       REQUEST_COOKIES_NAMES = true }
 
@@ -928,7 +932,7 @@ function _M.evaluate(ctx)
                     end
                     if any then
                         if HEADER_COLS[col_name] then header_hit = true end
-                    elseif #raw <= MEMO_MAX_LENGTH then
+                    elseif #raw <= MEMO_MAX_LENGTH and not UNIQUE_COLS[col_name] then
                         memo_size = memo_size + 1
                         if memo_size > MEMO_MAX_ENTRIES then
                             memo, memo_size = {}, 1
