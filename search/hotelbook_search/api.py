@@ -84,11 +84,10 @@ def search_hotels(query: dict[str, Any]) -> Response:
     # The hot path: the page is built from plain rows into the exact shape of
     # HotelPage (which still documents it; a test checks both agree) and
     # answered as JSON directly, without a marshmallow dump per field.
-    response = jsonify(actions.search_page(query))
+    body = actions.search_answer(query)
     if not query.get("checkin"):
-        body = response.get_data()
         current_app.extensions["search_answers"].put(request.query_string, body, g.get("search_revision"), len(body))
-    return response
+    return Response(body, mimetype="application/json")
 
 
 @blp.get("/cities")

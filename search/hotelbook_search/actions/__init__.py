@@ -262,7 +262,8 @@ def delete_room_type(hotel_id: str, room_type_id: str) -> None:
 OVERFETCH = 3
 
 
-def search_page(query: dict[str, Any]) -> dict[str, Any]:
+def search_answer(query: dict[str, Any]) -> bytes:
+    """A search's page (the HotelPage shape) as the JSON body of its answer."""
     salt = f"hotels:{city_key(query['city'])}:{query['sort']}"
     after = decode_page_token(query.get("next_token"), salt)
     limit = query["limit"]
@@ -272,25 +273,26 @@ def search_page(query: dict[str, Any]) -> dict[str, Any]:
         more = len(hotels) > limit
         hotels = hotels[:limit]
         items = [summary(h) for h in hotels]
-        return kept_page(items, position_of(hotels[-1], query["sort"]) if more else None, salt)
+        return json_body(kept_page(items, position_of(hotels[-1], query["sort"]) if more else None, salt))
 
     revision, found, asked = offered_hotels(query, after, limit * OVERFETCH + 1)
     answer = availability_answer(checkin, checkout, asked)
     if answer is None:
-        return dated_page(query, found, None, salt)
+        return json_body(dated_page(query, found, None, salt))
     # The page is a function of the query, the candidates and this answer: when
     # reservations answers as it did last time, it is the page made then.
     key = (tuple(sorted(query.items())), answer)
     pages = current_app.extensions["search_pages"]
-    _, made = pages.lookup(key)
-    if made is None:
-        made = dated_page(query, found, parse_free(answer), salt)
-        pages.put(key, made, revision, len(answer) + PAGE_ITEM_BYTES * (len(made["items"]) + 1))
-    return made
+    _, body = pages.lookup(key)
+    if body is None:
+        body = json_body(dated_page(query, found, parse_free(answer), salt))
+        pages.put(key, body, revision, len(answer) + len(body))
+    return body
 
 
-# A kept page's estimated size per item.
-PAGE_ITEM_BYTES = 800
+def json_body(value: Any) -> bytes:
+    """``value`` as Flask's ``jsonify`` writes it (compact, key order kept, a final newline)."""
+    return (current_app.json.dumps(value, separators=(",", ":")) + "\n").encode()
 
 
 def dated_page(query: dict[str, Any], found: list[tuple[Any, list[RoomOffer]]], free: dict[str, int] | None,
