@@ -13,8 +13,14 @@
 2. Rate limiter accuracy: a policy of LIMIT requests per second, offered 10x that
    for 10 seconds over several connections and two nginx workers; prints the
    configured, offered and accepted rates and the error (goal: within 10%).
+3. One limit across two gateways (`--limits-redis`, a Redis of its own): the same
+   policy offered 5x its rate at each of two gateway instances at once; prints the
+   accepted rate of both together (each counting alone would accept twice the
+   limit), then what the shared counters cost: the gateway's CPU per request with
+   the counters in Redis against in its own memory, and Redis's CPU per request.
 
-Needs nginx with the Lua module and wrk. Takes about a minute.
+Needs nginx with the Lua module and wrk (part 3: redis-server). Takes about a minute.
+`--part shared` runs part 3 alone.
 """
 
 from __future__ import annotations
@@ -295,19 +301,101 @@ def accuracy(tmp: Path, seconds: float = 10) -> None:
     print(f"  error      {error:+7.1f} %       (goal within 10%: {'met' if abs(error) <= 10 else 'NOT met'})")
 
 
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def shared(tmp: Path, seconds: float = 10, rounds: int = 4) -> None:
+    if shutil.which("redis-server") is None:
+        print("one limit across gateways: skipped (redis-server is not installed)")
+        return
+    upstream_port, redis_port, alone_port = free_port(), free_port(), free_port()
+    gateway_ports = [free_port(), free_port()]
+    (tmp / "up3" / "tmp").mkdir(parents=True)
+    (tmp / "up3" / "nginx.conf").write_text(UPSTREAM_CONF.format(prefix=tmp / "up3", port=upstream_port))
+    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no", "--dir", str(tmp)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    limited = str(limits_file(tmp / "limit3.json", LIMIT, 1))
+    generous = str(limits_file(tmp / "generous3.json", 10**9, 60))
+    redis_flag = ["--limits-redis", f"127.0.0.1:{redis_port}"]
+    for n, port in enumerate(gateway_ports):
+        render_gateway(tmp / f"shared{n}", port, upstream_port, "--workers", "1", "--limits", limited, *redis_flag)
+    render_gateway(tmp / "costs-redis", alone_port, upstream_port, "--workers", "1", "--limits", generous,
+                   *redis_flag)
+    render_gateway(tmp / "costs-dict", alone_port, upstream_port, "--workers", "1", "--limits", generous)
+    servers = [Nginx(tmp / "up3").start(upstream_port)]
+    try:
+        wait_port(redis_port)
+        servers += [Nginx(tmp / f"shared{n}").start(port) for n, port in enumerate(gateway_ports)]
+        connections = 10
+        script = tmp / "paced3.lua"
+        script.write_text(PACED_SCRIPT.format(delay_ms=round(1000 * connections / (LIMIT * 5)) - 1))
+        time.sleep(2.1)  # let the start-up probes' window fade
+        runs = [subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script),
+                                  f"http://127.0.0.1:{port}{PATH}"], stdout=subprocess.PIPE, text=True)
+                for port in gateway_ports]
+        outputs = [run.communicate()[0] for run in runs]
+        counts = [tuple(map(int, re.search(r"COUNTS (\d+) (\d+) (\d+)", out).groups())) for out in outputs]
+        for server in servers[1:]:
+            server.stop()
+        servers = servers[:1]
+        accepted = sum(c[0] for c in counts) / seconds
+        offered = sum(sum(c) for c in counts) / seconds
+        print(f"one limit across two gateways (policy {LIMIT} req/s, counters in Redis, {seconds:g}s)")
+        print(f"  offered    {offered:7.1f} req/s  (half at each gateway)")
+        print(f"  accepted   {accepted:7.1f} req/s  by both together "
+              f"({', '.join(f'{c[0] / seconds:.1f}' for c in counts)}; each alone would accept {LIMIT})")
+        print(f"  error      {(accepted - LIMIT) / LIMIT * 100:+7.1f} %")
+        # What the shared counters cost a request: the same gateway with its counters in its own
+        # memory and in Redis, in alternating rounds.
+        cost: dict[str, list[float]] = {"dict": [], "redis": []}
+        redis_cost: list[float] = []
+        get = tmp / "get3.lua"
+        get.write_text(VARYING_GET)
+        for round_ in range(rounds):
+            for name in (("dict", "redis") if round_ % 2 == 0 else ("redis", "dict")):
+                gateway = Nginx(tmp / f"costs-{name}").start(alone_port)
+                try:
+                    wrk(f"http://127.0.0.1:{alone_port}{PATH}", 1, script=get)  # warm up
+                    before, redis_before = gateway.cpu_seconds(), process_cpu(redis.pid)
+                    _, total = requests_per_second(wrk(f"http://127.0.0.1:{alone_port}/", 3, script=get))
+                    cost[name].append((gateway.cpu_seconds() - before) / total * 1e6)
+                    if name == "redis":
+                        redis_cost.append((process_cpu(redis.pid) - redis_before) / total * 1e6)
+                finally:
+                    gateway.stop()
+        local, remote = statistics.median(cost["dict"]), statistics.median(cost["redis"])
+        print(f"  gateway CPU per request: {local:.1f} us counting in its memory, {remote:.1f} us counting in Redis "
+              f"(+{remote - local:.1f} us); Redis {statistics.median(redis_cost):.1f} us per request "
+              f"({rounds} rounds, medians)")
+    finally:
+        for server in servers:
+            server.stop()
+        redis.terminate()
+        redis.wait(10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--part", choices=("all", "throughput", "accuracy", "shared"), default="all")
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             print(f"skipped: {tool} is not installed")
             return 0
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
-        throughput(Path(tmp), args.seconds, args.rounds)
-        print()
-        accuracy(Path(tmp))
+        if args.part in ("all", "throughput"):
+            throughput(Path(tmp), args.seconds, args.rounds)
+            print()
+        if args.part in ("all", "accuracy"):
+            accuracy(Path(tmp))
+            print()
+        if args.part in ("all", "shared"):
+            shared(Path(tmp))
     return 0
 
 
