@@ -20,7 +20,7 @@ from urllib3.util.retry import Retry
 
 from hotelbook_chassis.observability import REQUEST_ID_HEADER, current_request_id
 from hotelbook_chassis.problems import Problem
-from hotelbook_chassis.tracing import TRACEPARENT, incoming_traceparent, tracing_enabled
+from hotelbook_chassis.tracing import TRACEPARENT, current_traceparent, instrumentation_suppressed, tracing_enabled
 
 OUTBOUND = Counter("outbound_requests_total", "Calls to peer services", ["peer", "method", "outcome"])
 TOKEN_FETCHES = Counter("service_token_fetches_total", "client_credentials tokens fetched", ["client_id"])
@@ -171,10 +171,10 @@ class ServiceClient:
         request_id = current_request_id()
         if request_id:
             sent_headers[REQUEST_ID_HEADER] = request_id
-        if not tracing_enabled():
-            # No spans here: pass the caller's trace context on as it came (with
-            # tracing on, the requests instrumentation writes this span's own).
-            traceparent = incoming_traceparent()
+        if not tracing_enabled() or instrumentation_suppressed():
+            # No spans here: pass the trace context on as it came (with tracing on, in a
+            # sampled request, the requests instrumentation writes this call's own span).
+            traceparent = current_traceparent()
             if traceparent:
                 sent_headers[TRACEPARENT] = traceparent
         if idempotency_key:

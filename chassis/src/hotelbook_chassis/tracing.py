@@ -85,12 +85,97 @@ def _name_client_span(span: Any, prepared: Any) -> None:
 
 
 def init_tracing(app: Flask, service: str) -> None:
-    """Server spans for this app (call before other ``before_request`` hooks)."""
+    """Server spans for this app (call before other ``before_request`` hooks).
+
+    A request whose caller decided not to sample it (``traceparent`` flag ``00``, as the
+    gateway sends for most requests at a sampling ratio below 1) makes no span at all: the
+    instrumentations of SQL and outgoing calls are suppressed for it, and the incoming
+    ``traceparent`` is passed on as it came (as when tracing is off). A sampled request gets
+    one server span, named by its route once it is known.
+    """
     if not setup_tracing(service):
         return
-    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+    from opentelemetry import context, trace
+    from opentelemetry.propagate import extract
 
-    FlaskInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS)
+    tracer = trace.get_tracer("hotelbook.server")
+    suppressed = _suppressed_context()
+    inner = app.wsgi_app
+
+    def traced_app(environ: dict[str, Any], start_response: Any) -> Any:
+        incoming = environ.get("HTTP_TRACEPARENT")
+        if environ.get("PATH_INFO") in _EXCLUDED_PATHS or _unsampled(incoming):
+            token = context.attach(suppressed)
+            try:
+                return inner(environ, start_response)
+            finally:
+                context.detach(token)
+        parent = extract({TRACEPARENT: incoming, "tracestate": environ.get("HTTP_TRACESTATE", "")}) \
+            if incoming else None
+        method = environ.get("REQUEST_METHOD", "GET")
+        span = tracer.start_span(method, context=parent, kind=trace.SpanKind.SERVER, attributes={
+            "http.request.method": method, "url.path": environ.get("PATH_INFO", "")})
+        if not span.is_recording():  # a new trace the sampler left out: nothing below records either
+            token = context.attach(trace.set_span_in_context(span, suppressed))
+        else:
+            token = context.attach(trace.set_span_in_context(span))
+        status: list[str] = []
+
+        def keep_status(code: str, headers: Any, *args: Any) -> Any:
+            status.append(code)
+            return start_response(code, headers, *args)
+
+        try:
+            return inner(environ, keep_status)
+        except BaseException as error:
+            span.record_exception(error)
+            span.set_status(trace.StatusCode.ERROR, type(error).__name__)
+            raise
+        finally:
+            if status and span.is_recording():
+                code = int(status[0].split(" ", 1)[0])
+                span.set_attribute("http.response.status_code", code)
+                if code >= 500:
+                    span.set_status(trace.StatusCode.ERROR)
+            context.detach(token)
+            span.end()
+
+    app.wsgi_app = traced_app  # type: ignore[method-assign]
+
+    @app.before_request
+    def _name_span() -> None:
+        if request.url_rule is not None:
+            span = trace.get_current_span()
+            if span.is_recording():
+                span.update_name(f"{request.method} {request.url_rule.rule}")
+                span.set_attribute("http.route", request.url_rule.rule)
+
+
+_EXCLUDED_PATHS = frozenset(EXCLUDED_URLS.split(","))
+
+
+def _unsampled(traceparent: str | None) -> bool:
+    """True when the caller sent a valid traceparent whose sampled flag is off."""
+    match = _TRACEPARENT.match(traceparent or "")
+    return bool(match) and not int(match.group(3), 16) & 1
+
+
+def _suppressed_context() -> Any:
+    from opentelemetry import context
+    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY
+
+    return context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True,
+                             context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, context.Context()))
+
+
+def instrumentation_suppressed() -> bool:
+    """True inside a request that makes no spans (unsampled, or a health check): calls carry the trace on."""
+    if _provider is None:
+        return False
+    from opentelemetry import context
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+
+    return bool(context.get_value(_SUPPRESS_INSTRUMENTATION_KEY))
 
 
 def instrument_database(app: Flask, db: Any) -> None:
