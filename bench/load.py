@@ -164,8 +164,17 @@ def own_cpu() -> float:
 # --- the system ------------------------------------------------------------------------
 
 
+TRACE_STORE = """
+import sys
+from pathlib import Path
+from hotelbook_chassis.trace_store import TraceStore, make_server
+make_server("127.0.0.1", int(sys.argv[1]), TraceStore(Path(sys.argv[2]))).serve_forever()
+"""
+
+
 class LoadSystem(RunningSystem):
-    """The system as for the system tests, but the SMTP sink is a process of its own, so its CPU is counted."""
+    """The system as ``make up`` runs it: the SMTP sink and the trace store are processes of their own,
+    so their CPU is counted."""
 
     def start_all(self) -> LoadSystem:
         folder = self.layout.var_dir / "mail"
@@ -173,6 +182,10 @@ class LoadSystem(RunningSystem):
         self.smtp = subprocess.Popen([sys.executable, "-m", "hotelbook_chassis.smtp_sink", "--port",
                                       str(self.layout.ports["smtp"]), "--folder", str(folder)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Where the services and the gateway send their spans (the Procfile's `traces`).
+        self.trace_store = subprocess.Popen([sys.executable, "-c", TRACE_STORE, str(self.layout.ports["traces"]),
+                                             str(self.layout.traces_dir)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # Bootstrap (with the admin client the load's hotels are written with), every service
         # process (each instance with --replicas), the gateway: as for the system tests.
         self._start_services()
@@ -180,13 +193,15 @@ class LoadSystem(RunningSystem):
 
     def close(self) -> None:
         super().close()
-        self.smtp.terminate()
-        self.smtp.wait(10)
+        for process in (self.smtp, self.trace_store):
+            process.terminate()
+            process.wait(10)
 
     def roots(self) -> dict[str, int]:
         roots = {name: process.process.pid for name, process in self.processes.items() if process.process}
         roots["gateway (nginx)"] = self.gateway.pid
         roots["smtp sink"] = self.smtp.pid
+        roots["trace store"] = self.trace_store.pid
         return roots
 
     def access_lines(self) -> dict[str, int]:
@@ -260,6 +275,9 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("POSTGRES_URL"), metavar="URL",
                         help="a PostgreSQL server (postgresql://user@host:port): one database per service, made "
                              "for the run and dropped after it (default: POSTGRES_URL, else SQLite)")
+    parser.add_argument("--trace-ratio", type=float, default=None,
+                        help="share of new traces sampled, at the gateway and in the services "
+                             "(OTEL_TRACES_SAMPLER=parentbased_traceidratio); default as make up: every one")
     parser.add_argument("--profile", metavar="FOLDER",
                         help="also sample every service with py-spy during the measured time (collapsed stacks of "
                              "threads holding the GIL: where the CPU goes)")
@@ -270,6 +288,9 @@ def main() -> None:
     if args.workers:
         for name, service in list(BY_NAME.items()):
             BY_NAME[name] = dataclasses.replace(service, workers=args.workers)
+    if args.trace_ratio is not None:
+        os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+        os.environ["OTEL_TRACES_SAMPLER_ARG"] = f"{args.trace_ratio:g}"
     if args.rate:
         # Enough users that a slow answer does not lower the offered rate.
         users = max(args.users, math.ceil(args.rate * 3))
@@ -314,6 +335,8 @@ def main() -> None:
         else f"closed model, {users} concurrent guests"
     model += f", {args.replicas} instance{'s' if args.replicas > 1 else ''} per service"
     model += ", PostgreSQL" if args.postgres else ", SQLite"
+    sampled = "every trace" if args.trace_ratio is None else f"{args.trace_ratio:g} of new traces"
+    model += f"; tracing samples {sampled}"
     print(f"\nbookings: {bookings} in {elapsed:.1f}s = {bookings / elapsed:.1f} bookings/s ({model})")
     print(f"{'step':<14}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}")
     for i, name in enumerate(STEPS):

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from flask import Response, current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hotelbook_bank.domain import BANK_ERROR, DECLINES, SLOW
@@ -28,8 +28,12 @@ def by_key(key: str) -> Charge | None:
     return db.session.scalar(select(Charge).where(Charge.idempotency_key == key))
 
 
+# Built once: a statement object keeps its cache key, so running it again skips building and keying it.
+_BY_KEY = select(CHARGES).where(CHARGES.c.idempotency_key == bindparam("key"))
+
+
 def charge_row_by_key(key: str) -> dict[str, Any] | None:
-    row = db.session.execute(select(CHARGES).where(CHARGES.c.idempotency_key == key)).first()
+    row = db.session.execute(_BY_KEY, {"key": key}).first()
     return dict(row._mapping) if row is not None else None
 
 

@@ -21,7 +21,7 @@ from hotelbook_chassis import Problem
 from hotelbook_chassis.client import PeerUnavailable
 from hotelbook_payments.actions.charge import charge_step, read_reservation, run
 from hotelbook_payments.actions.metrics import count_status
-from hotelbook_payments.actions.payment import PAYMENTS, Answer, Record, load_payment, utcnow
+from hotelbook_payments.actions.payment import PAYMENTS, Answer, Record, payment_by_key, utcnow
 from hotelbook_payments.domain import FAILED, PENDING, brand
 from hotelbook_payments.models import db
 
@@ -50,7 +50,7 @@ def pay(user_id: str, key: str, body: dict[str, Any], bearer: str | None) -> Ans
     try:
         verdict = read_reservation(payment, bearer)
     except PeerUnavailable:
-        if load_payment(PAYMENTS.c.user_id == user_id, PAYMENTS.c.idempotency_key == key) is not None:
+        if payment_by_key(user_id, key) is not None:
             return replay(user_id, key, digest, card, bearer)  # a repeated key: its answer, whatever happens now
         raise
     if verdict is not None:
@@ -74,7 +74,7 @@ def replay(user_id: str, key: str, digest: str, card: dict[str, Any], bearer: st
     ``Retry-After`` (draft "The Idempotency-Key HTTP Header Field"): waiting here
     would hold a worker thread per duplicate.
     """
-    payment = load_payment(PAYMENTS.c.user_id == user_id, PAYMENTS.c.idempotency_key == key)
+    payment = payment_by_key(user_id, key)
     if payment is None:  # the first attempt gave its key back (nothing was charged): try again
         raise Problem(409, "A request with this Idempotency-Key was just abandoned; retry.", type="retry",
                       headers={"Retry-After": "1"})

@@ -6,7 +6,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hotelbook_chassis.clock import utcnow
@@ -29,13 +29,25 @@ class Record(SimpleNamespace):
     """One row as plain attributes (a payment or an outbox job); changed only by explicit UPDATEs."""
 
 
-def load_payment(*where: Any) -> Record | None:
-    row = db.session.execute(select(PAYMENTS).where(*where)).first()
+# Built once: a statement object keeps its cache key, so running it again skips building and keying it.
+_BY_ID = select(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
+_BY_KEY = select(PAYMENTS).where(PAYMENTS.c.user_id == bindparam("user_id"),
+                                 PAYMENTS.c.idempotency_key == bindparam("key"))
+
+
+def _record(row: Any) -> Record | None:
     return Record(**row._mapping) if row is not None else None
 
 
 def payment_by_id(payment_id: str) -> Record | None:
-    return load_payment(PAYMENTS.c.id == payment_id) if is_uuid(payment_id) else None
+    if not is_uuid(payment_id):
+        return None
+    return _record(db.session.execute(_BY_ID, {"payment_id": payment_id}).first())
+
+
+def payment_by_key(user_id: str, key: str) -> Record | None:
+    """The payment claimed with this (guest, Idempotency-Key)."""
+    return _record(db.session.execute(_BY_KEY, {"user_id": user_id, "key": key}).first())
 
 
 def payment_out(payment: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from hotelbook_chassis import Problem
@@ -148,8 +148,12 @@ def _move(reservation: Record, wanted: str, **values: Any) -> bool:
     return bool(moved)
 
 
+# Built once: a statement object keeps its cache key, so running it again skips building and keying it.
+_BY_ID = select(RESERVATIONS).where(COLUMNS.id == bindparam("reservation_id"))
+
+
 def _select(reservation_id: str) -> Record | None:
-    row = db.session.execute(select(RESERVATIONS).where(COLUMNS.id == reservation_id)).first()
+    row = db.session.execute(_BY_ID, {"reservation_id": reservation_id}).first()
     return Record(**row._mapping) if row is not None else None
 
 
