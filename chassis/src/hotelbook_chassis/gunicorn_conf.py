@@ -25,7 +25,11 @@ worker_class = "gthread"
 threads = int(os.environ.get("THREADS", "4"))
 timeout = int(os.environ.get("WORKER_TIMEOUT", "60"))
 graceful_timeout = 10
-keepalive = 5
+# Longer than any client keeps an idle connection to us (the gateway's upstream pool: 60 s;
+# the services' own clients): when the server closes an idle kept-alive connection first,
+# a request already on its way over it is lost, and nginx does not retry a POST (a hold or
+# a payment answered 502 under load).
+keepalive = int(os.environ.get("KEEPALIVE_SECONDS", "75"))
 # The app writes its own JSON access line with the request id.
 accesslog = None
 errorlog = "-"
