@@ -16,7 +16,7 @@ from hotelbook_auth.api.sessions import init_own_token_verifier
 from hotelbook_auth.cli import init_cli
 from hotelbook_auth.clients import init_users_client
 from hotelbook_auth.models import SigningKey, db
-from hotelbook_auth.settings import auth_settings
+from hotelbook_auth.settings import defaults
 from hotelbook_chassis import create_service_app
 from hotelbook_chassis.health import add_ready_check
 from hotelbook_chassis.theme import register_theme
@@ -28,7 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         service="auth",
         title="hotelbook auth",
         config=config,
-        defaults=auth_settings(),
+        defaults=defaults(),
         db=db,
         blueprints=[blp, sessions_blp],
     )

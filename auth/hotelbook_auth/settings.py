@@ -16,7 +16,7 @@ def _seconds(name: str, default: int) -> int:
     return value
 
 
-def auth_settings() -> dict[str, Any]:
+def defaults() -> dict[str, Any]:
     public_url = config.public_url()
     return {
         "ACCESS_TOKEN_TTL": _seconds("ACCESS_TOKEN_TTL", 300),

@@ -55,13 +55,13 @@ def test_registration_policy(kwargs, message):
 
 
 def test_lifetimes_come_from_the_environment(monkeypatch):
-    from hotelbook_auth.settings import auth_settings
+    from hotelbook_auth.settings import defaults
 
     monkeypatch.setenv("ACCESS_TOKEN_TTL", "120")
     monkeypatch.setenv("REFRESH_TOKEN_TTL", "3600")
     monkeypatch.setenv("AUTH_CODE_TTL", "30")
-    settings = auth_settings()
+    settings = defaults()
     assert (settings["ACCESS_TOKEN_TTL"], settings["REFRESH_TOKEN_TTL"], settings["AUTH_CODE_TTL"]) == (120, 3600, 30)
     monkeypatch.setenv("ACCESS_TOKEN_TTL", "0")
     with pytest.raises(ValueError, match="ACCESS_TOKEN_TTL"):
-        auth_settings()
+        defaults()

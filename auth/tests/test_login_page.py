@@ -18,7 +18,7 @@ from conftest import (
     query_of,
 )
 
-from hotelbook_auth.settings import auth_settings
+from hotelbook_auth.settings import defaults
 
 
 def _strip_csrf(html):
@@ -108,9 +108,9 @@ def test_session_cookie_flags(client, ui_client):
 
 def test_secure_cookie_when_public_url_is_https(monkeypatch):
     monkeypatch.setenv("PUBLIC_URL", "https://hotels.example")
-    assert auth_settings()["SESSION_COOKIE_SECURE"] is True
+    assert defaults()["SESSION_COOKIE_SECURE"] is True
     monkeypatch.setenv("PUBLIC_URL", "http://127.0.0.1:8080")
-    assert auth_settings()["SESSION_COOKIE_SECURE"] is False
+    assert defaults()["SESSION_COOKIE_SECURE"] is False
 
 
 def test_success_redirects_with_code_and_state_and_asks_users_with_its_own_token(
