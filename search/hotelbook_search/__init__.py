@@ -44,5 +44,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["search_answers"] = AnswerCache(revision)
     app.extensions["search_candidates"] = AnswerCache(revision)
     app.extensions["search_pages"] = AnswerCache(revision)
+    app.extensions["search_hotels"] = AnswerCache(revision)
     init_cli(app)
     return app

@@ -184,8 +184,10 @@ def test_a_kept_search_answer_never_outlives_a_catalogue_change(client, make_hot
     query = {"city": "zurich", "sort": "-stars"}
     first = client.get("/hotels", query)
     assert client.get("/hotels", query).body == first.body
+    assert client.get(f"/hotels/{hotel['id']}").json["stars"] == 4
     client.patch_json(f"/hotels/{hotel['id']}", {"stars": 2}, headers=admin)
     assert client.get("/hotels", query).json["items"][0]["stars"] == 2
+    assert client.get(f"/hotels/{hotel['id']}").json["stars"] == 2
     with clean_db.app_context():
         url = db.engine.url
     other = create_engine(url)  # another process's connection
@@ -196,6 +198,7 @@ def test_a_kept_search_answer_never_outlives_a_catalogue_change(client, make_hot
         other.dispose()
     assert client.get("/hotels", query).json["items"][0]["name"] == "Renamed"
     assert client.get("/hotels", {**query, "limit": 1}).json["items"][0]["name"] == "Renamed"
+    assert client.get(f"/hotels/{hotel['id']}").json["name"] == "Renamed"
     # With dates, the candidates are kept (availability is asked every time).
     reservations.answer = lambda body: (200, {"room_types": [{"room_type_id": rt["room_type_id"], "free": 1}
                                                              for rt in body["room_types"]]})

@@ -183,12 +183,30 @@ def recount_cities(connection: Connection | None = None) -> None:
 
 
 def hotel_page(hotel_id: str, query: dict[str, Any]) -> dict[str, Any]:
-    """A hotel with its room types; with dates, each room type's free rooms."""
-    hotel = get_hotel_or_404(hotel_id)
+    """A hotel with its room types; with dates, each room type's free rooms.
+
+    On every booking (the guest's hotel page, reservations pricing a hold): the
+    page without dates is kept per hotel while the catalogue is unchanged (see
+    answers.py); with dates, availability is asked every time.
+    """
+    kept = current_app.extensions["search_hotels"]
+    key = hotel_id if len(hotel_id) <= 36 else None
+    revision, page = kept.lookup(key) if key else (None, None)
+    if page is None:
+        hotel = get_hotel_or_404(hotel_id)
+        page = hotel_out(hotel)
+        kept.put(key, page, revision, HOTEL_PAGE_BYTES * (len(page["room_types"]) + 1))
     if not query.get("checkin"):
-        return hotel_out(hotel)
-    free = free_rooms(query["checkin"], query["checkout"], {rt.id: rt.rooms for rt in hotel.room_types})
-    return hotel_out(hotel, free, with_availability=True)
+        return page
+    free = free_rooms(query["checkin"], query["checkout"], {rt["id"]: rt["rooms"] for rt in page["room_types"]})
+    return {**page, "room_types": [
+        {**rt, "free": None if free is None else free.get(rt["id"], 0),
+         "available": None if free is None else free.get(rt["id"], 0) > 0}
+        for rt in page["room_types"]]}
+
+
+# A kept hotel page's estimated size per room type.
+HOTEL_PAGE_BYTES = 600
 
 
 def update_hotel(hotel_id: str, body: dict[str, Any]) -> dict[str, Any]:
