@@ -193,6 +193,45 @@ local function load_libinjection()
     error("libinjection not found: install libmodsecurity3 (it exports libinjection_sqli/_xss)")
 end
 
+-- regexes -------------------------------------------------------------------------
+-- ngx.re.find with "o" looks its compiled regex up by the string regex .. opts,
+-- built on every call: for CRS patterns of several KiB that copy and its garbage
+-- cost more than the match. A link keeps its compiled regex instead (compiled in
+-- the worker on first use, through resty.core's own compiler and executor); when
+-- resty.core does not offer them, ngx.re.find is used.
+local fast_exec
+do
+    local ok, regex = pcall(require, "resty.core.regex")
+    local C = ffi.C
+    if ok and type(regex) == "table" and regex.re_match_compile then
+        local has_exec = pcall(function() return C.ngx_http_lua_ffi_exec_regex end)
+        if has_exec then
+            local compile = regex.re_match_compile
+            local exec = C.ngx_http_lua_ffi_exec_regex
+            -- holder[key] = { compiled, flags }
+            fast_exec = function(holder, key, regex_s, opts, v)
+                local entry = holder[key]
+                if entry == nil then
+                    local c, _, f = compile(regex_s, opts)
+                    if c == nil then return re_find(v, regex_s, opts) ~= nil end
+                    entry = { c, f }
+                    holder[key] = entry
+                end
+                return exec(entry[1], entry[2], v, #v, 0) >= 0
+            end
+        end
+    end
+end
+
+-- A finder for one regex: f(v) is true when the regex matches somewhere in v.
+function _M.finder(regex_s, opts)
+    if fast_exec then
+        local holder = {}
+        return function(v) return fast_exec(holder, "c", regex_s, opts, v) end
+    end
+    return function(v) return re_find(v, regex_s, opts) ~= nil end
+end
+
 -- operators -----------------------------------------------------------------------
 
 local OPS = {}
@@ -204,6 +243,7 @@ function OPS.rx(rule, v, ctx)
         for i = 0, 9 do ctx.tx[tostring(i)] = m[i] or nil end
         return true
     end
+    if fast_exec then return fast_exec(rule, "re_c", rule.arg, "jos", v) end
     return re_find(v, rule.arg, "jos") ~= nil
 end
 -- @pm: case-insensitive phrases anywhere in the value, as prefix-tree regexes (the
@@ -211,7 +251,16 @@ end
 function OPS.pm(rule, v)
     local res = rule.pm_re
     for i = 1, #res do
-        if re_find(v, res[i], "joi") then return true end
+        if fast_exec then
+            local holder = rule.pm_c
+            if not holder then
+                holder = {}
+                rule.pm_c = holder
+            end
+            if fast_exec(holder, i, res[i], "joi", v) then return true end
+        elseif re_find(v, res[i], "joi") then
+            return true
+        end
     end
     return false
 end

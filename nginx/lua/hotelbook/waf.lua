@@ -137,6 +137,8 @@ function _M.init(path, mode, crs_path)
         entry.combined = concat(entry.parts, "|")
         local _, _, err = re_find("", entry.combined, "jo")
         if err then error(path .. ": patterns for " .. t .. " do not combine: " .. err) end
+        -- compiled once per worker (see crs.finder)
+        entry.matches = crs.finder(entry.combined, "jo")
     end
     for i, ex in ipairs(data.exceptions or {}) do
         if not ex.path and not ex.prefix then error(path .. ": exception " .. i .. " needs path or prefix") end
@@ -230,7 +232,7 @@ function Scan:value(target, s, field)
     local known = memo[target]
     if known[s] then return false end
     local plain = normalize(s)
-    if not re_find(plain, entry.combined, "jo") then
+    if not entry.matches(plain) then
         remember(target, s)  -- no rule of the target matches it: clean wherever it is sent
         return false
     end
