@@ -487,9 +487,46 @@ end
 
 local BUILD = {}
 
+-- The query's arguments in order, as nginx decodes them (`+` and %XX; an argument
+-- without a name left out, one without `=` an empty value), at most `max`: two
+-- arrays, no hash table to walk.
+local unescape_uri = ngx.unescape_uri
+local function unescaped(s)
+    if find(s, "%", 1, true) or find(s, "+", 1, true) then return unescape_uri(s) end
+    return s
+end
+function _M.parse_query(q, max)
+    local names, values, n = {}, {}, 0
+    local pos, len = 1, #q
+    while pos <= len and n < max do
+        local amp = find(q, "&", pos, true) or len + 1
+        if amp > pos then
+            local eq = find(q, "=", pos, true)
+            local name, value
+            if eq and eq < amp then
+                name, value = sub(q, pos, eq - 1), sub(q, eq + 1, amp - 1)
+            else
+                name, value = sub(q, pos, amp - 1), ""
+            end
+            if name ~= "" then
+                n = n + 1
+                names[n], values[n] = unescaped(name), unescaped(value)
+            end
+        end
+        pos = amp + 1
+    end
+    return names, values, n
+end
+
 function BUILD.ARGS_GET(ctx)
+    local names, values = ctx.query_names, ctx.query_values
+    if names then
+        -- the arrays of parse_query, shared (collections are never changed)
+        ctx.cols.ARGS_GET_NAMES = { names = names, values = names }
+        return { names = names, values = values }
+    end
     local c, n = new_col(), new_col()
-    args_from(ctx.query_args, c, n)
+    args_from(ctx.query_args or {}, c, n)
     ctx.cols.ARGS_GET_NAMES = n
     return c
 end
@@ -781,8 +818,6 @@ local function run_link(ctx, link, prev, sid, only)
     return matches, matched_names, matched_values
 end
 
-local function by_index(a, b) return a.index < b.index end
-
 local function request_level(t) return t.count or t.col == "TX" end
 
 -- Index of the first links by collection, built at init: each request value is
@@ -1027,7 +1062,16 @@ function _M.evaluate(ctx)
     if bstate and not header_hit then bstate.clean = true end
     -- 3. in rule order: chains, then the score
     local score, hits = 0, nil
-    if #found > 1 then table.sort(found, by_index) end
+    -- in rule order (few entries: an insertion sort, no callbacks from C)
+    for i = 2, #found do
+        local rule = found[i]
+        local j = i - 1
+        while j >= 1 and found[j].index > rule.index do
+            found[j + 1] = found[j]
+            j = j - 1
+        end
+        found[j + 1] = rule
+    end
     for _, rule in ipairs(found) do
         local m = found[rule]
         do

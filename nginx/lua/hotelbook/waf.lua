@@ -259,6 +259,19 @@ end
 -- A name=value map (query args, form fields): names and values, minus excepted
 -- fields. The count is of values (a repeated name counts each time), so a
 -- payload cannot hide behind the parser's cap on arguments.
+-- The same for arrays of names and values (the query, crs.parse_query).
+function Scan:field_list(target, names, values, n)
+    local skip = self.skip
+    for i = 1, n do
+        local name = names[i]
+        if not skip[name] then
+            if self:value(target, name, name) then return true end
+            if self:value(target, values[i], name) then return true end
+        end
+    end
+    return self:size(target, nil, n)
+end
+
 function Scan:fields(target, args)
     local n = 0
     for name, value in pairs(args) do
@@ -434,6 +447,9 @@ end
 
 local function crs_context(scan, method, path, query)
     local var = ngx.var
+    if query and not scan.query_names then
+        scan.query_names, scan.query_values = crs.parse_query(query, 200)
+    end
     local request_uri = var.request_uri
     return {
         method = method, path = decoded(path), query = query, request_uri = request_uri,
@@ -441,7 +457,7 @@ local function crs_context(scan, method, path, query)
         -- read when a rule needs them (crs.lua): the headers raw (names as sent);
         -- nginx joins every Cookie header in $http_cookie
         headers = false, cookie_header = false,
-        query_args = query and (scan.query_args or ngx.req.get_uri_args(200)) or NO_FIELDS,
+        query_names = scan.query_names, query_values = scan.query_values,
         body = scan.body_raw, body_form = scan.body_form, body_json = scan.body_json,
         body_processor = scan.body_processor,
         skip_fields = scan.skip, rules_off = scan.off, field_rules_off = scan.field_off,
@@ -519,9 +535,9 @@ function _M.inspect(method, uri)
         if not scan.hits then remember("whole_path", path, route_key) end
     end
     if query and not whole.whole_query[query] then
-        local args = ngx.req.get_uri_args(200)
-        scan.query_args = args
-        if scan:size("query", #query) or scan:fields("query", args) then
+        local names, values, n = crs.parse_query(query, 200)
+        scan.query_names, scan.query_values = names, values
+        if scan:size("query", #query) or scan:field_list("query", names, values, n) then
             return finish(scan, method, path, query)
         end
         if not scan.hits then remember("whole_query", query, route_key) end
