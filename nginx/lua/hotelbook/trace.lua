@@ -33,8 +33,11 @@ function _M.init(options)
     end
 end
 
+-- bit.tohex, not string.format: LuaJIT compiles it (format would leave the trace
+-- on every request).
+local tohex = bit.tohex
 local function hex16()
-    return format("%08x%08x", random(0, 0x7fffffff) * 2 + random(0, 1), random(0, 0x7fffffff) * 2 + random(0, 1))
+    return tohex(random(0, 0x7fffffff) * 2 + random(0, 1), 8) .. tohex(random(0, 0x7fffffff) * 2 + random(0, 1), 8)
 end
 
 local ZERO_TRACE, ZERO_SPAN = string.rep("0", 32), string.rep("0", 16)

@@ -85,8 +85,31 @@ end
 
 -- Windows/Unix command-line evasions: \ " ' ^ removed, , and ; become spaces,
 -- spaces before / and ( removed, whitespace compressed, lower-cased.
+-- Bytes cmdLine changes besides capitals (\ " ' ^ , ; and whitespace), tested by a
+-- byte loop LuaJIT compiles (a pattern find would leave the trace).
+local CMDLINE_BYTES = {}
+for _, c in ipairs({ 92, 34, 39, 94, 44, 59, 32, 9, 10, 11, 12, 13 }) do CMDLINE_BYTES[c] = true end
+local BASE64_BYTES = {}
+for c = 0, 255 do
+    local ch = char(c)
+    BASE64_BYTES[c] = ch:match("[%w+/=]") ~= nil
+end
+
+local function has_any(s, set)
+    for i = 1, #s do
+        if set[byte(s, i)] then return true end
+    end
+    return false
+end
+local function all_in(s, set)
+    for i = 1, #s do
+        if not set[byte(s, i)] then return false end
+    end
+    return true
+end
+
 function _M.cmdLine(s)
-    if not find(s, "[\\\"'^,;%s]") then return lower(s) end
+    if not has_any(s, CMDLINE_BYTES) then return lower(s) end
     s = gsub(s, "[\\\"'^]", "")
     s = gsub(s, "[,;]", " ")
     s = gsub(s, "%s+", " ")
@@ -181,8 +204,9 @@ function _M.utf8toUnicode(s)
 end
 
 function _M.base64Decode(s)
-    local d = ngx.decode_base64((gsub(s, "[^%w+/=]", "")))
-    return d or s
+    local t = s
+    if not all_in(s, BASE64_BYTES) then t = gsub(s, "[^%w+/=]", "") end
+    return ngx.decode_base64(t) or s
 end
 _M.base64DecodeExt = _M.base64Decode
 

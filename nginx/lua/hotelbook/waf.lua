@@ -13,6 +13,7 @@ local ngx = ngx
 local re_find = ngx.re.find
 local normalize = decode.normalize
 local find, sub, lower, concat = string.find, string.sub, string.lower, table.concat
+local byte = string.byte
 local pairs, ipairs, type = pairs, ipairs, type
 
 local _M = {}
@@ -447,13 +448,24 @@ end
 
 local function crs_context(scan, method, path, query)
     local var = ngx.var
+    -- the request line and protocol from the raw header block's first line when it
+    -- is there (each ngx.var read costs more than a substring)
+    local request_line, protocol = scan.request_line, nil
+    if request_line then
+        for i = #request_line, 1, -1 do
+            if byte(request_line, i) == 32 then
+                protocol = sub(request_line, i + 1)
+                break
+            end
+        end
+    end
+    if not request_line or not protocol then request_line, protocol = var.request, var.server_protocol end
     if query and not scan.query_names then
         scan.query_names, scan.query_values = crs.parse_query(query, 200)
     end
-    local request_uri = var.request_uri
     return {
-        method = method, path = decoded(path), query = query, request_uri = request_uri,
-        request_line = var.request, protocol = var.server_protocol,
+        method = method, path = decoded(path), query = query, request_uri = scan.request_uri or var.request_uri,
+        request_line = request_line, protocol = protocol,
         -- read when a rule needs them (crs.lua): the headers raw (names as sent);
         -- nginx joins every Cookie header in $http_cookie
         headers = false, cookie_header = false,
@@ -518,15 +530,16 @@ function _M.inspect(method, uri)
     local full_ok, full = pcall(ngx.req.raw_header)
     if not has_body and full_ok and memo.whole_request[full] then return nil, nil, nil, 0 end
     -- The header block alone (no request line): the same browser sends the same block again.
-    local raw
+    local raw, line
     if full_ok then
         local eol = find(full, "\n", 1, true)
         raw = eol and sub(full, eol + 1)
+        if eol and eol > 2 and byte(full, eol - 1) == 13 then line = sub(full, 1, eol - 2) end
     end
 
     local skip, off, field_off, route_key = exceptions_for(uri, method)
     local scan = setmetatable({ skip = skip, off = off, field_off = field_off, route_key = route_key,
-                                header_block = raw }, Scan)
+                                header_block = raw, request_line = line, request_uri = request_uri }, Scan)
     local whole = route_memo(route_key)
     scan.memo = whole
     if scan:value("method", method) then return finish(scan, method, path, query) end
