@@ -35,3 +35,9 @@ def test_replicas_give_every_stateless_service_instances_on_their_own_ports(tmp_
 def test_replicas_are_bounded(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         Layout(var_dir=tmp_path, replicas=0)
+
+
+def test_a_database_suffix_is_a_plain_name(tmp_path: Path) -> None:
+    assert Layout(var_dir=tmp_path, database_suffix="_two").database_name(SERVICES[0]).endswith("_two")
+    with pytest.raises(ValueError):
+        Layout(var_dir=tmp_path, database_suffix='"; DROP DATABASE x; --')

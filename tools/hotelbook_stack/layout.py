@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,8 @@ class Layout:
     def __post_init__(self) -> None:
         if not 1 <= self.replicas <= MAX_REPLICAS:
             raise ValueError(f"replicas: 1 to {MAX_REPLICAS}, not {self.replicas}")
+        if not re.fullmatch(r"[a-z0-9_]{0,20}", self.database_suffix):
+            raise ValueError(f"database suffix: lower-case letters, digits and _, not {self.database_suffix!r}")
         for service in SERVICES:
             for number, name in enumerate(self.instances(service), start=1):
                 if name != service.name:
@@ -56,6 +59,8 @@ class Layout:
             var_dir=Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve(),
             postgres_url=os.environ.get("POSTGRES_URL") or None,
             replicas=int(os.environ.get("REPLICAS") or 1),
+            # Two systems on one PostgreSQL server: hotelbook_search_<suffix>... for the second.
+            database_suffix=os.environ.get("DATABASE_SUFFIX", ""),
             limits_redis=os.environ.get("LIMITS_REDIS", ""),
         )
 
