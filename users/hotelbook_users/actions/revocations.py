@@ -87,7 +87,7 @@ def deliver(rows: list[SessionRevocation] | None = None, *, limit: int = 100) ->
             counts["delivered"] += 1
         else:
             row.attempts += 1
-            row.next_attempt_at = (datetime.now(UTC) + timedelta(seconds=backoff(row.attempts))).replace(tzinfo=None)
+            row.next_attempt_at = utcnow() + timedelta(seconds=backoff(row.attempts))
             DELIVERED.labels(row.peer, "retry").inc()
             counts["pending"] += 1
         db.session.commit()
