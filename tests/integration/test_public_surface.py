@@ -50,7 +50,9 @@ def test_service_only_endpoints_are_a_404_even_with_a_token_that_has_the_scope(s
     headers = {}
     if stack.layout.client_credentials(owner):
         headers["Authorization"] = f"Bearer {stack.token(owner, scope)}"
-    response = requests.request(method, f"{stack.gateway_url}{path}", json={}, headers=headers, timeout=10)
+    # A body only where the method takes one: the WAF refuses a GET with a body (CRS 920170) before routing.
+    body = None if method in ("GET", "HEAD", "DELETE") else {}
+    response = requests.request(method, f"{stack.gateway_url}{path}", json=body, headers=headers, timeout=10)
     assert response.status_code == 404, response.text
     assert response.json()["type"] == "urn:problem:hotelbook:not-found"
 
