@@ -22,11 +22,16 @@ up: $(STAMP)
 	@mkdir -p var
 	$(PY) -m hotelbook_stack bootstrap --hotels $(HOTELS)
 	@$(PY) -m hotelbook_stack procfile > var/Procfile
-	@PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho -f var/Procfile -d . start
+	@# exec: honcho keeps the shell's PID, which `make down` reads back from var/honcho.pid.
+	@echo $$$$ > var/honcho.pid; PATH="$(abspath $(VENV))/bin:$$PATH" exec $(VENV)/bin/honcho -f var/Procfile -d . start
 
-## Stop a system started in the background (Ctrl-C does the same in the foreground).
+## Stop a system started in the background (Ctrl-C does the same in the foreground). Only the
+## honcho this folder's `make up` started: a system run from another checkout keeps running.
 down:
-	-@pkill -TERM -f "honcho -f var/Procfile" || true
+	@pid=$$(cat var/honcho.pid 2>/dev/null); \
+	if [ -n "$$pid" ] && ps -o args= -p "$$pid" 2>/dev/null | grep -q honcho; then \
+		kill -TERM "$$pid" && echo "stopping make up (honcho, pid $$pid)"; \
+	else echo "no make up running from this folder"; fi; rm -f var/honcho.pid
 
 ## The whole tox matrix: unit envs in parallel, then the cross-service suites.
 test: test-unit test-system
