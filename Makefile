@@ -12,7 +12,7 @@ HOTELS ?= 3000
 UNIT_ENVS := lint,chassis,chassis-pg,search,search-pg,users,users-pg,auth,auth-pg,reservations,reservations-pg,payments,payments-pg,bank-sandbox,bank-sandbox-pg,pdf-reporting,pdf-reporting-pg,booking-ui,booking-ui-pg,gateway,manifests,images
 SYSTEM_ENVS := integration,integration-pg,reliability,replicas,e2e
 
-.PHONY: up down test test-unit test-system client seed trace bench lint constraints clean manifests images
+.PHONY: up down test test-unit test-system client seed trace bench bench-deps lint constraints clean manifests images
 
 ## Run everything behind the gateway at http://127.0.0.1:8080 (Ctrl-C stops it).
 ## Several instances of every service: make up REPLICAS=2 POSTGRES_URL=postgresql://postgres@127.0.0.1:5432
@@ -60,9 +60,12 @@ trace: $(STAMP)
 
 ## Every benchmark; what they need beyond the services (Locust for bench/load.py, responses for
 ## bench/receipts.py) goes into the project's virtualenv first.
-bench: $(STAMP)
-	$(UV) pip install --quiet --python $(PY) -c constraints.txt locust responses
+bench: bench-deps
 	for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## What the benchmarks need beyond the services, for running one script alone: .venv/bin/python bench/load.py
+bench-deps: $(STAMP)
+	$(UV) pip install --quiet --python $(PY) -c constraints.txt locust responses
 
 lint: $(TOX)
 	$(TOX) -e lint
