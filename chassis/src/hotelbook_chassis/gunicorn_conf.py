@@ -19,6 +19,11 @@ class NoAccessLogger(Logger):
 
 logger_class = NoAccessLogger
 
+# No gunicornc control socket: its default path ($HOME/.gunicorn/gunicorn.ctl) is one file for
+# every gunicorn of the user, so each service (and each instance) would take it over from the
+# last, and a container's read-only home could not hold it. Nothing here uses it.
+control_socket_disable = True
+
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
