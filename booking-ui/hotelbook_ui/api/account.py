@@ -10,6 +10,7 @@ import secrets
 import time
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from hotelbook_ui.actions.guest import end_session, store_tokens
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
@@ -49,7 +50,7 @@ def _check_email(raw: str) -> tuple[str, str | None]:
 # --- sign up ------------------------------------------------------------------------------------
 
 @bp.route("/signup", methods=["GET", "POST"])
-def signup():
+def signup() -> ResponseReturnValue:
     form = {"name": "", "email": ""}
     errors: dict[str, str] = {}
     error = None
@@ -96,7 +97,7 @@ def signup():
 # --- log in / log out -------------------------------------------------------------------------------
 
 @bp.get("/login")
-def login():
+def login() -> ResponseReturnValue:
     """Start the authorization-code flow: state against CSRF on the callback, PKCE S256 against code theft."""
     state = secrets.token_urlsafe(32)
     verifier = new_code_verifier()
@@ -116,7 +117,7 @@ def _unverified_sub(access_token: str) -> str | None:
 
 
 @bp.get("/auth/callback")
-def callback():
+def callback() -> ResponseReturnValue:
     attempt = session.pop("oauth", None)
     state = request.args.get("state") or ""
     if (not attempt or not secrets.compare_digest(state.encode(), str(attempt.get("state", "")).encode())
@@ -154,7 +155,7 @@ def callback():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     tokens = session.get("tokens") or {}
     if tokens.get("refresh_token"):
         auth_client().revoke(tokens["refresh_token"])
@@ -165,7 +166,7 @@ def logout():
 # --- e-mail verification and password reset (links mailed by users) ----------------------------------
 
 @bp.route("/verify-email", methods=["GET", "POST"])
-def verify_email():
+def verify_email() -> ResponseReturnValue:
     # The link only shows a button: mail scanners that prefetch links do not use the token up.
     token = (request.values.get("token") or "").strip()[:1000]
     if request.method == "GET" or not token:
@@ -184,7 +185,7 @@ def verify_email():
 
 
 @bp.post("/verify-email/resend")
-def resend_verification():
+def resend_verification() -> ResponseReturnValue:
     from hotelbook_ui.api.booking import as_guest
 
     try:
@@ -197,7 +198,7 @@ def resend_verification():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-def forgot_password():
+def forgot_password() -> ResponseReturnValue:
     email, errors, error = "", {}, None
     if request.method == "POST":
         email, email_error = _check_email((request.form.get("email") or "").strip()[:254])
@@ -219,7 +220,7 @@ def forgot_password():
 
 
 @bp.route("/reset-password", methods=["GET", "POST"])
-def reset_password():
+def reset_password() -> ResponseReturnValue:
     token = (request.values.get("token") or "").strip()[:1000]
     errors: dict[str, str] = {}
     error = None

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from hotelbook_ui.actions.guest import LoginRequired, guest_token
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
@@ -65,7 +66,7 @@ def room_name(hotel: dict[str, Any], room_type_id: str | None) -> str:
 # --- hold ---------------------------------------------------------------------------------------
 
 @bp.post("/reservations")
-def hold():
+def hold() -> ResponseReturnValue:
     hotel_id = request.form.get("hotel_id") or ""
     room_type_id = request.form.get("room_type_id") or ""
     query = parse_stay(request.form, date.today(), need_city=False)
@@ -126,7 +127,7 @@ def _render(reservation: dict[str, Any], *, errors: dict[str, str] | None = None
 
 
 @bp.get("/reservations/<reservation_id>")
-def reservation(reservation_id: str):
+def reservation(reservation_id: str) -> ResponseReturnValue:
     try:
         found = _load(reservation_id)
     except PeerUnavailable:
@@ -136,7 +137,7 @@ def reservation(reservation_id: str):
 
 
 @bp.post("/reservations/<reservation_id>/pay")
-def pay(reservation_id: str):
+def pay(reservation_id: str) -> ResponseReturnValue:
     try:
         found = _load(reservation_id)
     except PeerUnavailable:
@@ -190,7 +191,7 @@ def pay(reservation_id: str):
 
 
 @bp.get("/reservations/<reservation_id>/receipt.pdf")
-def receipt(reservation_id: str):
+def receipt(reservation_id: str) -> ResponseReturnValue:
     if not is_uuidish(reservation_id):
         abort(404)
     try:
@@ -220,7 +221,7 @@ def receipt(reservation_id: str):
 # --- my reservations ------------------------------------------------------------------------------
 
 @bp.get("/reservations")
-def my_reservations():
+def my_reservations() -> ResponseReturnValue:
     params: dict[str, Any] = {"limit": 20}
     if request.args.get("next_token"):
         params["next_token"] = request.args["next_token"][:2000]
@@ -256,7 +257,7 @@ def cancelled_message(reservation: dict[str, Any]) -> str:
 
 
 @bp.post("/reservations/<reservation_id>/cancel")
-def cancel(reservation_id: str):
+def cancel(reservation_id: str) -> ResponseReturnValue:
     if not is_uuidish(reservation_id):
         abort(404)
     try:

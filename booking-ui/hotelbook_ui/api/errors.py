@@ -36,7 +36,7 @@ def wants_json() -> bool:
     return best in {"application/json", "application/problem+json"}
 
 
-def error_page(status: int, title: str | None = None, detail: str | None = None):
+def error_page(status: int, title: str | None = None, detail: str | None = None) -> tuple[str, int]:
     default_title, default_detail = MESSAGES.get(status, (HTTPStatus(status).phrase, ""))
     return render_template("error.html", status=status, title=title or default_title,
                            detail=detail or default_detail, request_id=g.get("request_id")), status

@@ -6,6 +6,7 @@ import logging
 from datetime import date
 
 from flask import Blueprint, abort, render_template, request
+from flask.typing import ResponseReturnValue
 
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
 from hotelbook_ui.domain import city_heading, default_dates, is_uuidish, parse_stay, refine, suggest_cities
@@ -15,14 +16,14 @@ log = logging.getLogger("hotelbook.ui.pages")
 
 
 @bp.get("/")
-def home():
+def home() -> ResponseReturnValue:
     checkin, checkout = default_dates(date.today())
     return render_template("home.html", query=None, checkin=checkin.isoformat(), checkout=checkout.isoformat(),
                            logged_out=request.args.get("bye") == "1")
 
 
 @bp.get("/hotels")
-def results():
+def results() -> ResponseReturnValue:
     query = parse_stay(request.args, date.today())
     if query.errors:
         return render_template("home.html", query=query, checkin=request.args.get("checkin", ""),
@@ -60,7 +61,7 @@ def nearby_cities(typed: str) -> list[dict]:
 
 
 @bp.get("/hotels/<hotel_id>")
-def hotel(hotel_id: str):
+def hotel(hotel_id: str) -> ResponseReturnValue:
     if not is_uuidish(hotel_id):
         abort(404)
     query = parse_stay(request.args, date.today(), need_city=False)

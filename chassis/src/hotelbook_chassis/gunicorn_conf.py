@@ -1,6 +1,7 @@
 """Gunicorn settings shared by every service: ``gunicorn -c python:hotelbook_chassis.gunicorn_conf``."""
 
 import os
+from typing import Any
 
 from gunicorn.glogging import Logger
 
@@ -60,7 +61,7 @@ logconfig_dict = {
 }
 
 
-def child_exit(server, worker):
+def child_exit(server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
