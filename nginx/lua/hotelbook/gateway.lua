@@ -136,7 +136,10 @@ function _M.access()
     local var = ngx.var
     local method = ngx.req.get_method()
     local uri = var.uri
-    local args = var.args
+    -- $args is the request line's query: taken from $request_uri, read once for the WAF too
+    local request_uri = var.request_uri
+    local q = string.find(request_uri, "?", 1, true)
+    local args = q and string.sub(request_uri, q + 1)
     if args and args ~= "" then var.hb_query_names = query_names(args) end
     if not limit(var, uri, method) then return end
     -- Only public operations go on; internals look like nothing is there.
@@ -144,7 +147,7 @@ function _M.access()
         if not routes.browser_page(method, uri, var.http_accept) then
             -- The WAF judges it first: an attack is refused as one (403, logged with its
             -- rules) wherever it is sent, and anything else finds nothing here.
-            local blocked, hits, refusal, score = waf.inspect(method, uri)
+            local blocked, hits, refusal, score = waf.inspect(method, uri, request_uri)
             if score and score > 0 then var.hb_waf_score = score end
             if hits then
                 var.hb_waf_rule = table.concat(hits, ",")
@@ -160,7 +163,7 @@ function _M.access()
         ngx.req.set_uri_args("")
         uri = routes.NOT_FOUND_PAGE
     end
-    local blocked, hits, refusal, score = waf.inspect(method, uri)
+    local blocked, hits, refusal, score = waf.inspect(method, uri, request_uri)
     if score and score > 0 then var.hb_waf_score = score end
     if refusal then return send_refusal(refusal) end
     if hits then

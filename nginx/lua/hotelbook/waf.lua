@@ -518,9 +518,9 @@ local function finish(scan, method, path, query)
     return scan.blocked, scan.hits, scan.refusal, scan.score or 0
 end
 
-function _M.inspect(method, uri)
+function _M.inspect(method, uri, request_uri)
     local var = ngx.var
-    local request_uri = var.request_uri
+    request_uri = request_uri or var.request_uri
     local q = find(request_uri, "?", 1, true)
     local path = q and sub(request_uri, 1, q - 1) or request_uri
     local query = q and sub(request_uri, q + 1)
