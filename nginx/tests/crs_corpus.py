@@ -100,7 +100,7 @@ TRAVERSALS = [
 OS_FILES = [
     "/etc/passwd", "/etc/shadow", "/etc/hosts", "/etc/group", "/proc/self/environ", "/proc/self/cmdline",
     "/proc/version", "/var/log/apache2/access.log", "c:\\windows\\win.ini", "c:/boot.ini", "/etc/issue",
-    "/root/.bash_history", "/home/user/.ssh/id_rsa", "/etc/mysql/my.cnf", "/usr/local/apache/conf/httpd.conf",
+    "/home/admin/.bash_history", "/home/user/.ssh/id_rsa", "/etc/mysql/my.cnf", "/usr/local/apache/conf/httpd.conf",
     "WEB-INF/web.xml", "/.htpasswd", "/etc/nginx/nginx.conf", "C:\\inetpub\\wwwroot\\web.config",
 ]
 RESTRICTED_PATHS = [
