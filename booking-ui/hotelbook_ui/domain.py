@@ -1,4 +1,6 @@
-"""The UI's rules in plain Python: search input, money, PKCE, card form checks. No Flask here."""
+"""The UI's own rules in plain Python: the search form, what a page shows (money, times, cities),
+safe redirects after log-in, the card form's wording. Shared rules (money text, card checks, PKCE,
+the clock) are the chassis's. No Flask here."""
 
 from __future__ import annotations
 
@@ -11,10 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hotelbook_chassis.cards import luhn_ok as luhn_ok
+from hotelbook_chassis.cards import cvc_ok, expired, normalise_number, number_ok
+from hotelbook_chassis.clock import utcnow
 from hotelbook_chassis.money import format_money as format_amount
-from hotelbook_chassis.pkce import new_code_verifier as new_code_verifier
-from hotelbook_chassis.pkce import s256
 
 MAX_GUESTS = 10
 MAX_NIGHTS = 30
@@ -107,7 +108,7 @@ def seconds_left(expires_at: str | None, now: datetime | None = None) -> int:
     moment = parse_timestamp(expires_at)
     if moment is None:
         return 0
-    return max(0, int((moment - (now or datetime.now(UTC))).total_seconds()))
+    return max(0, int((moment - (now or utcnow().replace(tzinfo=UTC))).total_seconds()))
 
 
 # --- the search form ---------------------------------------------------------------------
@@ -226,14 +227,7 @@ def refine(items: list[dict[str, Any]], query: StayQuery) -> list[dict[str, Any]
     return kept
 
 
-# --- PKCE (RFC 7636) ----------------------------------------------------------------------
-
-# new_code_verifier is the chassis's; the challenge is its S256, the same auth checks with.
-
-def code_challenge(verifier: str) -> str:
-    """S256: BASE64URL(SHA256(verifier)) without padding."""
-    return s256(verifier)
-
+# --- where to go after log-in ----------------------------------------------------------------
 
 # Browsers drop these anywhere in a URL (WHATWG URL parser), and Werkzeug drops control
 # characters from a Location header: "/\t/evil.example" arrives as "//evil.example".
@@ -287,8 +281,8 @@ _EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")
 def parse_card(form: dict[str, str], today: date) -> tuple[Card | None, dict[str, str]]:
     """Check the card form before anything is sent; errors keyed by field."""
     errors: dict[str, str] = {}
-    number = re.sub(r"[\s-]", "", form.get("card_number") or "")
-    if not number.isdigit() or not 12 <= len(number) <= 19 or not luhn_ok(number):
+    number = normalise_number(form.get("card_number") or "")
+    if not number_ok(number):
         errors["card_number"] = "Enter a valid card number."
     month = year = 0
     match = _EXPIRY.match(form.get("expiry") or "")
@@ -299,10 +293,10 @@ def parse_card(form: dict[str, str], today: date) -> tuple[Card | None, dict[str
         year = year + 2000 if year < 100 else year
         if not 1 <= month <= 12:
             errors["expiry"] = "Enter the expiry date as MM/YY."
-        elif (year, month) < (today.year, today.month):
+        elif expired(month, year, today):
             errors["expiry"] = "This card has expired."
     cvc = (form.get("cvc") or "").strip()
-    if not cvc.isdigit() or len(cvc) not in (3, 4):
+    if not cvc_ok(cvc):
         errors["cvc"] = "Enter the 3 or 4 digit security code."
     holder = (form.get("holder") or "").strip()[:100]
     if not holder:

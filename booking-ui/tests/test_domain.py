@@ -2,11 +2,11 @@ import base64
 import hashlib
 from datetime import UTC, date, datetime
 
+from hotelbook_chassis.cards import luhn_ok
+from hotelbook_chassis.pkce import new_code_verifier
+from hotelbook_chassis.pkce import s256 as code_challenge  # the challenge booking-ui sends
 from hotelbook_ui.domain import (
-    code_challenge,
     format_money,
-    luhn_ok,
-    new_code_verifier,
     parse_card,
     parse_stay,
     refine,

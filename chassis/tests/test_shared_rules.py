@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hotelbook_chassis import Problem
-from hotelbook_chassis.cards import brand, luhn_ok
+from hotelbook_chassis.cards import brand, cvc_ok, expired, luhn_ok, normalise_number, number_ok
 from hotelbook_chassis.clock import now_ms, now_seconds, utcnow
 from hotelbook_chassis.database import get_or_404
 from hotelbook_chassis.money import format_money
@@ -28,6 +28,15 @@ def test_luhn_and_brand():
     assert luhn_ok("4242424242424242") and not luhn_ok("4242424242424241")
     assert [brand(n) for n in ("4242424242424242", "5555555555554444", "2223003122003222", "378282246310005",
                                "6011111111111117")] == ["visa", "mastercard", "mastercard", "amex", "card"]
+
+
+def test_card_checks_before_a_card_is_sent():
+    assert normalise_number(" 4242 4242-4242\t4242 ") == "4242424242424242"
+    assert number_ok("4242424242424242") and not number_ok("4242424242424241")
+    assert not number_ok("42424242424") and not number_ok("4242 4242 4242 4242")  # too short; not digits
+    today = datetime(2026, 11, 29).date()
+    assert not expired(11, 2026, today) and expired(10, 2026, today) and expired(12, 2025, today)
+    assert cvc_ok("123") and cvc_ok("1234") and not cvc_ok("12") and not cvc_ok("12a")
 
 
 def test_pkce_s256_of_rfc_7636_appendix_b():

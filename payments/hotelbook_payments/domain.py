@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from hotelbook_chassis.cards import brand, luhn_ok
+from hotelbook_chassis.cards import brand, cvc_ok, expired, luhn_ok, normalise_number, number_ok
 
 __all__ = ["STATUSES", "TRANSITIONS", "InvalidTransition", "brand", "card_problems", "check_transition", "luhn_ok",
            "normalise_number"]
@@ -38,16 +38,13 @@ def check_transition(current: str, wanted: str) -> None:
 def card_problems(number: str, exp_month: int, exp_year: int, cvc: str, today: date) -> dict[str, str]:
     """Field -> reason for every problem with the card (empty when it may be charged)."""
     problems: dict[str, str] = {}
-    if not (number.isdigit() and 12 <= len(number) <= 19 and luhn_ok(number)):
+    if not number_ok(number):
         problems["card.number"] = "Not a valid card number."
     if not 1 <= exp_month <= 12:
         problems["card.exp_month"] = "Month must be 1 to 12."
-    elif (exp_year, exp_month) < (today.year, today.month):
+    elif expired(exp_month, exp_year, today):
         problems["card.exp_year"] = "The card has expired."
-    if not (cvc.isdigit() and len(cvc) in (3, 4)):
+    if not cvc_ok(cvc):
         problems["card.cvc"] = "The security code is 3 or 4 digits."
     return problems
 
-
-def normalise_number(number: str) -> str:
-    return "".join(ch for ch in number if not ch.isspace() and ch != "-")

@@ -12,10 +12,11 @@ import time
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from hotelbook_chassis.pkce import new_code_verifier, s256
 from hotelbook_ui.actions.guest import end_session, store_tokens
 from hotelbook_ui.clients import PeerError, PeerUnavailable, peers
 from hotelbook_ui.clients.oauth import OAuthError, auth_client
-from hotelbook_ui.domain import code_challenge, new_code_verifier, safe_next
+from hotelbook_ui.domain import safe_next
 
 bp = Blueprint("account", __name__)
 log = logging.getLogger("hotelbook.ui.account")
@@ -103,7 +104,7 @@ def login() -> ResponseReturnValue:
     verifier = new_code_verifier()
     session["oauth"] = {"state": state, "verifier": verifier, "next": safe_next(request.args.get("next")),
                         "started": time.time()}
-    return redirect(auth_client().authorize_url(state, code_challenge(verifier)))
+    return redirect(auth_client().authorize_url(state, s256(verifier)))
 
 
 def _unverified_sub(access_token: str) -> str | None:
