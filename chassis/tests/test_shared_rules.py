@@ -1,14 +1,18 @@
-"""The code every service used to carry a copy of: clock, cards, PKCE, money text, get-or-404, problem bodies."""
+"""The code every service used to carry a copy of: clock, cards, PKCE, money text, get-or-404, problem bodies,
+peer errors."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from hotelbook_chassis import Problem
 from hotelbook_chassis.cards import brand, cvc_ok, expired, luhn_ok, normalise_number, number_ok
+from hotelbook_chassis.client import PeerError, expect
 from hotelbook_chassis.clock import now_ms, now_seconds, utcnow
 from hotelbook_chassis.database import get_or_404
 from hotelbook_chassis.money import format_money
@@ -103,3 +107,23 @@ def test_a_peer_server_answers_at_a_real_address(app):
         assert requests.get(f"{peer.url}/c", timeout=5).status_code == 404
     with PeerServer(app) as flask_peer:  # any WSGI app: here the chassis test service
         assert requests.get(f"{flask_peer.url}/healthz", timeout=5).json()["status"] == "ok"
+
+
+def _answer(status: int, body: bytes) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = body
+    return response
+
+
+def test_a_peer_answer_is_its_json_or_one_peer_error():
+    assert expect(_answer(200, b'{"id": 1}'), "users") == {"id": 1}
+    assert expect(_answer(204, b""), "users", 204) is None
+    with pytest.raises(PeerError) as refused:
+        expect(_answer(422, json.dumps({"detail": "No.", "type": "urn:x", "invalid_params": [
+            {"name": "card.cvc", "reason": "3 or 4 digits"}]}).encode()), "payments", 201)
+    assert (refused.value.peer, refused.value.status, refused.value.detail) == ("payments", 422, "No.")
+    assert refused.value.reason_for("cvc") == "3 or 4 digits" and refused.value.reason_for("holder") is None
+    with pytest.raises(PeerError) as unreadable:
+        expect(_answer(200, b"<html>"), "search")
+    assert unreadable.value.status == 502

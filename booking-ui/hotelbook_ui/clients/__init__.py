@@ -3,66 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from flask import Flask, current_app
 
 from hotelbook_chassis import topology
-from hotelbook_chassis.client import ClientCredentials, PeerUnavailable, ServiceClient
+from hotelbook_chassis.client import ClientCredentials, PeerError, PeerUnavailable, ServiceClient, expect
 
 log = logging.getLogger("hotelbook.ui.clients")
 
 __all__ = ["PeerError", "PeerUnavailable", "Peers", "peers"]
-
-
-@dataclass
-class PeerError(Exception):
-    """A peer answered with an error; the problem document's parts a page can show."""
-
-    peer: str
-    status: int
-    detail: str = ""
-    type: str = "about:blank"
-    invalid_params: list[dict[str, str]] = field(default_factory=list)
-    body: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return f"{self.peer} answered {self.status}: {self.detail}"
-
-    def reason_for(self, name: str) -> str | None:
-        for param in self.invalid_params:
-            if param.get("name") == name or str(param.get("name", "")).endswith(f".{name}"):
-                return param.get("reason")
-        return None
-
-
-def expect(response: requests.Response, peer: str, *ok: int) -> Any:
-    """The JSON body when the status is one of ``ok``; else :class:`PeerError`."""
-    if response.status_code in (ok or (200,)):
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as error:
-            raise PeerError(peer, 502, "The answer could not be read.") from error
-    try:
-        body = response.json()
-        if not isinstance(body, dict):
-            body = {}
-    except ValueError:
-        body = {}
-    if response.status_code >= 500:
-        log.warning("%s answered %s", peer, response.status_code)
-    raise PeerError(
-        peer,
-        response.status_code,
-        str(body.get("detail") or body.get("error_description") or ""),
-        str(body.get("type") or "about:blank"),
-        list(body.get("invalid_params") or []),
-        body,
-    )
 
 
 class Peers:
