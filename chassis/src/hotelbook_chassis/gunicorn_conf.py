@@ -14,7 +14,7 @@ class NoAccessLogger(Logger):
     """The app writes the one access line (with the request id); gunicorn would still build its
     access record for every request because a logging config is set, then drop it."""
 
-    def access(self, resp, req, environ, request_time) -> None:
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         return None
 
 
