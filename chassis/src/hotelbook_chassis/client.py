@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 from flask import has_request_context, request
 from prometheus_client import Counter
 from requests.adapters import HTTPAdapter
@@ -99,7 +101,15 @@ def _session(retry: Retry, pool: int = 20, trust_env: bool = True) -> requests.S
 
 
 class ClientCredentials:
-    """A service token from auth, cached until shortly before it expires."""
+    """A service token from auth (client_credentials grant), cached until shortly before it expires.
+
+    The token request goes through Authlib's OAuth2 client (client_secret_basic, the grant body,
+    token parsing). One instance is shared by every thread of a worker: ``token()`` holds a lock,
+    and each fetch uses a fresh ``OAuth2Session`` (Authlib keeps the last token on the session),
+    all of them on one retrying connection pool.
+    """
+
+    AUTH_METHOD = "client_secret_basic"  # what auth accepts from a confidential client, server to server
 
     def __init__(
         self,
@@ -121,8 +131,8 @@ class ClientCredentials:
         self._token: str | None = None
         self._expires_at = 0.0
         # Token requests are safe to retry: a duplicate only mints another token.
-        self._http = _session(Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504),
-                                    allowed_methods=None), pool=2)
+        self._adapter = HTTPAdapter(max_retries=Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504),
+                                                      allowed_methods=None), pool_connections=2, pool_maxsize=2)
 
     def token(self) -> str:
         with self._lock:
@@ -135,26 +145,39 @@ class ClientCredentials:
         with self._lock:
             self._token = None
 
+    def _session(self) -> OAuth2Session:
+        oauth = OAuth2Session(self.client_id, self.client_secret, token_endpoint_auth_method=self.AUTH_METHOD,
+                              scope=self.scope)
+        oauth.mount("http://", self._adapter)
+        oauth.mount("https://", self._adapter)
+        oauth.register_compliance_hook("access_token_response", _token_refused)
+        return oauth
+
     def _fetch(self) -> None:
         TOKEN_FETCHES.labels(self.client_id).inc()
         try:
-            response = self._http.post(
-                self.token_url,
-                data={"grant_type": "client_credentials", "scope": self.scope},
-                auth=(self.client_id, self.client_secret),
-                timeout=self.timeout,
-            )
+            body = self._session().fetch_token(self.token_url, grant_type="client_credentials", timeout=self.timeout)
         except requests.Timeout as error:
             raise PeerUnavailable("auth", timeout=True) from error
         except requests.RequestException as error:
             raise PeerUnavailable("auth") from error
-        if response.status_code != 200:
-            log.error("token request refused: %s %s", response.status_code, response.text[:200])
+        except (OAuthError, ValueError) as error:  # a 200 carrying an error, or no JSON object
+            log.error("token request refused: 200 %s", error)
+            raise PeerUnavailable("auth") from error
+        if not body.get("access_token"):
+            log.error("token answer without an access_token")
             raise PeerUnavailable("auth")
-        body = response.json()
-        self._token = body["access_token"]
+        self._token = str(body["access_token"])
         lifetime = float(body.get("expires_in", 300))
         self._expires_at = time.monotonic() + max(lifetime - self.margin, lifetime / 2)
+
+
+def _token_refused(response: requests.Response) -> requests.Response:
+    """Authlib's hook before it reads a token answer: anything but a 200 means no token from auth."""
+    if response.status_code != 200:
+        log.error("token request refused: %s %s", response.status_code, response.text[:200])
+        raise PeerUnavailable("auth")
+    return response
 
 
 def service_credentials(config: Any, scope: str) -> ClientCredentials | None:
