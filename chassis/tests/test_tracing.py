@@ -74,13 +74,32 @@ TRACED_APP = textwrap.dedent("""
     from hotelbook_chassis.mail import SmtpSettings, build_message, send_mail
     from opentelemetry import trace
 
+    import time
+    from sqlalchemy import event, text
+
     app = create_service_app("notes", service="notes", title="Notes", db=db, blueprints=[blp],
                              config={"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True})
     with app.app_context():
+        # A SQL function that takes 20 ms: slower than the 5 ms from which a statement gets a span.
+        event.listen(db.engine, "connect", lambda connection, record: connection.create_function(
+            "pause", 1, lambda ms: time.sleep(ms / 1000) or ms))
         db.create_all()
+
+    @app.get("/statements")
+    def statements():
+        db.session.execute(text("SELECT count(*) FROM note")).scalar()
+        db.session.execute(text("SELECT pause(20)")).scalar()
+        try:
+            db.session.execute(text("SELECT * FROM no_such_table"))
+        except Exception:
+            db.session.rollback()
+        return {}
+
     client = app.test_client()
     answer = client.get("/teapot", headers={"traceparent": sys.argv[2], "X-Request-ID": "traced-1"})
     assert answer.status_code == 418
+    answer = client.get("/statements", headers={"traceparent": sys.argv[2], "X-Request-ID": "traced-2"})
+    assert answer.status_code == 200
     with tracing.continue_trace(sys.argv[2], "outbox receipt-mail"):
         settings = SmtpSettings(port=1, timeout=0.5)
         try:
@@ -113,6 +132,30 @@ def test_on_spans_reach_the_store_with_their_parents(tmp_path: Path):
     smtp = [span for span in spans if span["name"] == "smtp send"]
     assert len(smtp) == 1 and smtp[0]["parent_span_id"] == outbox[0]["span_id"], tree
     assert smtp[0]["status"] not in (0, "STATUS_CODE_UNSET"), "a failed send is marked as an error"
+    # SQL: every statement counted and timed on the request's span; only the slow one and the
+    # failed one have spans of their own, with their text, under it.
+    statements = [span for span in spans if span["name"] == "GET /statements"]
+    assert len(statements) == 1, tree
+    assert statements[0]["attributes"]["hotelbook.sql.count"] == 3
+    assert statements[0]["attributes"]["hotelbook.sql.ms"] >= 20
+    sql = sorted((span for span in spans if span["parent_span_id"] == statements[0]["span_id"]),
+                 key=lambda span: span["start_ns"])
+    assert [span["attributes"]["db.query.text"] for span in sql] == [
+        "SELECT pause(20)", "SELECT * FROM no_such_table"], tree
+    assert all(span["kind"] == "client" and span["attributes"]["db.system.name"] == "sqlite" for span in sql)
+    assert sql[0]["duration_ms"] >= 20 and sql[0]["status"] in (0, "STATUS_CODE_UNSET")
+    assert sql[1]["status"] not in (0, "STATUS_CODE_UNSET"), "a failed statement is marked as an error"
+    assert not [span for span in spans if span["parent_span_id"] == server_span[0]["span_id"]], tree
+
+
+def test_sql_span_threshold_setting(monkeypatch):
+    monkeypatch.delenv("TRACE_SQL_SLOWER_THAN_MS", raising=False)
+    assert tracing.sql_slower_than_ms() == tracing.DEFAULT_SQL_SLOWER_THAN_MS
+    monkeypatch.setenv("TRACE_SQL_SLOWER_THAN_MS", "0")
+    assert tracing.sql_slower_than_ms() == 0
+    for bad in ("-1", "soon"):
+        monkeypatch.setenv("TRACE_SQL_SLOWER_THAN_MS", bad)
+        assert tracing.sql_slower_than_ms() == tracing.DEFAULT_SQL_SLOWER_THAN_MS
 
 
 def test_tree_lines_nest_children_and_mark_orphans():
@@ -127,3 +170,31 @@ def test_tree_lines_nest_children_and_mark_orphans():
     ])
     assert lines == ["gateway  GET /api/search/hotels  7.2 ms", "  search  GET /hotels  5.0 ms",
                      "? users  GET /users/<id>  1.0 ms"]
+
+
+def test_store_reads_protobuf_as_its_json_form_says():
+    """The store reads the exporters' protobuf field by field: the same records as through its JSON form."""
+    from google.protobuf.json_format import MessageToDict
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    from hotelbook_chassis.trace_store import decode, spans_from_export
+
+    finished = []
+    provider = TracerProvider(resource=Resource.create({"service.name": "notes"}))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("GET /notes", kind=SpanKind.SERVER,
+                                      attributes={"n": 3, "ms": 1.5, "ok": True, "tags": ["a", "b"]}) as outer:
+        with tracer.start_as_current_span("SELECT notes", kind=SpanKind.CLIENT) as inner:
+            inner.set_status(StatusCode.ERROR, "no table")
+        finished += [inner, outer]
+    with tracer.start_as_current_span("plain") as plain:
+        finished.append(plain)
+    body = encode_spans(finished).SerializeToString()
+    message = ExportTraceServiceRequest()
+    message.ParseFromString(body)
+    assert decode(body, "application/x-protobuf") == list(spans_from_export(MessageToDict(message), base64_ids=True))
+    assert decode(body, "application/x-protobuf")[1]["attributes"] == {"n": 3, "ms": 1.5, "ok": True, "tags": ["a", "b"]}

@@ -3,8 +3,10 @@
 Tracing is on when an OTLP endpoint is configured (``OTEL_EXPORTER_OTLP_ENDPOINT``
 or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``; http/protobuf, so a local trace store,
 an OpenTelemetry Collector, Jaeger or Tempo all work by configuration alone).
-Then each process gets a tracer provider with a batch exporter, and the Flask,
-requests and SQLAlchemy instrumentations make the spans; the sampler is the
+Then each process gets a tracer provider with a batch exporter: a server span per
+sampled request, the requests instrumentation's client span per outgoing call, and
+a span only for SQL statements slower than ``TRACE_SQL_SLOWER_THAN_MS`` (the others
+are counted and timed on the request's span); the sampler is the
 SDK's, set by ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` (default:
 follow the caller's decision, sample every root).
 
@@ -21,6 +23,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -126,7 +129,10 @@ def init_tracing(app: Flask, service: str) -> None:
             return start_response(code, headers, *args)
 
         try:
-            return inner(environ, keep_status)
+            if not span.is_recording():
+                return inner(environ, keep_status)
+            with _counting_sql(span):
+                return inner(environ, keep_status)
         except BaseException as error:
             span.record_exception(error)
             span.set_status(trace.StatusCode.ERROR, type(error).__name__)
@@ -178,23 +184,98 @@ def instrumentation_suppressed() -> bool:
     return bool(context.get_value(_SUPPRESS_INSTRUMENTATION_KEY))
 
 
-def instrument_database(app: Flask, db: Any) -> None:
-    """Spans for the SQL statements of the app's engine.
+# --- SQL: timed cheaply, a span only for a slow statement ---------------------------------
+#
+# A span per SQL statement was most of what a sampled request cost (a booking runs dozens
+# of statements; each span is made, kept, encoded and exported). A sampled request now
+# times each statement with a clock read, adds it up on its own span (``hotelbook.sql.count``
+# and ``hotelbook.sql.ms``), and only a statement slower than ``TRACE_SQL_SLOWER_THAN_MS``
+# (default 5; 0 records every one) or one that fails becomes a span of its own, with its
+# text. Unsampled requests skip even the clock read.
+SQL_COUNT_ATTRIBUTE = "hotelbook.sql.count"
+SQL_MS_ATTRIBUTE = "hotelbook.sql.ms"
+DEFAULT_SQL_SLOWER_THAN_MS = 5.0
+# ``[statements, seconds]`` of the sampled request or background job running here; None elsewhere.
+_sql_totals: ContextVar[list[float] | None] = ContextVar("hotelbook_sql_totals", default=None)
 
-    The instrumentation's engine tracer is attached to this engine directly: its
-    ``instrument()`` also patches the asyncio engine (which needs greenlet) and
-    refuses SQLAlchemy 2.1, whose engine events are those it hooks in 2.0.
-    """
+
+def sql_slower_than_ms() -> float:
+    """``TRACE_SQL_SLOWER_THAN_MS``: statements at least this slow get a span (bad values: the default)."""
+    try:
+        value = float(os.environ.get("TRACE_SQL_SLOWER_THAN_MS", DEFAULT_SQL_SLOWER_THAN_MS))
+    except ValueError:
+        return DEFAULT_SQL_SLOWER_THAN_MS
+    return value if value >= 0 else DEFAULT_SQL_SLOWER_THAN_MS
+
+
+@contextlib.contextmanager
+def _counting_sql(span: Any) -> Iterator[None]:
+    """Count the SQL run inside a recording ``span`` and write the totals on it at the end."""
+    totals = [0.0, 0.0]
+    token = _sql_totals.set(totals)
+    try:
+        yield
+    finally:
+        _sql_totals.reset(token)
+        if totals[0] and span.is_recording():
+            span.set_attribute(SQL_COUNT_ATTRIBUTE, int(totals[0]))
+            span.set_attribute(SQL_MS_ATTRIBUTE, round(totals[1] * 1000, 3))
+
+
+def instrument_database(app: Flask, db: Any) -> None:
+    """Time the SQL statements of the app's engine for sampled requests (see above)."""
     if not tracing_enabled():
         return
-    from opentelemetry import metrics, trace
-    from opentelemetry.instrumentation.sqlalchemy import __name__ as scope
-    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry import trace
+    from sqlalchemy import event
 
     with app.app_context():
         engine = db.engine
-    connections = metrics.get_meter(scope).create_up_down_counter("db.client.connections.usage")
-    EngineTracer(trace.get_tracer(scope), engine, connections)
+    system = engine.dialect.name
+    database = engine.url.database or ""
+    slower_than = sql_slower_than_ms() / 1000
+    tracer = trace.get_tracer("hotelbook.sql")
+
+    def statement_span(statement: str, started_ns: int, elapsed: float, error: BaseException | None) -> None:
+        # Made after the fact, with the statement's own start and end, under the current span.
+        words = statement.split(None, 1)
+        span = tracer.start_span(f"{words[0] if words else 'SQL'} {database}".strip(), kind=trace.SpanKind.CLIENT,
+                                 start_time=started_ns, attributes={
+                                     "db.system.name": system, "db.namespace": database,
+                                     "db.query.text": statement[:2000]})
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(trace.StatusCode.ERROR, type(error).__name__)
+        span.end(end_time=started_ns + int(elapsed * 1e9))
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if context is not None and _sql_totals.get() is not None:
+            context._hotelbook_started = (time.perf_counter(), time.time_ns())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        started = getattr(context, "_hotelbook_started", None)
+        totals = _sql_totals.get()
+        if started is None or totals is None:
+            return
+        elapsed = time.perf_counter() - started[0]
+        totals[0] += 1
+        totals[1] += elapsed
+        if elapsed >= slower_than:
+            statement_span(statement, started[1], elapsed, None)
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(exception_context: Any) -> None:
+        context = exception_context.execution_context
+        started = getattr(context, "_hotelbook_started", None)
+        totals = _sql_totals.get()
+        if started is None or totals is None or exception_context.statement is None:
+            return
+        elapsed = time.perf_counter() - started[0]
+        totals[0] += 1
+        totals[1] += elapsed
+        statement_span(exception_context.statement, started[1], elapsed, exception_context.original_exception)
 
 
 def mark_request(request_id: str) -> None:
@@ -262,8 +343,12 @@ def continue_trace(traceparent: str | None, name: str, **attributes: Any) -> Ite
         parent = TraceContextTextMapPropagator().extract({TRACEPARENT: traceparent} if traceparent else {})
         tracer = trace.get_tracer("hotelbook")
         with tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.CONSUMER,
-                                          attributes=attributes or None):
-            yield
+                                          attributes=attributes or None) as job_span:
+            if not job_span.is_recording():
+                yield
+                return
+            with _counting_sql(job_span):
+                yield
     finally:
         _background.reset(token)
 
