@@ -256,3 +256,23 @@ def test_crs_reads_cookies(gateway: Gateway, problem):
     problem(response, 403)
     ids = gateway.log_for(request_id)["waf_rule"].split(",")
     assert "942100" in ids, ids  # libinjection on REQUEST_COOKIES, besides our own rule
+
+
+# A signed value (itsdangerous shape: base64url segments joined by dots) in which the random
+# characters spell ".nsr", an entry of lfi-os-files.data (930120).
+SIGNED = "eyJfZnJlc2giOmZhbHNlfQ.aX3kQw.Q2.nsrT4-x_Yz"
+
+
+def test_signed_values_are_left_to_their_signature(gateway: Gateway, problem):
+    login = {"csrf_token": SIGNED, "email": "guest@example.com", "password": "x"}
+    passed = send(gateway, {"path": "/oauth/authorize", "method": "POST", "data": login,
+                            "headers": {"Cookie": f"hotelbook_auth={SIGNED}; hotelbook_device={SIGNED}"}}, "s-1")
+    assert passed.status_code == 200, passed.text[:300]
+    assert send(gateway, {"path": "/", "headers": {"Cookie": f"hb_session={SIGNED}"}}, "s-2").status_code == 200
+    # the same value under a name we do not sign is judged by every rule...
+    problem(send(gateway, {"path": "/", "params": {"file": SIGNED}}, "s-3"), 403)
+    problem(send(gateway, {"path": "/", "headers": {"Cookie": f"theme={SIGNED}"}}, "s-4"), 403)
+    # ...and a signed name holding anything but base64url and dots is inspected as usual
+    problem(send(gateway, {"path": "/", "headers": {"Cookie": "hb_session=../../etc/passwd"}}, "s-5"), 403)
+    problem(send(gateway, {"path": "/oauth/authorize", "method": "POST",
+                           "data": {**login, "csrf_token": "1' union select password from users--"}}, "s-6"), 403)

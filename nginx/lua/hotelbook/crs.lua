@@ -416,7 +416,22 @@ end
 
 local build_index  -- below, with the evaluation
 
-function _M.init(path, removed)
+-- Arguments and cookies whose values our services sign and verify before any use
+-- (waf_rules.json, signed_values): such a value made only of base64url characters
+-- and dots is left to the signature check; random characters in it now and then
+-- spell an entry of a CRS list (".nsr" in lfi-os-files.data). Any other character
+-- and it is inspected like every value.
+local SIGNED_COLS = { ARGS = true, ARGS_POST = true, ARGS_GET = true, REQUEST_COOKIES = true }
+local signed_names = {}
+
+local function signed_shape(col_name, name, raw)
+    return signed_names[name] and SIGNED_COLS[col_name] and not find(raw, "[^%w_.%-]")
+end
+_M.signed_shape = signed_shape
+
+function _M.init(path, removed, signed)
+    signed_names = {}
+    for _, name in ipairs(signed or {}) do signed_names[name] = true end
     if not libinjection then load_libinjection() end
     local f, err = io.open(path, "rb")
     if not f then error("cannot read " .. path .. ": " .. tostring(err)) end
@@ -998,7 +1013,7 @@ function _M.evaluate(ctx)
                 local name, raw = names[i], values[i]
                 -- memo[route_key][col_name][name][raw]: lookups of strings that exist already
                 local known = memo_names[name]
-                if not (known and known[raw]) then
+                if not (known and known[raw]) and not signed_shape(col_name, name, raw) then
                     local any = false
                     local plan = col_plans[name]
                     if not plan then

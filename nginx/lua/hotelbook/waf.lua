@@ -100,7 +100,7 @@ function _M.init(path, mode, crs_path)
     if crs_path and crs_path ~= "" then
         local removed = {}
         for _, r in ipairs(data.crs_removed_rules or {}) do removed[tostring(r.id)] = true end
-        crs.init(crs_path, removed)
+        crs.init(crs_path, removed, data.signed_values and data.signed_values.names)
     end
     state.mode = mode or "block"
     local seen, by_target, size_rules = {}, {}, {}
