@@ -19,6 +19,15 @@ local find, sub, lower, byte, gsub = string.find, string.sub, string.lower, stri
 local concat, tostring, tonumber, type, pairs, ipairs = table.concat, tostring, tonumber, type, pairs, ipairs
 
 local band, bor, lshift = bit.band, bit.bor, bit.lshift
+-- table.new and table.clear of LuaJIT 2.1 (presized tables: no rehash while a
+-- request fills them; per-worker tables emptied instead of made anew)
+local new_tab, clear_tab
+do
+    local ok, f = pcall(require, "table.new")
+    new_tab = ok and f or function() return {} end
+    local ok2, g = pcall(require, "table.clear")
+    clear_tab = ok2 and g or function(t) for k in pairs(t) do t[k] = nil end end
+end
 
 local _M = {}
 
@@ -236,15 +245,22 @@ end
 
 local OPS = {}
 
+-- Most CRS rules capture (TX:0-9), but a value rarely matches: the compiled regex
+-- answers first, and only a match is run again for its captures. (ngx.re.match
+-- finds its compiled regex by the key regex .. opts, a copy of a pattern of
+-- several KiB on every call: that garbage once cost more than the matching.)
 function OPS.rx(rule, v, ctx)
+    if fast_exec and not rule.arg_tpl then
+        if not fast_exec(rule, "re_c", rule.arg, "jos", v) then return false end
+    elseif not re_find(v, rule.arg, "jos") then
+        return false
+    end
     if rule.capture then
         local m = re_match(v, rule.arg, "jos")
         if not m then return false end
         for i = 0, 9 do ctx.tx[tostring(i)] = m[i] or nil end
-        return true
     end
-    if fast_exec then return fast_exec(rule, "re_c", rule.arg, "jos", v) end
-    return re_find(v, rule.arg, "jos") ~= nil
+    return true
 end
 -- @pm: case-insensitive phrases anywhere in the value, as prefix-tree regexes (the
 -- compiler writes them; PCRE's JIT walks the tree at each position).
@@ -288,6 +304,7 @@ end
 -- A fused policy chain (see crs.py, fuse_capture_chain): a piece of the value
 -- captured, decorated, transformed, then looked up in a list (@within).
 function OPS.rxWithin(rule, v)
+    if fast_exec and not fast_exec(rule, "re_c", rule.arg, "jos", v) then return false end
     local m = re_match(v, rule.arg, "jos")
     if not m then return false end
     local piece = rule.prefix .. (m[rule.group] or "") .. rule.suffix
@@ -299,7 +316,8 @@ end
 function OPS.streq(rule, v) return v == rule.arg end
 function OPS.contains(rule, v) return find(v, rule.arg, 1, true) ~= nil end
 function OPS.containsWord(rule, v)
-    return re_find(v, [[(?<![A-Za-z0-9_])]] .. rule.arg_re .. [[(?![A-Za-z0-9_])]], "jo") ~= nil
+    if fast_exec then return fast_exec(rule, "re_c", rule.word_re, "jo", v) end
+    return re_find(v, rule.word_re, "jo") ~= nil
 end
 function OPS.beginsWith(rule, v) return sub(v, 1, #rule.arg) == rule.arg end
 function OPS.endsWith(rule, v) return #rule.arg == 0 or sub(v, -#rule.arg) == rule.arg end
@@ -370,6 +388,7 @@ local function prepare(link, where)
         end
     elseif link.op == "containsWord" then
         link.arg_re = regex_escape(link.arg)
+        link.word_re = [[(?<![A-Za-z0-9_])]] .. link.arg_re .. [[(?![A-Za-z0-9_])]]
     elseif link.op == "validateByteRange" then
         local class = {}
         for _, r in ipairs(link.ranges) do
@@ -472,6 +491,8 @@ local function add(col, name, value)
 end
 
 local function new_col() return { names = {}, values = {} } end
+-- The empty collection, shared: collections are never changed once built.
+local EMPTY = new_col()
 
 local function args_from(map, col, names_col)
     for name, value in pairs(map) do
@@ -550,6 +571,10 @@ function BUILD.ARGS_GET_NAMES(ctx)
     return ctx.cols.ARGS_GET_NAMES
 end
 function BUILD.ARGS_POST(ctx)
+    if not ctx.body_form and ctx.body_json == nil then
+        ctx.cols.ARGS_POST_NAMES = EMPTY
+        return EMPTY
+    end
     local c, n = new_col(), new_col()
     if ctx.body_form then args_from(ctx.body_form, c, n)
     elseif ctx.body_json ~= nil and type(ctx.body_json) == "table" then json_args(ctx.body_json, c, n, 0, "json")
@@ -629,9 +654,19 @@ local SINGLE_NAMES = setmetatable({}, { __index = function(t, name)
     t[name] = names
     return names
 end })
+-- One collection of one value per name, per worker, refilled on each use: the
+-- evaluation of a request never yields, so no other request sees it meanwhile,
+-- and a request's collections are not read after its evaluation.
+local SINGLE_COLS = setmetatable({}, { __index = function(t, name)
+    local col = { names = SINGLE_NAMES[name], values = {} }
+    t[name] = col
+    return col
+end })
 local function single(name, value)
-    if not value then return new_col() end
-    return { names = SINGLE_NAMES[name], values = { value } }
+    if not value then return EMPTY end
+    local col = SINGLE_COLS[name]
+    col.values[1] = value
+    return col
 end
 function BUILD.REQUEST_FILENAME(ctx) return single("REQUEST_FILENAME", ctx.path) end
 function BUILD.REQUEST_BASENAME(ctx)
@@ -652,7 +687,6 @@ function BUILD.ARGS_COMBINED_SIZE(ctx)
     for _, v in ipairs(n.values) do total = total + #v end
     return single("ARGS_COMBINED_SIZE", tostring(total))
 end
-local EMPTY = new_col()
 -- Never filled: multipart bodies are refused, XML bodies are not parsed by any service.
 function BUILD.FILES() return EMPTY end
 BUILD.FILES_NAMES, BUILD.MULTIPART_PART_HEADERS, BUILD.XML = BUILD.FILES, BUILD.FILES, BUILD.FILES
@@ -963,8 +997,21 @@ end
 
 -- Evaluates every rule for the request described by ctx (see waf.lua): returns the
 -- anomaly score and the list of matched rule ids (or nil).
+-- Per worker, emptied at the start of each evaluation (which never yields): the
+-- masks and transformations of the request's strings, without new tables each time.
+local scratch_masks_lo, scratch_masks_hi, scratch_tcache, scratch_steps = {}, {}, {}, {}
+local function scratch_reset(ctx)
+    clear_tab(scratch_masks_lo)
+    clear_tab(scratch_masks_hi)
+    for _, t in pairs(scratch_tcache) do clear_tab(t) end
+    for _, t in pairs(scratch_steps) do clear_tab(t) end
+    ctx.masks_lo, ctx.masks_hi = scratch_masks_lo, scratch_masks_hi
+    ctx.tcache, ctx.steps = scratch_tcache, scratch_steps
+end
+
 function _M.evaluate(ctx)
-    ctx.cols = ctx.cols or {}
+    if not ctx.masks_lo then scratch_reset(ctx) end
+    ctx.cols = ctx.cols or new_tab(0, 32)
     ctx.tx = ctx.tx or {}
     local off = ctx.rules_off
     -- the exceptions of the route are part of the memo's key

@@ -474,6 +474,9 @@ local function crs_context(scan, method, path, query)
         body_processor = scan.body_processor,
         skip_fields = scan.skip, rules_off = scan.off, field_rules_off = scan.field_off,
         route_key = scan.route_key, header_block = scan.header_block,
+        -- filled by crs.evaluate: named here so that the table is sized once
+        cols = false, tx = false, masks_lo = false, masks_hi = false, tcache = false, steps = false,
+        targets = false,
     }
 end
 
