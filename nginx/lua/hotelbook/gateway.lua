@@ -74,14 +74,22 @@ local function send_problem(status, extra, headers)
 end
 _M.send_problem = send_problem
 
+-- The decimal text of small whole numbers, per worker: a number written to an
+-- nginx variable is converted on every write, and the limit headers repeat.
+local NUMBER_TEXT = setmetatable({}, { __index = function(t, n)
+    local text = tostring(n)
+    if n >= 0 and n < 100000 and n % 1 == 0 then t[n] = text end
+    return text
+end })
+
 -- Applies the rate limit policy of this request; false when refused (already answered).
 local function limit(var, uri, method)
     local policy = ratelimit.policy_for(uri, method)
     if not policy then return true end
     local allowed, lim, remaining, reset, retry = ratelimit.take(policy, var.remote_addr)
-    var.hb_rl_limit = lim
-    var.hb_rl_remaining = remaining
-    var.hb_rl_reset = reset
+    var.hb_rl_limit = NUMBER_TEXT[lim]
+    var.hb_rl_remaining = NUMBER_TEXT[remaining]
+    var.hb_rl_reset = NUMBER_TEXT[reset]
     var.hb_rl_policy = policy.name
     if allowed then
         var.hb_rl = "allowed"
@@ -94,8 +102,11 @@ local function limit(var, uri, method)
 end
 
 -- The names of the query parameters, for the access log (never their values).
+-- One array per worker, emptied per request; at most 20 names, so a repeated
+-- name is found by a scan rather than through a second table.
+local query_name_list = {}
 local function query_names(args)
-    local names, seen, n = {}, {}, 0
+    local names, n = query_name_list, 0
     local pos, len = 1, #args
     local find, sub = string.find, string.sub
     while pos <= len do
@@ -105,8 +116,14 @@ local function query_names(args)
         if stop > pos then
             -- at most 64 characters of a name
             local name = sub(args, pos, (stop - pos > 64) and pos + 63 or stop - 1)
-            if not seen[name] then
-                seen[name] = true
+            local seen = false
+            for i = 1, n do
+                if names[i] == name then
+                    seen = true
+                    break
+                end
+            end
+            if not seen then
                 n = n + 1
                 names[n] = name
                 if n == 20 then break end
@@ -114,7 +131,9 @@ local function query_names(args)
         end
         pos = amp + 1
     end
-    return table.concat(names, ",")
+    local text = table.concat(names, ",", 1, n)
+    for i = 1, n do names[i] = nil end
+    return text
 end
 
 -- A body the services could not read the way the WAF did: refused in every mode.
