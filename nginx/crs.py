@@ -36,8 +36,9 @@ TRANSFORMS = {"lowercase", "urlDecodeUni", "urlDecode", "htmlEntityDecode", "jsD
               "removeCommentsChar", "normalizePath", "normalisePath", "normalizePathWin", "normalisePathWin",
               "utf8toUnicode", "base64Decode", "base64DecodeExt", "hexDecode", "hexEncode", "length", "trim",
               "trimLeft", "trimRight", "escapeSeqDecode", "sha1", "md5", "sqlHexDecode", "urlEncode"}
-# Collections the engine fills for each request. XML is not parsed (no service
-# takes XML), FILES and MULTIPART_* stay empty (multipart bodies are refused).
+# Collections the engine fills for each request. XML holds an XML body's text and
+# attribute values; FILES, FILES_NAMES and MULTIPART_PART_HEADERS a multipart body's
+# file parts and part headers (waf.lua reads them; no route takes either kind).
 VARIABLES = {"ARGS", "ARGS_NAMES", "ARGS_GET", "ARGS_GET_NAMES", "ARGS_POST", "ARGS_POST_NAMES",
              "REQUEST_COOKIES", "REQUEST_COOKIES_NAMES", "REQUEST_HEADERS", "REQUEST_HEADERS_NAMES",
              "REQUEST_FILENAME", "REQUEST_BASENAME", "REQUEST_URI", "REQUEST_URI_RAW", "REQUEST_LINE",

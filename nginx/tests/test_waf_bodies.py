@@ -95,11 +95,90 @@ def test_empty_json_body_passes(gateway: Gateway):
     assert response.status_code == 200
 
 
-def test_multipart_is_refused(gateway: Gateway, problem):
-    body = (b'--xyz\r\nContent-Disposition: form-data; name="q"\r\n\r\n<script>alert(1)</script>\r\n'
-            b'--xyz--\r\n')
-    response, _ = post(gateway, body, "multipart/form-data; boundary=xyz")
+def multipart(*parts: tuple[bytes, bytes], boundary: bytes = b"xyz") -> bytes:
+    """A multipart/form-data body of (Content-Disposition parameters, content) parts."""
+    body = b""
+    for params, content in parts:
+        body += b"--" + boundary + b"\r\nContent-Disposition: form-data; " + params + b"\r\n\r\n" + content + b"\r\n"
+    return body + b"--" + boundary + b"--\r\n"
+
+
+MULTIPART_ATTACKS = {
+    "value": multipart((b'name="city"', b"Paris"), (b'name="q"', b"<script>alert(1)</script>")),
+    "value-sqli": multipart((b'name="q"', b"1' UNION SELECT password FROM users--")),
+    "value-lfi": multipart((b'name="page"', b"../../../../etc/passwd")),
+    "filename": multipart((b'name="upload"; filename="<svg onload=alert(1)>.png"', b"\x89PNG...")),
+    "filename-php": multipart((b'name="upload"; filename="shell.php"', b"<?php system($_GET['c']); ?>")),
+    "filename-traversal": multipart((b'name="upload"; filename="../../etc/passwd"', b"x")),
+    "part-name": multipart((b'name="<script>alert(1)</script>"', b"x")),
+    "part-name-sqli": multipart((b'name="x\' or 1=1--"', b"x")),
+}
+
+
+@pytest.mark.parametrize("where", MULTIPART_ATTACKS)
+def test_an_attack_in_a_multipart_body_is_blocked(gateway: Gateway, problem, where):
+    response, request_id = post(gateway, MULTIPART_ATTACKS[where], "multipart/form-data; boundary=xyz")
+    body = problem(response, 403)
+    assert body["type"] == "urn:problem:hotelbook:request-blocked"
+    entry = gateway.log_for(request_id)
+    assert entry["waf_action"] == "blocked" and entry["waf_rule"], entry
+
+
+def test_a_clean_multipart_body_is_inspected_then_refused(gateway: Gateway, problem):
+    body = multipart((b'name="name"', "Zo\u00eb O'Brien".encode()), (b'name="note"', b"Select a quiet room, please"),
+                     (b'name="photo"; filename="me.jpg"', b"\xff\xd8\xff\xe0 jpeg bytes"))
+    response, request_id = post(gateway, body, "multipart/form-data; boundary=xyz")
     assert problem(response, 415)["type"] == "urn:problem:hotelbook:unsupported-media-type"
+    assert gateway.log_for(request_id)["waf_rule"] == ""
+
+
+@pytest.mark.parametrize("body", [
+    b"--xyz\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n<script>alert(1)</script>",  # no closing
+    b"<script>alert(1)</script>",                                                            # no boundary at all
+    b"--xyz\r\nContent-Type: text/plain\r\n\r\nx\r\n--xyz--\r\n",                           # no disposition
+    b"--xyz\r\nContent-Disposition: form-data; name=\"q\"\r\n<script>\r\n--xyz--\r\n",      # no blank line
+])
+def test_a_malformed_multipart_body_is_blocked(gateway: Gateway, problem, body):
+    response, request_id = post(gateway, body, "multipart/form-data; boundary=xyz")
+    problem(response, 403)
+    assert "multipart-invalid" in gateway.log_for(request_id)["waf_rule"]
+
+
+def test_a_multipart_body_without_boundary_is_blocked(gateway: Gateway, problem):
+    response, _ = post(gateway, multipart((b'name="q"', b"x")), "multipart/form-data")
+    problem(response, 403)
+
+
+def test_multipart_in_detect_mode_is_logged_then_refused(detect_gateway: Gateway, problem):
+    response, request_id = post(detect_gateway, MULTIPART_ATTACKS["value"], "multipart/form-data; boundary=xyz")
+    problem(response, 415)
+    entry = detect_gateway.log_for(request_id)
+    assert entry["waf_action"] == "logged" and entry["waf_rule"], entry
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("text/xml", b"<q>1' UNION SELECT password FROM users--</q>"),
+    ("application/xml", b"<a><b>&lt;script&gt;alert(1)&lt;/script&gt;</b></a>"),
+    ("application/soap+xml", b"<a><![CDATA[; cat /etc/passwd]]></a>"),
+    ("application/xml", b'<a href="javascript:alert(document.cookie)">x</a>'),
+    ("text/xml", b"not xml: <script>alert(1)</script>"),
+    (None, b"q=<script>alert(1)</script>"),                      # no Content-Type at all
+    ("text/plain", b"1' UNION SELECT password FROM users--"),  # a type the CRS policy refuses
+])
+def test_an_attack_in_a_body_no_service_parses_is_blocked(gateway: Gateway, problem, content_type, body):
+    response, request_id = post(gateway, body, content_type)
+    assert problem(response, 403)["type"] == "urn:problem:hotelbook:request-blocked"
+    assert gateway.log_for(request_id)["waf_rule"]
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("text/xml", b"not json at all; just text"),
+    ("application/xml", "<guest><name>Zo\u00eb O'Brien</name><note>late arrival</note></guest>".encode()),
+])
+def test_a_clean_xml_body_passes(gateway: Gateway, content_type, body):
+    response, request_id = post(gateway, body, content_type)
+    assert response.status_code == 200, response.text
+    assert gateway.log_for(request_id)["waf_rule"] == ""
 
 
 def test_two_content_types_are_refused(gateway: Gateway, problem):

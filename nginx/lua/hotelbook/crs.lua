@@ -687,10 +687,15 @@ function BUILD.ARGS_COMBINED_SIZE(ctx)
     for _, v in ipairs(n.values) do total = total + #v end
     return single("ARGS_COMBINED_SIZE", tostring(total))
 end
--- Never filled: multipart bodies are refused, XML bodies are not parsed by any service.
-function BUILD.FILES() return EMPTY end
-BUILD.FILES_NAMES, BUILD.MULTIPART_PART_HEADERS, BUILD.XML = BUILD.FILES, BUILD.FILES, BUILD.FILES
-function BUILD.FILES_COMBINED_SIZE() return single("FILES_COMBINED_SIZE", "0") end
+-- The multipart and XML collections, as waf.lua read the body (empty for other bodies):
+-- FILES (part name -> file name), FILES_NAMES (part names of files),
+-- MULTIPART_PART_HEADERS (part name -> each header line of the part), XML ("/*" ->
+-- the document's text, "//@*" -> each attribute value).
+function BUILD.FILES(ctx) return ctx.body_files or EMPTY end
+function BUILD.FILES_NAMES(ctx) return ctx.body_files_names or EMPTY end
+function BUILD.MULTIPART_PART_HEADERS(ctx) return ctx.body_part_headers or EMPTY end
+function BUILD.XML(ctx) return ctx.body_xml or EMPTY end
+function BUILD.FILES_COMBINED_SIZE(ctx) return single("FILES_COMBINED_SIZE", tostring(ctx.body_files_size or 0)) end
 
 -- evaluation ----------------------------------------------------------------------
 

@@ -184,11 +184,11 @@ function _M.access()
     end
     local blocked, hits, refusal, score = waf.inspect(method, uri, request_uri)
     if score and score > 0 then var.hb_waf_score = score end
-    if refusal then return send_refusal(refusal) end
     if hits then
         var.hb_waf_rule = table.concat(hits, ",")
         var.hb_waf_action = blocked and "blocked" or "logged"
     end
+    if refusal then return send_refusal(refusal) end
     if blocked then return send_blocked(blocked) end
 end
 

@@ -14,6 +14,7 @@ local re_find = ngx.re.find
 local normalize = decode.normalize
 local find, sub, lower, concat = string.find, string.sub, string.lower, table.concat
 local byte = string.byte
+local unescape_uri = ngx.unescape_uri
 local pairs, ipairs, type = pairs, ipairs, type
 
 local _M = {}
@@ -331,7 +332,7 @@ local function media_type(ctype)
 end
 _M.media_type = media_type
 
--- "form", "json", "multipart" or nil (a body no service parses), like Flask's
+-- "form", "json", "multipart", "xml" or nil (a body no service parses), like Flask's
 -- request.is_json and Werkzeug's form parser.
 local function body_kind(mt)
     if mt == "application/x-www-form-urlencoded" then return "form" end
@@ -339,13 +340,287 @@ local function body_kind(mt)
         return "json"
     end
     if mt == "multipart/form-data" then return "multipart" end
+    if mt == "text/xml" or mt == "application/xml" or (find(mt, "^application/") and find(mt, "+xml", -4, true)) then
+        return "xml"
+    end
     return nil
 end
 _M.body_kind = body_kind
 
+local function trim(s)
+    return (s:gsub("^[ \t]+", ""):gsub("[ \t]+$", ""))
+end
+
+-- A header value's first token (lower-cased) and its parameters (names lower-cased;
+-- quoted values unescaped), as Werkzeug's parse_options_header reads
+-- `form-data; name="a"; filename="b.txt"` or `multipart/form-data; boundary=x`.
+local function header_params(value)
+    local params = {}
+    local len = #value
+    local semi = find(value, ";", 1, true)
+    local first = lower(trim(sub(value, 1, (semi or len + 1) - 1)))
+    local pos = semi and semi + 1 or len + 1
+    while pos <= len do
+        local _, e, key = find(value, "^[ \t]*([^=; \t]+)[ \t]*", pos)
+        if not e then
+            local nxt = find(value, ";", pos, true)
+            if not nxt then break end
+            pos = nxt + 1
+        else
+            pos = e + 1
+            local v = ""
+            if sub(value, pos, pos) == "=" then
+                pos = pos + 1
+                local _, e2 = find(value, "^[ \t]*", pos)
+                pos = e2 + 1
+                if sub(value, pos, pos) == '"' then
+                    local buf, n = {}, 0
+                    pos = pos + 1
+                    while pos <= len do
+                        local c = sub(value, pos, pos)
+                        if c == "\\" and pos < len then
+                            n = n + 1
+                            buf[n] = sub(value, pos + 1, pos + 1)
+                            pos = pos + 2
+                        elseif c == '"' then
+                            pos = pos + 1
+                            break
+                        else
+                            n = n + 1
+                            buf[n] = c
+                            pos = pos + 1
+                        end
+                    end
+                    v = concat(buf)
+                else
+                    local _, e3 = find(value, "^[^;]*", pos)
+                    v = trim(sub(value, pos, e3))
+                    pos = e3 + 1
+                end
+            end
+            params[lower(key)] = v
+            local nxt = find(value, ";", pos, true)
+            pos = nxt and nxt + 1 or len + 1
+        end
+    end
+    return first, params
+end
+_M.header_params = header_params
+
+-- The parts of a multipart/form-data body: { headers = { {name, value}, ... },
+-- lines = { "Name: value", ... }, body = "..." } each, or nil and what is wrong.
+-- Line breaks may be CRLF or LF (Werkzeug reads both); anything else that does
+-- not follow RFC 7578 (no opening or closing delimiter, a part without its blank
+-- line, text after a delimiter) is malformed.
+local MAX_PARTS = 1000
+local function multipart_parts(data, boundary)
+    local delim = "--" .. boundary
+    local pos
+    if sub(data, 1, #delim) == delim then
+        pos = #delim + 1
+    else
+        local s = find(data, "\n" .. delim, 1, true)
+        if not s then return nil, "no opening boundary" end
+        pos = s + 1 + #delim
+    end
+    local parts = {}
+    while true do
+        if sub(data, pos, pos + 1) == "--" then
+            if #parts == 0 then return nil, "no part" end
+            return parts
+        end
+        local eol = find(data, "\n", pos, true)
+        if not eol then return nil, "no closing boundary" end
+        if find(sub(data, pos, eol - 1), "[^ \t\r]") then return nil, "text after a boundary" end
+        pos = eol + 1
+        local nxt = find(data, "\n" .. delim, pos - 1, true)
+        if not nxt then return nil, "no closing boundary" end
+        local stop = nxt - 1
+        if stop >= pos and byte(data, stop) == 13 then stop = stop - 1 end
+        local raw = sub(data, pos, stop)
+        -- the headers end at the first empty line
+        local head, body
+        if sub(raw, 1, 2) == "\r\n" then
+            head, body = "", sub(raw, 3)
+        elseif sub(raw, 1, 1) == "\n" then
+            head, body = "", sub(raw, 2)
+        else
+            local a = find(raw, "\r\n\r\n", 1, true)
+            local b = find(raw, "\n\n", 1, true)
+            local c = find(raw, "\n\r\n", 1, true)
+            local cut, skip = nil, 0
+            for _, cand in ipairs({ { a, 4 }, { b, 2 }, { c, 3 } }) do
+                if cand[1] and (not cut or cand[1] < cut) then cut, skip = cand[1], cand[2] end
+            end
+            if not cut then return nil, "a part without the blank line after its headers" end
+            head, body = sub(raw, 1, cut - 1), sub(raw, cut + skip)
+        end
+        local headers, lines = {}, {}
+        for line in (head .. "\n"):gmatch("([^\n]*)\n") do
+            line = line:gsub("\r$", "")
+            if find(line, "^[ \t]") and #lines > 0 then
+                -- a folded header line continues the previous one
+                lines[#lines] = lines[#lines] .. " " .. trim(line)
+                headers[#headers][2] = headers[#headers][2] .. " " .. trim(line)
+            elseif line ~= "" then
+                local colon = find(line, ":", 1, true)
+                if not colon then return nil, "a part header without a colon" end
+                lines[#lines + 1] = line
+                headers[#headers + 1] = { lower(trim(sub(line, 1, colon - 1))), trim(sub(line, colon + 1)) }
+            end
+        end
+        parts[#parts + 1] = { headers = headers, lines = lines, body = body }
+        if #parts > MAX_PARTS then return nil, "more than " .. MAX_PARTS .. " parts" end
+        pos = nxt + 1 + #delim
+    end
+end
+_M.multipart_parts = multipart_parts
+
+-- The text of an XML document (character data and CDATA sections, comments and
+-- processing instructions left out, entities decoded once) and its attribute
+-- values: what ModSecurity's XML:/* and XML://@* hold. Lenient on purpose: a body
+-- that is not well-formed is still read as text.
+local xml_entities = decode.html
+local function xml_values(data)
+    local texts, attrs = {}, {}
+    local pos, len = 1, #data
+    while pos <= len do
+        local lt = find(data, "<", pos, true)
+        if not lt then
+            texts[#texts + 1] = sub(data, pos)
+            break
+        end
+        if lt > pos then texts[#texts + 1] = sub(data, pos, lt - 1) end
+        if sub(data, lt, lt + 8) == "<![CDATA[" then
+            local e = find(data, "]]>", lt + 9, true)
+            texts[#texts + 1] = sub(data, lt + 9, (e or len + 1) - 1)
+            pos = e and e + 3 or len + 1
+        elseif sub(data, lt, lt + 3) == "<!--" then
+            local e = find(data, "-->", lt + 4, true)
+            pos = e and e + 3 or len + 1
+        else
+            local gt = find(data, ">", lt + 1, true)
+            if not gt then
+                -- no tag after all: text
+                texts[#texts + 1] = sub(data, lt)
+                break
+            end
+            local tag = sub(data, lt + 1, gt - 1)
+            for _, v in tag:gmatch("=%s*([\"'])(.-)%1") do attrs[#attrs + 1] = xml_entities(v) end
+            pos = gt + 1
+        end
+    end
+    return xml_entities(concat(texts)), attrs
+end
+_M.xml_values = xml_values
+
 function Scan:refuse(status, slug, title, detail)
     self.refusal = { status = status, slug = slug, title = title, detail = detail }
     return true
+end
+
+local function new_col() return { names = {}, values = {} } end
+local function add(col, name, value)
+    local n = #col.values + 1
+    col.names[n], col.values[n] = name, value
+end
+
+-- A body that does not follow its own format: blocked as an evasion (ModSecurity's
+-- MULTIPART_STRICT_ERROR), in block mode; logged in detect mode.
+function Scan:malformed(id, detail)
+    return self:hit({ id = id, action = "block", description = detail }, "body")
+end
+
+-- multipart/form-data: part names, file names and the values of the other parts are
+-- inspected (our rules, and the CRS as ARGS_POST, FILES, FILES_NAMES,
+-- MULTIPART_PART_HEADERS); no route takes such a body, so a clean one is still
+-- refused (415) once inspected.
+function Scan:multipart(ctype, data)
+    self.pending_refusal = { status = 415, slug = "unsupported-media-type", title = "Unsupported Media Type",
+                             detail = "multipart/form-data bodies are not accepted here." }
+    self.body_raw = data
+    self.body_processor = "MULTIPART"
+    local _, params = header_params(ctype)
+    local boundary = params.boundary
+    if not boundary or boundary == "" or #boundary > 200 then
+        return self:malformed("multipart-invalid", "A multipart/form-data body without a usable boundary.")
+    end
+    local parts, err = multipart_parts(data, boundary)
+    if not parts then
+        return self:malformed("multipart-invalid", "A malformed multipart/form-data body: " .. err .. ".")
+    end
+    local form, files, files_names, part_headers = {}, new_col(), new_col(), new_col()
+    local files_size = 0
+    for _, part in ipairs(parts) do
+        local disposition
+        for _, h in ipairs(part.headers) do
+            if h[1] == "content-disposition" then
+                if disposition then
+                    return self:malformed("multipart-invalid", "A multipart part with two Content-Disposition headers.")
+                end
+                disposition = h[2]
+            end
+        end
+        if not disposition then
+            return self:malformed("multipart-invalid", "A multipart part without Content-Disposition.")
+        end
+        local kind, p = header_params(disposition)
+        local name = p.name
+        if kind ~= "form-data" or not name then
+            return self:malformed("multipart-invalid", "A multipart part that is not a named form-data field.")
+        end
+        for _, line in ipairs(part.lines) do add(part_headers, name, line) end
+        local filename = p.filename
+        local extended = p["filename*"]
+        if extended then
+            -- RFC 5987: charset'language'percent-encoded
+            local encoded = extended:match("^[^']*'[^']*'(.*)$")
+            filename = encoded and unescape_uri(encoded) or extended
+        end
+        if not self.skip[name] then
+            if self:value("body", name, name) then return true end
+        end
+        if filename then
+            add(files, name, filename)
+            add(files_names, name, name)
+            files_size = files_size + #part.body
+            if not self.skip[name] and self:value("body", filename, name) then return true end
+        else
+            local v = part.body
+            local prev = form[name]
+            if prev == nil then
+                form[name] = v
+            elseif type(prev) == "table" then
+                prev[#prev + 1] = v
+            else
+                form[name] = { prev, v }
+            end
+            if not self.skip[name] and self:value("body", v, name) then return true end
+        end
+    end
+    self.body_form = form
+    self.body_files, self.body_files_names, self.body_part_headers = files, files_names, part_headers
+    self.body_files_size = files_size
+    return false
+end
+
+-- XML (no service parses it, but it is passed on): the raw text, then its text and
+-- attribute values, are inspected by our rules; the CRS reads XML:/*, XML://@* and
+-- REQUEST_BODY.
+function Scan:xml(data)
+    self.body_raw = data
+    self.body_processor = "XML"
+    if self:value("body", data) then return true end
+    local text, attrs = xml_values(data)
+    local col = new_col()
+    add(col, "/*", text)
+    if self:value("body", text) then return true end
+    for _, v in ipairs(attrs) do
+        add(col, "//@*", v)
+        if self:value("body", v) then return true end
+    end
+    self.body_xml = col
+    return false
 end
 
 -- Every body is looked at, whatever the method (a service may read a GET's body).
@@ -358,13 +633,16 @@ function Scan:body()
         return self:refuse(400, "bad-request", "Bad Request", "More than one Content-Type header.")
     end
     local kind = ctype and body_kind(media_type(ctype))
-    if not kind then return false end  -- other bodies are not parsed by the services either
     local data = read_body()
     if not data or data == "" then return false end
-    if kind == "multipart" then
-        -- No route of ours takes uploads: refused rather than passed on unseen.
-        return self:refuse(415, "unsupported-media-type", "Unsupported Media Type",
-                           "multipart/form-data bodies are not accepted here.")
+    if kind == "multipart" then return self:multipart(ctype, data) end
+    if kind ~= "form" and kind ~= "json" and #data > state.max_body then data = sub(data, 1, state.max_body) end
+    if kind == "xml" then return self:xml(data) end
+    if not kind then
+        -- A body no service parses (no Content-Type, or a type the CRS policy, 920420,
+        -- refuses): its raw text, for our rules and the CRS's REQUEST_BODY.
+        self.body_raw = data
+        return self:value("body", data)
     end
     self.body_raw = data
     self.body_processor = kind == "form" and "URLENCODED" or "JSON"
@@ -436,7 +714,6 @@ function Scan:headers()
 end
 
 -- The request as the Core Rule Set sees it (collections are built lazily by crs.lua).
-local unescape_uri = ngx.unescape_uri
 
 -- REQUEST_FILENAME and REQUEST_BASENAME are the path percent-decoded once, as
 -- ModSecurity 3 makes them (`/%3Cscript%3E` is `/<script>` for the rules that read
@@ -471,7 +748,8 @@ local function crs_context(scan, method, path, query)
         headers = false, cookie_header = false,
         query_names = scan.query_names, query_values = scan.query_values,
         body = scan.body_raw, body_form = scan.body_form, body_json = scan.body_json,
-        body_processor = scan.body_processor,
+        body_processor = scan.body_processor, body_files = scan.body_files, body_files_names = scan.body_files_names,
+        body_part_headers = scan.body_part_headers, body_files_size = scan.body_files_size, body_xml = scan.body_xml,
         skip_fields = scan.skip, rules_off = scan.off, field_rules_off = scan.field_off,
         route_key = scan.route_key, header_block = scan.header_block,
         -- filled by crs.evaluate: named here so that the table is sized once
@@ -518,6 +796,8 @@ end
 local function finish(scan, method, path, query)
     -- Blocked by our own rules: the CRS still runs, so the log has the whole picture.
     if scan.blocked and not scan.crs_done and not scan.refusal then scan:crs(method, path, query) end
+    -- A body no route takes, inspected and found clean (or only logged): refused now.
+    if not scan.blocked and not scan.refusal and scan.pending_refusal then scan.refusal = scan.pending_refusal end
     return scan.blocked, scan.hits, scan.refusal, scan.score or 0
 end
 
