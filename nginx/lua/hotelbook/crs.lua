@@ -1063,10 +1063,16 @@ function _M.evaluate(ctx)
             end
             for i = 1, #values do
                 local name, raw = names[i], values[i]
-                -- memo[route_key][col_name][name][raw]: lookups of strings that exist already
+                -- memo[route_key][col_name][name][raw]: lookups of strings that exist already;
+                -- true (no first link matched) or the first links it matched, when their
+                -- outcome depends on the value alone (no capture, no per-request argument)
                 local known = memo_names[name]
-                if not (known and known[raw]) and not signed_shape(col_name, name, raw) then
-                    local any = false
+                local seen = known and known[raw]
+                if seen and seen ~= true then
+                    for j = 1, #seen do record(found, seen[j], col_name, name, raw, ctx) end
+                    if HEADER_COLS[col_name] then header_hit = true end
+                elseif not seen and not signed_shape(col_name, name, raw) then
+                    local any, matched = false, nil
                     local plan = col_plans[name]
                     if not plan then
                         plan = field_plan(ctx, entries, col_name, name)
@@ -1078,12 +1084,17 @@ function _M.evaluate(ctx)
                         local rule = cand[j]
                         if test_value(ctx, rule, raw, lo, hi) then
                             record(found, rule, col_name, name, raw, ctx)
+                            if not any then matched = {} end
                             any = true
+                            if matched and not rule.capture and not rule.arg_tpl then
+                                matched[#matched + 1] = rule
+                            else
+                                matched = nil
+                            end
                         end
                     end
-                    if any then
-                        if HEADER_COLS[col_name] then header_hit = true end
-                    elseif #raw <= MEMO_MAX_LENGTH and not UNIQUE_COLS[col_name] then
+                    if any and HEADER_COLS[col_name] then header_hit = true end
+                    if (not any or matched) and #raw <= MEMO_MAX_LENGTH and not UNIQUE_COLS[col_name] then
                         memo_size = memo_size + 1
                         if memo_size > MEMO_MAX_ENTRIES then
                             memo, memo_size = {}, 1
@@ -1097,7 +1108,7 @@ function _M.evaluate(ctx)
                             known = {}
                             memo_names[name] = known
                         end
-                        known[raw] = true
+                        known[raw] = matched or true
                     end
                 end
             end
