@@ -297,8 +297,8 @@ def _parse(traceparent: str | None) -> tuple[str, str] | None:
 def incoming_traceparent() -> str | None:
     """The traceparent this request (or background job) came with, when valid."""
     if has_request_context():
-        value = request.headers.get(TRACEPARENT)
-        return value if _parse(value) else None
+        value = request.environ.get("HTTP_TRACEPARENT")
+        return value if value and _parse(value) else None
     return _background.get()
 
 
