@@ -67,9 +67,11 @@ blp = SearchBlueprint("search", __name__, description="Hotel catalogue and searc
 def kept_answer() -> Response | None:
     """A search without dates answered again from the kept answer while the catalogue is unchanged
     (see actions/answers.py): no query parsing, SQL or JSON; the chassis' request hooks still run."""
-    if request.endpoint != "search.search_hotels" or request.method != "GET" or b"checkin" in request.query_string:
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    query_string = current.query_string
+    if current.endpoint != "search.search_hotels" or current.method != "GET" or b"checkin" in query_string:
         return None  # (with dates the answer is never kept; a city named so is only not looked up)
-    revision, body = current_app.extensions["search_answers"].lookup(request.query_string)
+    revision, body = current_app.extensions["search_answers"].lookup(query_string)
     if body is not None:
         return Response(body, mimetype="application/json")
     g.search_revision = revision

@@ -301,7 +301,7 @@ def search_answer(query: dict[str, Any]) -> bytes:
     # reservations answers as it did last time, it is the page made then.
     key = (tuple(sorted(query.items())), answer)
     pages = current_app.extensions["search_pages"]
-    _, body = pages.lookup(key)
+    _, body = pages.lookup(key, revision)  # (the revision the candidates were read under, not read again)
     if body is None:
         body = json_body(dated_page(query, found, parse_free(answer), salt))
         pages.put(key, body, revision, len(answer) + len(body))

@@ -100,29 +100,25 @@ class AnswerCache:
         self._bytes = 0
         self._seen: Hashable | None = None
 
-    def revision(self) -> Hashable | None:
-        """The catalogue's revision now (None: unknown, keep nothing); kept answers of an older one are dropped."""
+    def lookup(self, key: Hashable, revision: Hashable | None = None) -> tuple[Hashable | None, Any]:
+        """The catalogue's revision now, and the value kept for ``key`` under it (None: compute it).
+
+        ``revision``: the revision as read earlier in the same request (not None), so that it is
+        not asked of the database a second time.
+        """
         if self._revision is None:
-            return None
-        current = self._revision()
+            return None, None
+        current = self._revision() if revision is None else revision
         with self._lock:
             if current != self._seen:
                 self._answers.clear()
                 self._bytes = 0
                 self._seen = current
-        return current
-
-    def lookup(self, key: Hashable) -> tuple[Hashable | None, Any]:
-        """The catalogue's revision now, and the value kept for ``key`` under it (None: compute it)."""
-        revision = self.revision()
-        if revision is None:
-            return None, None
-        with self._lock:
-            kept = self._answers.get(key)
+            kept = self._answers.get(key) if current is not None else None
             if kept is None:
-                return revision, None
+                return current, None
             self._answers.move_to_end(key)
-            return revision, kept[0]
+            return current, kept[0]
 
     def put(self, key: Hashable, value: Any, revision: Hashable | None, size: int) -> None:
         """Keep ``value`` (about ``size`` bytes), computed after ``revision`` was read: only while that is
