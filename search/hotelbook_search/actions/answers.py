@@ -45,7 +45,7 @@ def sqlite_revision(path: str) -> Revision:
     None when the file cannot be asked.
     """
     lock = threading.Lock()
-    state: dict[str, object] = {"pid": None, "connection": None, "generation": 0, "file": None}
+    state: dict[str, object] = {"pid": None, "connection": None, "cursor": None, "generation": 0, "file": None}
 
     def revision() -> Hashable | None:
         try:
@@ -63,10 +63,11 @@ def sqlite_revision(path: str) -> Revision:
                     connection = sqlite3.connect(path, timeout=1, check_same_thread=False, isolation_level=None)
                 except sqlite3.Error:
                     return None
-                state.update(pid=os.getpid(), connection=connection, generation=int(state["generation"]) + 1,
-                             file=file)
+                state.update(pid=os.getpid(), connection=connection, cursor=connection.cursor(),
+                             generation=int(state["generation"]) + 1, file=file)
+            cursor = state["cursor"]
             try:
-                version = connection.execute("PRAGMA data_version").fetchone()[0]  # type: ignore[union-attr]
+                version = cursor.execute("PRAGMA data_version").fetchone()[0]  # type: ignore[attr-defined]
             except sqlite3.Error:
                 state["connection"] = None
                 return None
