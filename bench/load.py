@@ -20,6 +20,13 @@ Closed model (each user books again as soon as a booking ends)::
 Open model (a constant arrival rate of bookings per second, whatever the answers)::
 
     python bench/load.py --rate 10 --seconds 30
+
+In the open model a journey starts every 1/N seconds (``--poisson``: at random, N a second on
+average), each on a guest of its own, whether earlier ones have ended or not; a journey's time
+counts from when it was due. Locust's own pacing (``constant_throughput`` over a pool of users) is
+not open: the users it starts within one second keep starting together, so N a second came as
+bursts of 3N a second, one second in three, and a user whose journey ran late started the next
+one late (fewer arrivals than offered).
 """
 
 from __future__ import annotations
@@ -32,7 +39,6 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import subprocess  # noqa: E402
@@ -45,7 +51,7 @@ from pathlib import Path  # noqa: E402
 import gevent  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 from geventhttpclient import HTTPClient  # noqa: E402
-from locust import FastHttpUser, constant, constant_throughput, events, task  # noqa: E402
+from locust import FastHttpUser, constant, events, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,8 +82,8 @@ class Booker(FastHttpUser):
         self.rng = random.Random(self.guest.email)
 
     @task
-    def book(self) -> None:
-        started = time.perf_counter()
+    def book(self, started: float | None = None) -> None:
+        started = time.perf_counter() if started is None else started
         if self.journey():
             BOOKINGS["done"] += 1
             events.request.fire(request_type="JOURNEY", name="journey", response_time=1000 * (
@@ -120,6 +126,54 @@ def problem_type(response: object) -> str:
         return str(response.json().get("type", ""))  # type: ignore[attr-defined]
     except Exception:
         return ""
+
+
+# --- the open model ---------------------------------------------------------------------
+
+
+class Arrivals:
+    """Journeys started at a fixed rate, each on an idle guest (a new one when all are busy), whatever the
+    answers: how late the driver itself started them is kept, to tell its own stalls from the system's."""
+
+    def __init__(self, env: Environment, rate: float, poisson: bool) -> None:
+        self.env, self.rate, self.poisson = env, rate, poisson
+        self.idle: list[Booker] = []
+        self.users = 0
+        self.started = 0
+        self.late: list[float] = []
+        self.rng = random.Random(1)
+        Booker.host = env.host  # what Locust's runner sets on the users it starts
+
+    def _user(self) -> Booker:
+        if self.idle:
+            return self.idle.pop()
+        self.users += 1
+        user = Booker(self.env)
+        user.on_start()
+        return user
+
+    def _one(self, user: Booker, due: float) -> None:
+        try:
+            user.book(started=due)
+        except Exception as error:  # a journey's failure is counted by its step; never stop the arrivals
+            events.request.fire(request_type="JOURNEY", name="journey", response_time=0, response_length=0,
+                                exception=error, context={})
+        finally:
+            self.idle.append(user)
+
+    def run(self) -> None:
+        due = time.perf_counter()
+        while True:
+            due += self.rng.expovariate(self.rate) if self.poisson else 1 / self.rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                gevent.sleep(wait)
+            self.late.append(time.perf_counter() - due)
+            self.started += 1
+            gevent.spawn(self._one, self._user(), due)
+
+    def reset(self) -> None:
+        self.started, self.late = 0, []
 
 
 # --- CPU from /proc -------------------------------------------------------------------
@@ -265,6 +319,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=24, help="concurrent guests (closed model)")
     parser.add_argument("--rate", type=float, default=0,
                         help="open model: bookings started per second, whatever the answers")
+    parser.add_argument("--poisson", action="store_true",
+                        help="open model with random (Poisson) arrivals instead of one every 1/RATE seconds")
     parser.add_argument("--seconds", type=int, default=30, help="measured time")
     parser.add_argument("--warmup", type=int, default=5, help="seconds run before measuring")
     parser.add_argument("--guests", type=int, default=24, help="guest accounts the users share")
@@ -291,10 +347,6 @@ def main() -> None:
     if args.trace_ratio is not None:
         os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
         os.environ["OTEL_TRACES_SAMPLER_ARG"] = f"{args.trace_ratio:g}"
-    if args.rate:
-        # Enough users that a slow answer does not lower the offered rate.
-        users = max(args.users, math.ceil(args.rate * 3))
-        Booker.wait_time = constant_throughput(args.rate / users)
 
     with tempfile.TemporaryDirectory() as var:
         system = LoadSystem(Path(var), hotels=50, housekeeping_every=30,  # as under make up
@@ -307,9 +359,14 @@ def main() -> None:
 
             env = Environment(user_classes=[Booker], events=events, host=system.gateway_url)
             runner = env.create_local_runner()
-            runner.start(users, spawn_rate=users)
+            arrivals = Arrivals(env, args.rate, args.poisson) if args.rate else None
+            arriving = gevent.spawn(arrivals.run) if arrivals else None
+            if not arrivals:
+                runner.start(users, spawn_rate=users)
             gevent.sleep(args.warmup)
             env.stats.reset_all()
+            if arrivals:
+                arrivals.reset()
             BOOKINGS["done"] = 0
             cpu_before, lines_before, load_before = tree_cpu(system.roots()), system.access_lines(), own_cpu()
             started = time.monotonic()
@@ -320,6 +377,8 @@ def main() -> None:
             bookings = BOOKINGS["done"]
             gateway_requests = sum(env.stats.get(name, "GET" if i < 2 else "POST").num_requests
                                    for i, name in enumerate(STEPS))
+            if arriving:
+                arriving.kill()
             runner.quit()
             for profiler in profilers:
                 profiler.wait()
@@ -331,8 +390,11 @@ def main() -> None:
     service_requests = {name: lines_after[name] - lines_before[name] for name in lines_after}
     total_cpu = sum(used.values())
     bookings_or_1 = bookings or 1
-    model = f"open model, {args.rate:g} bookings/s offered by {users} users" if args.rate \
-        else f"closed model, {users} concurrent guests"
+    if arrivals:
+        model = (f"open model, {args.rate:g} bookings/s offered ({'Poisson' if args.poisson else 'evenly spaced'} "
+                 f"arrivals; {arrivals.started} started, {arrivals.users} guests at most at once)")
+    else:
+        model = f"closed model, {users} concurrent guests"
     model += f", {args.replicas} instance{'s' if args.replicas > 1 else ''} per service"
     model += ", PostgreSQL" if args.postgres else ", SQLite"
     sampled = "every trace" if args.trace_ratio is None else f"{args.trace_ratio:g} of new traces"
@@ -355,6 +417,10 @@ def main() -> None:
                                     for name, seconds in sorted(used.items(), key=lambda kv: -kv[1])))
     print(f"  (stack {total_cpu / elapsed * 100:.0f}% of one core; the load generator used "
           f"{(load_after - load_before) / elapsed * 100:.0f}%)")
+    if arrivals and arrivals.late:
+        late = sorted(arrivals.late)
+        print(f"journeys started late by the load generator: p50 {1000 * late[len(late) // 2]:.1f} ms, "
+              f"p99 {1000 * late[int(len(late) * 0.99)]:.1f} ms, max {1000 * late[-1]:.1f} ms")
     per_booking = total_cpu / bookings_or_1
     inside = sum(service_requests.values())
     requests_per_booking = inside / bookings_or_1
