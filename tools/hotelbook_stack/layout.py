@@ -135,6 +135,7 @@ class Layout:
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports["smtp"]),
             "WEB_CONCURRENCY": str(service.workers),
+            "THREADS": str(service.threads),
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir(instance or service.name)),
             "PYTHONUNBUFFERED": "1",
         }
