@@ -53,15 +53,20 @@ def test_the_benign_corpus_passes(real_gateway: Gateway):
         assert status not in REFUSED, (method, target, status)
 
 
-def test_a_path_above_the_root_is_a_problem_400(real_gateway: Gateway):
+def test_a_path_above_the_root_is_judged_by_the_waf(real_gateway: Gateway):
     import http.client
     import json
 
-    # nginx refuses the request line itself (no URI): still a problem document, not a 500
+    # nginx refuses the request line itself (no URI); the WAF still judges the line as
+    # sent: a traversal is refused as an attack (403, its rules in the log), not a 500
     connection = http.client.HTTPConnection("127.0.0.1", real_gateway.port, timeout=10)
     connection.putrequest("GET", "/static/../../../etc/passwd", skip_accept_encoding=True)
     connection.endheaders()
     response = connection.getresponse()
-    assert response.status == 400
+    assert response.status == 403
     assert response.getheader("Content-Type") == "application/problem+json"
-    assert json.loads(response.read())["status"] == 400
+    body = json.loads(response.read())
+    assert body["type"] == "urn:problem:hotelbook:request-blocked"
+    # nginx read no header of it (not even X-Request-ID): the log line is found by its id
+    entry = real_gateway.log_for(body["request_id"])
+    assert entry["waf_action"] == "blocked" and "traversal-dot-dot" in entry["waf_rule"], entry

@@ -202,6 +202,17 @@ function _M.public_openapi()
     ngx.print(text)
 end
 
+-- The WAF's verdict on a request line nginx refused before any handler ran: the
+-- request target of $request (nginx has no $request_uri for it), without a body.
+function _M.judge_refused_line(var)
+    local line = var.request
+    if not line or line == "" then return nil end
+    local method, target = string.match(line, "^(%S+)%s+(%S+)")
+    if not target or string.byte(target) ~= 47 then return nil end  -- origin form only
+    local blocked, hits, _, score = waf.inspect(method, "/", target, true)
+    return blocked, hits, score
+end
+
 -- Content of the error_page location: the status nginx was about to answer with.
 function _M.problem()
     local var = ngx.var
@@ -212,6 +223,20 @@ function _M.problem()
         -- it still counts and still gets the RateLimit headers.
         local method = ngx.req.get_method()
         if not limit(var, var.uri or "/", method) then return end
+    end
+    if status == 400 then
+        -- A request line nginx refused itself (a path above the root, /static/../../x):
+        -- judged by the WAF on the line as sent, so an attack spelt that way is refused
+        -- as one (403, logged with its rules) like every other attack.
+        local ok, blocked, hits, score = pcall(_M.judge_refused_line, var)
+        if ok and (hits or (score and score > 0)) then
+            if score and score > 0 then var.hb_waf_score = score end
+            if hits then
+                var.hb_waf_rule = table.concat(hits, ",")
+                var.hb_waf_action = blocked and "blocked" or "logged"
+            end
+            if blocked then return send_blocked(blocked) end
+        end
     end
     if status == 502 then
         -- nginx's own 502: no instance answered. Either every one refused (a request nginx

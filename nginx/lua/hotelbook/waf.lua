@@ -801,13 +801,13 @@ local function finish(scan, method, path, query)
     return scan.blocked, scan.hits, scan.refusal, scan.score or 0
 end
 
-function _M.inspect(method, uri, request_uri)
+function _M.inspect(method, uri, request_uri, no_body)
     local var = ngx.var
     request_uri = request_uri or var.request_uri
     local q = find(request_uri, "?", 1, true)
     local path = q and sub(request_uri, 1, q - 1) or request_uri
     local query = q and sub(request_uri, q + 1)
-    local has_body = var.http_content_length or var.http_transfer_encoding
+    local has_body = not no_body and (var.http_content_length or var.http_transfer_encoding)
     -- Fast path: the very same request line and header block, without a body, was
     -- found clean by every rule of both layers before (browsers repeat requests).
     local full_ok, full = pcall(ngx.req.raw_header)
