@@ -102,9 +102,13 @@ def test_a_body_just_under_the_limit_passes(gateway: Gateway):
     assert len(response.json()["body"]) == 1024 * 1024 - 10
 
 
-def test_trace_is_a_problem_405(gateway: Gateway, problem):
-    body = problem(gateway.request("TRACE", "/api/search/hotels"), 405)
-    assert body["type"] == "urn:problem:hotelbook:method-not-allowed"
+def test_trace_is_refused_by_the_waf(gateway: Gateway, problem):
+    # nginx refuses TRACE before any handler runs (405); the WAF judges it on its
+    # request line: a method no route has, refused as a probe (403, rule logged)
+    response = gateway.request("TRACE", "/api/search/hotels", headers={"X-Request-ID": "trace-1"})
+    body = problem(response, 403)
+    assert body["type"] == "urn:problem:hotelbook:request-blocked"
+    assert "method-not-allowed" in gateway.log_for("trace-1")["waf_rule"]
 
 
 def test_upstream_down_is_a_problem_503(tmp_path, upstreams, problem):

@@ -224,10 +224,10 @@ function _M.problem()
         local method = ngx.req.get_method()
         if not limit(var, var.uri or "/", method) then return end
     end
-    if status == 400 then
-        -- A request line nginx refused itself (a path above the root, /static/../../x):
-        -- judged by the WAF on the line as sent, so an attack spelt that way is refused
-        -- as one (403, logged with its rules) like every other attack.
+    if status == 400 or status == 405 then
+        -- A request line nginx refused itself (a path above the root, /static/../../x;
+        -- the TRACE method): judged by the WAF on the line as sent, so an attack spelt
+        -- that way is refused as one (403, logged with its rules) like every other attack.
         local ok, blocked, hits, score = pcall(_M.judge_refused_line, var)
         if ok and (hits or (score and score > 0)) then
             if score and score > 0 then var.hb_waf_score = score end
