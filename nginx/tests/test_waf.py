@@ -95,6 +95,8 @@ BLOCKED: list[tuple[str, dict[str, Any]]] = [
     ("php-superglobal", {"method": "POST", "data": {"x": "$_SERVER['argv']"}}),
     ("xss-utf7", {"params": {"q": "+ADw-script+AD4-alert(1)+ADw-/script+AD4-"}}),
     ("traversal-sensitive-file", {"params": {"page": "WEB-INF/web.xml"}}),
+    ("scanner-headers", {"headers": {"X-Scan-Memo": "Category=\"Audit\"; Function=\"createStateRequest\""}}),
+    ("scanner-headers", {"headers": {"Acunetix-Product": "WVS/5.0"}}),
     ("scanner-user-agent", {"headers": {"User-Agent": "jbrofuzz/2.5"}}),
     ("scanner-user-agent", {"headers": {"User-Agent": "sqlmap/1.7.2#stable (https://sqlmap.org)"}}),
     ("scanner-user-agent", {"headers": {"User-Agent": "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None)"}}),

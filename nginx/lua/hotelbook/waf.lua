@@ -1,7 +1,7 @@
 -- The WAF: rules are data (waf_rules.json), this module only applies them.
 --
--- A rule looks at one or more targets (method, path, query, headers, user-agent,
--- cookies, body) and either matches a PCRE pattern against every decoded value
+-- A rule looks at one or more targets (method, path, query, headers, header-names,
+-- user-agent, cookies, body) and either matches a PCRE pattern against every decoded value
 -- of the target, or bounds its size (max_length per value, max_count of values).
 -- Each target gets one combined pattern (all its rules OR-ed) so a clean value
 -- costs one JIT-compiled regex call; only a hit walks the rules one by one.
@@ -19,7 +19,8 @@ local pairs, ipairs, type = pairs, ipairs, type
 
 local _M = {}
 
-local TARGETS = { method = true, path = true, query = true, headers = true, ["user-agent"] = true,
+local TARGETS = { method = true, path = true, query = true, headers = true, ["header-names"] = true,
+                  ["user-agent"] = true,
                   cookies = true, body = true }
 _M.TARGETS = TARGETS
 
@@ -684,7 +685,10 @@ function Scan:headers()
     local headers = ngx.req.get_headers(200)
     local n = 0
     local inspect = state.by_target.headers
+    local names = state.by_target["header-names"]
     for name, value in pairs(headers) do
+        -- the name as nginx keys it (lower-case)
+        if names and self:value("header-names", name, name) then return true end
         if type(value) == "table" then
             for _, v in ipairs(value) do
                 n = n + 1
