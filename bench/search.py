@@ -9,7 +9,10 @@ same gunicorn settings, a search with dates (one batched availability call)
 hotels takes minutes) within 2x that with the small one. The three servers
 are measured in alternating rounds so the machine's noise hits all of them;
 each one's CPU time per request (from /proc, master and workers) is printed
-beside its requests/s.
+beside its requests/s. The bare app also answers the availability calls of the
+searches with dates, on the same cores: its CPU per such search is printed too,
+since a search with dates can only reach the requests/s its own CPU and that
+answer's leave room for.
 
 search keeps a search's answer without dates, and its candidate hotels with
 dates, until the catalogue changes (search/hotelbook_search/actions/answers.py): the
@@ -111,19 +114,22 @@ def cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
-def wrk(service: ServiceProcess, path: str, seconds: int) -> tuple[float, float]:
-    """Requests/s, and CPU ms per request of the serving processes."""
+def wrk(service: ServiceProcess, path: str, seconds: int, peer: ServiceProcess | None = None
+        ) -> tuple[float, float, float]:
+    """Requests/s, CPU ms per request of the serving processes, and of ``peer``'s (the servers it calls)."""
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     assert service.process is not None
-    before = cpu_seconds(service.process.pid)
+    pids = [service.process.pid] + ([peer.process.pid] if peer and peer.process else [])
+    before = [cpu_seconds(pid) for pid in pids]
     out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", service.url + path], capture_output=True,
                          text=True, check=True).stdout
-    cpu = cpu_seconds(service.process.pid) - before
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu = [cpu_seconds(pid) - started for pid, started in zip(pids, before, strict=True)] + [0.0]
+    requests = max(int(re.search(r"(\d+) requests in", out).group(1)), 1)
     if re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         sys.exit(f"errors while benchmarking {path}:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), cpu * 1000 / max(requests, 1)
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), cpu[0] * 1000 / requests, \
+        cpu[1] * 1000 / requests
 
 
 def main() -> None:
@@ -160,8 +166,8 @@ def main() -> None:
             body = requests.get(search.url + plain, timeout=5).content
         (folder / "body.json").write_bytes(body)
         bare_env = {**env, "BARE_BODY_FILE": str(folder / "body.json")}
-        runs: dict[str, list[tuple[float, float]]] = {"bare": [], "search": [], "dates": [], "search cold": [],
-                                                      "dates cold": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"bare": [], "search": [], "dates": [], "search cold": [],
+                                                             "dates cold": []}
         with started(ServiceProcess("_bare_app:create_app()", bare_env, workers=2, cwd=BENCH, name="bare")) as bare, \
                 started(ServiceProcess("hotelbook_search:create_app()", {**env, "RESERVATIONS_URL": bare.url},
                                        workers=2, name="search")) as search, \
@@ -174,17 +180,20 @@ def main() -> None:
             for _ in range(args.rounds):
                 runs["bare"].append(wrk(bare, "/hotels", args.seconds))
                 runs["search"].append(wrk(search, plain, args.seconds))
-                runs["dates"].append(wrk(search, dated, args.seconds))
+                runs["dates"].append(wrk(search, dated, args.seconds, peer=bare))
                 runs["search cold"].append(wrk(cold, plain, args.seconds))
                 runs["dates cold"].append(wrk(cold, dated, args.seconds))
-        rps = {name: statistics.median(r for r, _ in found) for name, found in runs.items()}
-        cpu = {name: statistics.median(c for _, c in found) for name, found in runs.items()}
+        rps = {name: statistics.median(r for r, _, _ in found) for name, found in runs.items()}
+        cpu = {name: statistics.median(c for _, c, _ in found) for name, found in runs.items()}
+        peer = statistics.median(p for _, _, p in runs["dates"])
         print(f"\ngunicorn, 2 workers x 4 threads each, wrk 16 connections, {args.rounds} alternating rounds of "
               f"{args.seconds}s, medians; {len(body):,} byte answers:")
         print(f"  bare Flask constant JSON:          {rps['bare']:7.0f} req/s  {cpu['bare']:.2f} ms CPU/request")
         print(f"  search without dates:              {rps['search']:7.0f} req/s  {cpu['search']:.2f} ms CPU/request")
         print(f"  search with dates (+availability): {rps['dates']:7.0f} req/s  {cpu['dates']:.2f} ms CPU/request "
               "(search's own; the availability answers are the bare app's)")
+        print(f"  the bare app answering availability: {peer:.2f} ms CPU per search with dates (on the same cores: "
+              "with dates, req/s pays for both)")
         print(f"  nothing kept, without dates:       {rps['search cold']:7.0f} req/s  {cpu['search cold']:.2f} ms "
               "CPU/request")
         print(f"  nothing kept, with dates:          {rps['dates cold']:7.0f} req/s  {cpu['dates cold']:.2f} ms "
