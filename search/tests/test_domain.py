@@ -63,6 +63,27 @@ def test_the_availability_client_reads_every_way_an_http_answer_may_end():
         with pytest.raises(BadAnswer):
             read(bad)
 
+    class Trickle(io.RawIOBase):
+        """A peer whose answer comes a few bytes per read: the header block is read line by line."""
+
+        def __init__(self, data):
+            self.data = data
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            chunk, self.data = self.data[:7], self.data[7:]
+            buffer[: len(chunk)] = chunk
+            return len(chunk)
+
+    two = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}"
+    trickled = io.BufferedReader(Trickle(two + b"HTTP/1.1 503 No\r\ncontent-length : 1\r\n\r\nx"))
+    assert read_answer(trickled) == (200, b"{}", False)
+    assert read_answer(trickled) == (503, b"x", False)  # the next answer on the same connection
+    both = io.BufferedReader(io.BytesIO(two + two))
+    assert read_answer(both) == read_answer(both) == (200, b"{}", False)
+
 
 def test_the_catalogue_revision_changes_on_every_commit_and_when_the_file_is_replaced(tmp_path):
     import sqlite3
