@@ -62,14 +62,19 @@ SERVICES: tuple[Service, ...] = (
     Service("auth", "hotelbook_auth", "auth", "hotelbook_auth:create_app()", workers=2),
     # users ends a guest's sessions at auth and booking-ui when the credentials change.
     Service("users", "hotelbook_users", "users", "hotelbook_users:create_app()", workers=2),
-    Service("search", "hotelbook_search", "search", "hotelbook_search:create_app()"),
+    # search and reservations call each other (a dated search asks for availability, a hold for the
+    # hotel): with four threads each, a burst could fill both with calls waiting on the other until
+    # search's 1 s availability timeout (searches answered "availability unknown"). Eight each:
+    # bench/load.py --users 24: 40 such searches with four, none with eight.
+    Service("search", "hotelbook_search", "search", "hotelbook_search:create_app()", threads=8),
     Service("pdf-reporting", "hotelbook_pdf", "pdf-reporting", "hotelbook_pdf:create_app()", has_database=False),
-    Service("reservations", "hotelbook_reservations", "reservations", "hotelbook_reservations:create_app()"),
+    Service("reservations", "hotelbook_reservations", "reservations", "hotelbook_reservations:create_app()",
+            threads=8),
     # The bank sandbox plays the outside bank: a project of its own (bank-sandbox/).
     Service("bank", "hotelbook_bank", "bank-sandbox", "hotelbook_bank:create_app()", replicated=False),
     # A payment holds its thread through three calls in a row (reservations, the bank, the confirm):
     # at 30 bookings/s, four threads were all busy when a third of the payments arrived, which then
-    # queued before any of its code ran (bench/load.py --rate 30: pay p99 310-1,000 ms with 4, 95 with 8).
+    # queued before any of its code ran (bench/load.py --rate 30: pay p99 310-1,000 ms with 4, 86 with 8).
     Service("payments", "hotelbook_payments", "payments", "hotelbook_payments:create_app()", threads=8),
     Service("booking-ui", "hotelbook_ui", "booking-ui", "hotelbook_ui:create_app()"),
 )
