@@ -9,7 +9,8 @@
    at paranoia level 1). Two requests: a GET with a query and a 4 KiB JSON POST,
    whose values change on every request (so no memo of clean requests helps).
    Prints requests/s, the ratio Lua / plain (goal >= 0.5) and the p99 latency the
-   WAF adds.
+   WAF adds. A third request, the same GET every time, shows what a request asked
+   again costs once its values have been judged.
 2. Rate limiter accuracy: a policy of LIMIT requests per second, offered 10x that
    for 10 seconds over several connections and two nginx workers; prints the
    configured, offered and accepted rates and the error (goal: within 10%).
@@ -99,6 +100,14 @@ function request()
     n = n + 1
     return wrk.format("GET", "/api/search/hotels?city=Paris" .. tid .. "x" .. n ..
         "&checkin=2026-12-01&checkout=2026-12-05&guests=2&sort=price&next_token=eyJvIjoy" .. n)
+end
+"""
+
+# The same GET every time: what a page or an API call asked again costs once the WAF has
+# judged its values (the worker remembers values that matched no rule).
+REPEATED_GET = """
+function request()
+    return wrk.format("GET", "/api/search/hotels?city=Paris&checkin=2026-12-01&checkout=2026-12-05&guests=2")
 end
 """
 
@@ -222,8 +231,9 @@ def throughput(tmp: Path, seconds: float, rounds: int) -> None:
                    "--limits", str(limits_file(tmp / "generous.json", 10**9, 60)))
     servers = {"upstream": Nginx(tmp / "up").start(upstream_port), "plain": Nginx(tmp / "plain").start(plain_port),
                "lua": Nginx(tmp / "lua").start(lua_port)}
-    scripts = {"get": tmp / "get.lua", "post": tmp / "post.lua"}
+    scripts = {"get": tmp / "get.lua", "post": tmp / "post.lua", "same": tmp / "same.lua"}
     scripts["get"].write_text(VARYING_GET)
+    scripts["same"].write_text(REPEATED_GET)
     scripts["post"].write_text(VARYING_POST.format())
     try:
         targets = {"upstream": upstream_port, "plain": plain_port, "lua": lua_port}
@@ -231,7 +241,8 @@ def throughput(tmp: Path, seconds: float, rounds: int) -> None:
             wrk(f"http://127.0.0.1:{port}{PATH}", 1, script=scripts["get"])
             wrk(f"http://127.0.0.1:{port}/", 1, script=scripts["post"])
         for kind, label in (("get", "GET with a query, new values each time"),
-                            ("post", "POST of a 4 KiB JSON body, new values each time")):
+                            ("post", "POST of a 4 KiB JSON body, new values each time"),
+                            ("same", "GET with a query, the same each time (values judged once per worker)")):
             rates: dict[str, list[float]] = {name: [] for name in targets}
             cpu: dict[str, list[float]] = {name: [] for name in targets}
             p99: dict[str, list[float]] = {name: [] for name in targets}
