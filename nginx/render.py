@@ -452,12 +452,16 @@ http {{
     }}
     init_worker_by_lua_block {{ require("hotelbook.trace").init_worker() }}
 """)
+        lines.append(trace_maps(options))
     lines.append("\n" + upstream_blocks(options.upstreams))
     lines.append(internal_blocks(options))
     # A client's own X-Forwarded-For is passed on only when it came through a
     # trusted proxy; otherwise the services see just the address nginx saw.
     # ($proxy_add_x_forwarded_for would append the address realip found, not the peer's.)
     forwarded_for = "$hb_forwarded_for" if options.trusted_proxies else "$remote_addr"
+    # The gateway's span is the parent of the service's (trace_maps()).
+    traceparent = ('        proxy_set_header traceparent "00-$hb_trace_id-$hb_span_id-$hb_trace_flags";\n'
+                   if lua else "")
     lines.append(f"""
     server {{
         listen {options.listen} reuseport;
@@ -467,7 +471,7 @@ http {{
         proxy_set_header Connection "";
         proxy_set_header Host $http_host;
         proxy_set_header X-Request-ID $hb_request_id;
-        proxy_set_header X-Real-IP $remote_addr;
+{traceparent}        proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For {forwarded_for};
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header X-Forwarded-Host $http_host;
@@ -497,7 +501,6 @@ http {{
         set $hb_waf_action "";
         set $hb_query_names "";
         set $hb_waf_score "";
-        set $hb_trace_id "";
         proxy_hide_header RateLimit-Limit;
         proxy_hide_header RateLimit-Remaining;
         proxy_hide_header RateLimit-Reset;
@@ -520,10 +523,7 @@ http {{
             content_by_lua_block {{ require("hotelbook.gateway").problem() }}
         }}
 
-        access_by_lua_block {{
-            require("hotelbook.trace").start()
-            require("hotelbook.gateway").access()
-        }}
+        access_by_lua_block {{ require("hotelbook.gateway").access() }}
 """)
         # The log phase runs Lua only for what is configured (spans to export, counters to serve).
         after = (["require(\"hotelbook.trace\").finish()"] if options.otlp_endpoint else []) + \
@@ -596,6 +596,50 @@ def lua_init_options(options: Options) -> str:
         f"crs = {lua_str(crs_file(options) if options.crs else '')}",
         f"limits_redis = {lua_str(options.limits_redis)}",
     ])
+
+
+# A traceparent the gateway continues: version 00, lower-case hex, neither id all zeros.
+TRACEPARENT_ZERO_ID = "~^00-(?:0{32}-|[0-9a-f]{32}-0{16}-)"
+TRACEPARENT_VALID = "~^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$"
+
+
+def trace_maps(options: Options) -> str:
+    """W3C trace context at the edge, worked out by nginx itself (no Lua per request).
+
+    A valid incoming traceparent is continued: same trace, same sampling flag. Anything
+    else starts a trace whose id is $request_id (16 random bytes), marked sampled for
+    --trace-ratio of new traces. The gateway's own span id is the first 8 bytes of
+    $request_id. trace.lua exports the span from these variables when an OTLP
+    endpoint is set."""
+    percent = options.trace_ratio * 100
+    if percent >= 99.995:
+        new_flags = '    map $request_id $hb_new_trace_flags {\n        default "01";\n    }\n'
+    elif percent < 0.005:
+        new_flags = '    map $request_id $hb_new_trace_flags {\n        default "00";\n    }\n'
+    else:
+        new_flags = (f'    split_clients "$request_id" $hb_new_trace_flags {{\n'
+                     f'        {percent:.2f}% "01";\n        * "00";\n    }}\n')
+    return f"""
+    # W3C trace context (render.py, trace_maps): continued when valid, else a new trace.
+{new_flags}    map $http_traceparent $hb_trace_id {{
+        "{TRACEPARENT_ZERO_ID}" $request_id;
+        "{TRACEPARENT_VALID}" $1;
+        default $request_id;
+    }}
+    map $http_traceparent $hb_trace_parent {{
+        "{TRACEPARENT_ZERO_ID}" "";
+        "{TRACEPARENT_VALID}" $2;
+        default "";
+    }}
+    map $http_traceparent $hb_trace_flags {{
+        "{TRACEPARENT_ZERO_ID}" $hb_new_trace_flags;
+        "{TRACEPARENT_VALID}" $3;
+        default $hb_new_trace_flags;
+    }}
+    map $request_id $hb_span_id {{
+        "~^([0-9a-f]{{16}})" $1;
+    }}
+"""
 
 
 def lua_trace_options(options: Options) -> str:

@@ -102,3 +102,16 @@ def test_unsampled_traces_are_not_exported(traced):
     upstream_traceparent(gateway, traceparent=f"00-{'cd' * 16}-{INCOMING_SPAN}-01")
     assert wait_for_span(store, "cd" * 16)
     assert store.trace(trace_id) == [] and store.trace(unsampled) == []
+
+
+def test_a_share_of_new_traces_is_sampled(tmp_path, upstreams):
+    """--trace-ratio between 0 and 1: nginx's split_clients on the random request id."""
+    gateway = Gateway(tmp_path / "half", upstreams, "--trace-ratio", "0.5", limits=GENEROUS_LIMITS).start()
+    try:
+        flags = [upstream_traceparent(gateway)[2] for _ in range(60)]
+        # an incoming trace keeps its own flag whatever the ratio
+        assert upstream_traceparent(gateway, traceparent=f"00-{INCOMING_TRACE}-{INCOMING_SPAN}-01")[2] == "01"
+    finally:
+        gateway.stop()
+    assert set(flags) == {"00", "01"}
+    assert 10 <= flags.count("01") <= 50  # 60 draws at 1/2: outside this range about once in 10^6

@@ -79,22 +79,48 @@ local function raw_mask(v)
     return lo, hi
 end
 
-local function mask_of(ctx, v)
-    local masks_lo = ctx.masks_lo
-    if not masks_lo then
-        masks_lo = {}
-        ctx.masks_lo, ctx.masks_hi = masks_lo, {}
+-- Per worker scratch tables for the strings of one evaluation (which never yields):
+-- masks and transformations computed once per request. Only the tables written
+-- during an evaluation are emptied before the next one, so a request whose values
+-- needed no transformation pays nothing for them, and no table is made per request.
+local dirty, ndirty, generation = {}, 0, 0
+local stamp = {}
+local function touch(t)
+    if stamp[t] ~= generation then
+        stamp[t] = generation
+        ndirty = ndirty + 1
+        dirty[ndirty] = t
     end
-    local lo = masks_lo[v]
-    if lo then return lo, ctx.masks_hi[v] end
+end
+local function scratch_clear()
+    for i = 1, ndirty do
+        clear_tab(dirty[i])
+        dirty[i] = nil
+    end
+    ndirty = 0
+    generation = generation + 1
+end
+local scratch_masks_lo, scratch_masks_hi = {}, {}
+-- transformation chain key -> { value -> result }; transformation name -> { value -> result }
+local scratch_tcache, scratch_steps = {}, {}
+-- the request's collections, by name (see get())
+local scratch_cols = new_tab(0, 48)
+-- TX:0..9, the captures of the last matching regex
+local scratch_tx = new_tab(0, 16)
+
+local function mask_of(_, v)
+    local lo = scratch_masks_lo[v]
+    if lo then return lo, scratch_masks_hi[v] end
     local hi = 0
     lo = 0
     for i = 1, #v do
         local b = byte(v, i)
         lo, hi = bor(lo, MASK_LO[b]), bor(hi, MASK_HI[b])
     end
-    masks_lo[v] = lo
-    ctx.masks_hi[v] = hi
+    touch(scratch_masks_lo)
+    touch(scratch_masks_hi)
+    scratch_masks_lo[v] = lo
+    scratch_masks_hi[v] = hi
     return lo, hi
 end
 
@@ -179,6 +205,9 @@ local MEMO_MAX_BLOCK = 8192
 -- whole request does (waf.lua remembers those), so they are not remembered here.
 local UNIQUE_COLS = { REQUEST_URI = true, REQUEST_URI_RAW = true, REQUEST_LINE = true, QUERY_STRING = true,
                       REQUEST_BODY = true }
+-- Collections that are empty unless the request has a body.
+local BODY_COLS = { ARGS_POST = true, ARGS_POST_NAMES = true, REQUEST_BODY = true, FILES = true, FILES_NAMES = true,
+                    MULTIPART_PART_HEADERS = true, XML = true, REQBODY_PROCESSOR = true }
 local HEADER_COLS = { REQUEST_HEADERS = true, REQUEST_HEADERS_NAMES = true, REQUEST_COOKIES = true,
                       REQUEST_COOKIES_NAMES = true }
 
@@ -469,6 +498,11 @@ function _M.init(path, removed, signed)
     for i, rule in ipairs(rules) do rule.index = i end
     state.rules = rules
     state.by_col, state.cols, state.per_request = build_index(rules)
+    -- the collections a request without a body can fill
+    state.cols_bodiless = {}
+    for _, name in ipairs(state.cols) do
+        if not BODY_COLS[name] then state.cols_bodiless[#state.cols_bodiless + 1] = name end
+    end
     memo, memo_size = {}, 0
     plan_cache, plan_size = {}, 0
     state.threshold = data.inbound_anomaly_score_threshold or 5
@@ -669,8 +703,18 @@ local function single(name, value)
     return col
 end
 function BUILD.REQUEST_FILENAME(ctx) return single("REQUEST_FILENAME", ctx.path) end
+-- path -> its last segment, per worker (paths repeat; bounded, emptied when full)
+local basenames, nbasenames = {}, 0
 function BUILD.REQUEST_BASENAME(ctx)
-    return single("REQUEST_BASENAME", ctx.path:match("[^/\\]*$"))
+    local path = ctx.path
+    local base = basenames[path]
+    if not base then
+        base = path:match("[^/\\]*$")
+        nbasenames = nbasenames + 1
+        if nbasenames > 4096 then basenames, nbasenames = {}, 1 end
+        basenames[path] = base
+    end
+    return single("REQUEST_BASENAME", base)
 end
 function BUILD.REQUEST_URI(ctx) return single("REQUEST_URI", ctx.request_uri) end
 function BUILD.REQUEST_URI_RAW(ctx) return single("REQUEST_URI_RAW", ctx.request_uri_raw or ctx.request_uri) end
@@ -709,20 +753,15 @@ local function transformed(ctx, link, v, lo, hi)
     -- would change
     local idle_lo = link.idle_lo
     if idle_lo and band(lo, idle_lo) == 0 and band(hi, link.idle_hi) == 0 then return v, lo, hi end
-    local tcache = ctx.tcache
-    if not tcache then
-        tcache = {}
-        ctx.tcache, ctx.steps = tcache, {}
-    end
-    local results = tcache[tk]
+    local results = scratch_tcache[tk]
     if not results then
         results = {}
-        tcache[tk] = results
+        scratch_tcache[tk] = results
     end
     local r = results[v]
     if r then return r, mask_of(ctx, r) end
     r = v
-    local steps = ctx.steps
+    local steps = scratch_steps
     for _, name in ipairs(link.t) do
         local idle = IDENTITY_UNLESS[name]
         if not (idle and band(lo, idle[1]) == 0 and band(hi, idle[2]) == 0) then
@@ -734,6 +773,7 @@ local function transformed(ctx, link, v, lo, hi)
             local r2 = step[r]
             if not r2 then
                 r2 = transforms[name](r)
+                touch(step)
                 step[r] = r2
             end
             if r2 ~= r then
@@ -742,6 +782,7 @@ local function transformed(ctx, link, v, lo, hi)
             end
         end
     end
+    touch(results)
     results[v] = r
     return r, lo, hi
 end
@@ -922,20 +963,38 @@ build_index = function(rules)
 end
 
 
+-- The matches of a rule's first link: (collection, field name, value) triples in
+-- the array part; the "COLLECTION:name" labels are made only when needed
+-- (matched_vars(), the log's target).
 local function record(found, rule, col_name, name, raw, ctx)
     local m = found[rule]
     if not m then
-        m = { names = {}, values = {}, n = 0 }
+        m = { n = 0 }
         found[rule] = m
         found[#found + 1] = rule
     end
-    m.n = m.n + 1
-    m.names[m.n] = col_name .. ":" .. name
-    m.values[m.n] = raw
+    local n = m.n + 1
+    m.n = n
+    m[3 * n - 2], m[3 * n - 1], m[3 * n] = col_name, name, raw
     if rule.capture then
         m.tx = {}
         for i = 0, 9 do m.tx[i + 1] = ctx.tx[tostring(i)] or false end
     end
+end
+
+local function label(col_name, name)
+    if name == false then return col_name end
+    return col_name .. ":" .. name
+end
+
+-- MATCHED_VARS for the next link of a chain: { names = labels, values = values }.
+local function matched_vars(m)
+    local names, values = {}, {}
+    for i = 1, m.n do
+        names[i] = label(m[3 * i - 2], m[3 * i - 1])
+        values[i] = m[3 * i]
+    end
+    return { names = names, values = values }
 end
 
 -- The first links of a collection that could match a value of mask (lo, hi): a
@@ -1002,22 +1061,11 @@ end
 
 -- Evaluates every rule for the request described by ctx (see waf.lua): returns the
 -- anomaly score and the list of matched rule ids (or nil).
--- Per worker, emptied at the start of each evaluation (which never yields): the
--- masks and transformations of the request's strings, without new tables each time.
-local scratch_masks_lo, scratch_masks_hi, scratch_tcache, scratch_steps = {}, {}, {}, {}
-local function scratch_reset(ctx)
-    clear_tab(scratch_masks_lo)
-    clear_tab(scratch_masks_hi)
-    for _, t in pairs(scratch_tcache) do clear_tab(t) end
-    for _, t in pairs(scratch_steps) do clear_tab(t) end
-    ctx.masks_lo, ctx.masks_hi = scratch_masks_lo, scratch_masks_hi
-    ctx.tcache, ctx.steps = scratch_tcache, scratch_steps
-end
-
 function _M.evaluate(ctx)
-    if not ctx.masks_lo then scratch_reset(ctx) end
-    ctx.cols = ctx.cols or new_tab(0, 32)
-    ctx.tx = ctx.tx or {}
+    scratch_clear()
+    clear_tab(scratch_cols)
+    clear_tab(scratch_tx)
+    ctx.cols, ctx.tx = scratch_cols, scratch_tx
     local off = ctx.rules_off
     -- the exceptions of the route are part of the memo's key
     local route_key = ctx.route_key or ""
@@ -1046,7 +1094,10 @@ function _M.evaluate(ctx)
         plans = {}
         plan_cache[route_key] = plans
     end
-    for _, col_name in ipairs(state.cols) do
+    local bodiless = ctx.body == nil and ctx.body_form == nil and ctx.body_json == nil and ctx.body_processor == nil
+        and ctx.body_files == nil and ctx.body_files_names == nil and ctx.body_part_headers == nil
+        and ctx.body_xml == nil
+    for _, col_name in ipairs(bodiless and state.cols_bodiless or state.cols) do
         if not (skip_headers and HEADER_COLS[col_name]) then
             local entries = state.by_col[col_name]
             local col = get(ctx, col_name)
@@ -1118,16 +1169,7 @@ function _M.evaluate(ctx)
     for _, rule in ipairs(state.per_request) do
         if not off[rule.sid] and not (skip_headers and rule.header_only) then
             local n, names, values = run_link(ctx, rule, nil, rule.sid, #rule.targets > 0 and request_level or nil)
-            for k = 1, n do
-                local m = found[rule]
-                if not m then
-                    m = { names = {}, values = {}, n = 0 }
-                    found[rule] = m
-                    found[#found + 1] = rule
-                end
-                m.n = m.n + 1
-                m.names[m.n], m.values[m.n] = names[k], values[k]
-            end
+            for k = 1, n do record(found, rule, names[k], false, values[k], ctx) end
             if n > 0 and rule.header_only then header_hit = true end
         end
     end
@@ -1157,13 +1199,14 @@ function _M.evaluate(ctx)
             if m.tx then
                 for i = 0, 9 do ctx.tx[tostring(i)] = m.tx[i + 1] or nil end
             end
-            local link, prev = rule, m
+            local link, prev = rule, nil
             local known
             if bstate and rule.tail_header_only then known = bstate[rule] end
             if known ~= nil then
                 -- the rest of the chain reads only this header block: decided before
                 matches = known and 1 or 0
             else
+                if link.chain and matches > 0 then prev = matched_vars(m) end
                 while link.chain and matches > 0 do
                     link = link.chain
                     local names, values
@@ -1178,7 +1221,7 @@ function _M.evaluate(ctx)
                 hits = hits or {}
                 hits[#hits + 1] = rule.sid
                 ctx.targets = ctx.targets or {}
-                ctx.targets[#ctx.targets + 1] = m.names[1]
+                ctx.targets[#ctx.targets + 1] = label(m[1], m[2])
             end
         end
     end

@@ -1,18 +1,19 @@
--- W3C trace context at the edge, and the gateway's own span.
+-- The gateway's own span, exported as OTLP/JSON.
 --
+-- The trace context itself is worked out by nginx (render.py, trace_maps): a valid
+-- incoming traceparent is continued, anything else starts a trace; the upstream
+-- gets traceparent 00-$hb_trace_id-$hb_span_id-$hb_trace_flags. This module only
+-- exports the gateway's span:
 --   init(options)   init_by_lua: { endpoint = "http://host:port" | nil, ratio = 0..1 }
---   init_worker()   init_worker_by_lua: seeds span ids, starts the exporter timer
---   start()         access phase: keeps a valid incoming traceparent (same trace,
---                   same sampling flag) or starts a trace, sampled with `ratio`;
---                   the upstream gets traceparent 00-<trace>-<gateway span>-<flags>
+--   init_worker()   init_worker_by_lua: starts the exporter timer
 --   finish()        log phase: the gateway span, queued when sampled and exported
---                   as OTLP/JSON to <endpoint>/v1/traces every second
--- Without an endpoint no span is kept; the traceparent still goes upstream.
+--                   to <endpoint>/v1/traces every second
+-- Without an endpoint no span is kept and no Lua runs for tracing.
 local json = require("hotelbook.json")
 
 local ngx = ngx
 local var = ngx.var
-local sub, find, format, random = string.sub, string.find, string.format, math.random
+local find, format = string.find, string.format
 
 local _M = {}
 
@@ -33,57 +34,17 @@ function _M.init(options)
     end
 end
 
--- bit.tohex, not string.format: LuaJIT compiles it (format would leave the trace
--- on every request).
-local tohex = bit.tohex
-local function hex16()
-    return tohex(random(0, 0x7fffffff) * 2 + random(0, 1), 8) .. tohex(random(0, 0x7fffffff) * 2 + random(0, 1), 8)
-end
-
-local ZERO_TRACE, ZERO_SPAN = string.rep("0", 32), string.rep("0", 16)
-
--- The (trace id, parent span id, flags) of a valid version-00 traceparent, else nil.
-local function parse(value)
-    if not value or #value ~= 55 or sub(value, 1, 3) ~= "00-" or sub(value, 36, 36) ~= "-"
-            or sub(value, 53, 53) ~= "-" then
-        return nil
-    end
-    local trace_id, parent, flags = sub(value, 4, 35), sub(value, 37, 52), sub(value, 54, 55)
-    if find(trace_id, "[^0-9a-f]") or find(parent, "[^0-9a-f]") or find(flags, "[^0-9a-f]")
-            or trace_id == ZERO_TRACE or parent == ZERO_SPAN then
-        return nil
-    end
-    return trace_id, parent, flags
-end
-_M.parse = parse
-
-function _M.start()
-    local trace_id, parent, flags = parse(var.http_traceparent)
-    if not trace_id then
-        -- nginx's $request_id: 16 random bytes in hex, just what a trace id is.
-        trace_id, parent = var.request_id, nil
-        flags = (ratio >= 1 or random() < ratio) and "01" or "00"
-    end
-    local span_id = hex16()
-    ngx.req.set_header("traceparent", "00-" .. trace_id .. "-" .. span_id .. "-" .. flags)
-    var.hb_trace_id = trace_id
-    -- The span is only kept for an exporter (finish() reads it); ngx.ctx costs a
-    -- table per request.
-    if not host then return end
-    local ctx = ngx.ctx
-    ctx.trace_span, ctx.trace_parent = span_id, parent
-    -- Bit 0 of the flags is "sampled".
-    ctx.trace_sampled = tonumber(flags, 16) % 2 == 1
-end
-
 local function attr(key, value)
     if type(value) == "number" then return { key = key, value = { intValue = value } } end
     return { key = key, value = { stringValue = tostring(value) } }
 end
 
 function _M.finish()
-    local ctx = ngx.ctx
-    if not host or not ctx.trace_sampled or queued >= MAX_QUEUE then return end
+    if not host or queued >= MAX_QUEUE then return end
+    -- bit 0 of the flags is "sampled"
+    local flags = tonumber(var.hb_trace_flags, 16)
+    if not flags or flags % 2 == 0 then return end
+    local parent = var.hb_trace_parent
     local started = ngx.req.start_time()
     local status = ngx.status
     local attributes = {
@@ -97,8 +58,8 @@ function _M.finish()
     queued = queued + 1
     queue[queued] = {
         traceId = var.hb_trace_id,
-        spanId = ctx.trace_span,
-        parentSpanId = ctx.trace_parent,
+        spanId = var.hb_span_id,
+        parentSpanId = parent ~= "" and parent or nil,
         name = ngx.req.get_method() .. " " .. var.uri,
         kind = 2, -- SERVER
         startTimeUnixNano = format("%.0f", started * 1e9),
@@ -133,15 +94,6 @@ local function flush(premature)
 end
 
 function _M.init_worker()
-    -- Workers fork from one master: each seeds its own span ids.
-    local seed = ngx.now() * 1000 + ngx.worker.pid()
-    local urandom = io.open("/dev/urandom", "rb")
-    if urandom then
-        local bytes = urandom:read(4)
-        urandom:close()
-        seed = bytes:byte(1) * 16777216 + bytes:byte(2) * 65536 + bytes:byte(3) * 256 + bytes:byte(4)
-    end
-    math.randomseed(seed)
     if host then ngx.timer.every(1, flush) end
 end
 

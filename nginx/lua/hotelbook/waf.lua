@@ -74,6 +74,22 @@ local function remember(kind, s, route_key)
     memo_size[kind] = n
 end
 
+-- A whole request without a body that matched nothing: its line, under its header block.
+local function remember_request(block, line)
+    if #line > MEMO_MAX_LENGTH or #block > MEMO_MAX_LENGTH then return end
+    local n = memo_size.whole_request + 1
+    if n > MEMO_MAX_ENTRIES then
+        memo.whole_request, n = {}, 1
+    end
+    local lines = memo.whole_request[block]
+    if not lines then
+        lines = {}
+        memo.whole_request[block] = lines
+    end
+    lines[line] = true
+    memo_size.whole_request = n
+end
+
 local function load_file(path)
     local f, err = io.open(path, "rb")
     if not f then error("cannot read " .. path .. ": " .. tostring(err)) end
@@ -727,6 +743,9 @@ local function decoded(s)
     return unescape_uri(s)
 end
 
+-- One context per worker, refilled for each inspection: an evaluation never yields,
+-- and nothing reads the context after Scan:crs(). Every field is written each time.
+local CTX = {}
 local function crs_context(scan, method, path, query)
     local var = ngx.var
     -- the request line and protocol from the raw header block's first line when it
@@ -744,22 +763,24 @@ local function crs_context(scan, method, path, query)
     if query and not scan.query_names then
         scan.query_names, scan.query_values = crs.parse_query(query, 200)
     end
-    return {
-        method = method, path = decoded(path), query = query, request_uri = scan.request_uri or var.request_uri,
-        request_line = request_line, protocol = protocol,
-        -- read when a rule needs them (crs.lua): the headers raw (names as sent);
-        -- nginx joins every Cookie header in $http_cookie
-        headers = false, cookie_header = false,
-        query_names = scan.query_names, query_values = scan.query_values,
-        body = scan.body_raw, body_form = scan.body_form, body_json = scan.body_json,
-        body_processor = scan.body_processor, body_files = scan.body_files, body_files_names = scan.body_files_names,
-        body_part_headers = scan.body_part_headers, body_files_size = scan.body_files_size, body_xml = scan.body_xml,
-        skip_fields = scan.skip, rules_off = scan.off, field_rules_off = scan.field_off,
-        route_key = scan.route_key, header_block = scan.header_block,
-        -- filled by crs.evaluate: named here so that the table is sized once
-        cols = false, tx = false, masks_lo = false, masks_hi = false, tcache = false, steps = false,
-        targets = false,
-    }
+    local ctx = CTX
+    ctx.method, ctx.path, ctx.query = method, decoded(path), query
+    ctx.request_uri = scan.request_uri or var.request_uri
+    ctx.request_line, ctx.protocol = request_line, protocol
+    -- read when a rule needs them (crs.lua): the headers raw (names as sent);
+    -- nginx joins every Cookie header in $http_cookie
+    ctx.headers, ctx.cookie_header = false, false
+    ctx.query_names, ctx.query_values = scan.query_names, scan.query_values
+    ctx.body, ctx.body_form, ctx.body_json = scan.body_raw, scan.body_form, scan.body_json
+    ctx.body_processor, ctx.body_files, ctx.body_files_names = scan.body_processor, scan.body_files,
+        scan.body_files_names
+    ctx.body_part_headers, ctx.body_files_size, ctx.body_xml = scan.body_part_headers, scan.body_files_size,
+        scan.body_xml
+    ctx.skip_fields, ctx.rules_off, ctx.field_rules_off = scan.skip, scan.off, scan.field_off
+    ctx.route_key, ctx.header_block = scan.route_key, scan.header_block
+    -- filled by crs.evaluate
+    ctx.cols, ctx.tx, ctx.targets = false, false, false
+    return ctx
 end
 
 -- The Core Rule Set after our own rules: its matches are added to the hits, and
@@ -812,16 +833,18 @@ function _M.inspect(method, uri, request_uri, no_body)
     local path = q and sub(request_uri, 1, q - 1) or request_uri
     local query = q and sub(request_uri, q + 1)
     local has_body = not no_body and (var.http_content_length or var.http_transfer_encoding)
+    -- The header block without the request line (the same browser sends the same
+    -- block again) and the request line as sent.
+    local ok, raw = pcall(ngx.req.raw_header, true)
+    if not ok then raw = nil end
+    local line = raw and var.request
     -- Fast path: the very same request line and header block, without a body, was
     -- found clean by every rule of both layers before (browsers repeat requests).
-    local full_ok, full = pcall(ngx.req.raw_header)
-    if not has_body and full_ok and memo.whole_request[full] then return nil, nil, nil, 0 end
-    -- The header block alone (no request line): the same browser sends the same block again.
-    local raw, line
-    if full_ok then
-        local eol = find(full, "\n", 1, true)
-        raw = eol and sub(full, eol + 1)
-        if eol and eol > 2 and byte(full, eol - 1) == 13 then line = sub(full, 1, eol - 2) end
+    -- Kept as lines per header block, not as whole requests: long strings that
+    -- differ in a few bytes only are the worst case for LuaJIT's string table.
+    if not has_body and raw then
+        local lines = memo.whole_request[raw]
+        if lines and lines[line] then return nil, nil, nil, 0 end
     end
 
     local skip, off, field_off, route_key = exceptions_for(uri, method)
@@ -850,7 +873,7 @@ function _M.inspect(method, uri, request_uri, no_body)
     if has_body and (scan:body() or scan.refusal) then return finish(scan, method, path, query) end
     scan:crs(method, path, query)
     -- The whole request line is in the key, so the route (and its exceptions) is too.
-    if not has_body and full_ok and not scan.hits then remember("whole_request", full) end
+    if not has_body and raw and not scan.hits then remember_request(raw, line) end
     return finish(scan, method, path, query)
 end
 
