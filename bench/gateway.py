@@ -91,10 +91,12 @@ end
 """
 
 
-# wrk scripts: every request differs (thread id + counter in the values).
+# wrk scripts: every request differs (a random tag per run and thread, and a counter, in
+# the values), also from one run to the next: the gateway remembers values it has seen.
 VARYING_GET = """
+math.randomseed(os.time())
 local counter = 0
-function setup(thread) thread:set("tid", counter); counter = counter + 1 end
+function setup(thread) thread:set("tid", counter .. "r" .. math.random(1, 1000000000)); counter = counter + 1 end
 local n = 0
 function request()
     n = n + 1
@@ -112,8 +114,9 @@ end
 """
 
 VARYING_POST = """
+math.randomseed(os.time())
 local counter = 0
-function setup(thread) thread:set("tid", counter); counter = counter + 1 end
+function setup(thread) thread:set("tid", counter .. "r" .. math.random(1, 1000000000)); counter = counter + 1 end
 local n = 0
 local parts = {{}}
 for i = 1, 40 do
@@ -123,7 +126,7 @@ local tail = table.concat(parts, ", ")
 function request()
     n = n + 1
     local body = '{{"reservation_id": "r-' .. tid .. '-' .. n .. '", "note": "late arrival ' .. n .. '", ' .. tail ..
-        ', "nested": {{"card": {{"name": "Zo\\u00eb O\'Brien", "number": "4242 4242 4242 4242"}}}}}}'
+        ', "nested": {{"card": {{"name": "Zo\\\\u00eb O\\'Brien", "number": "4242 4242 4242 4242"}}}}}}'
     return wrk.format("POST", "/api/reservations/reservations", {{["Content-Type"] = "application/json"}}, body)
 end
 """
@@ -198,7 +201,9 @@ def wrk(url: str, seconds: float, connections: int = 32, threads: int = 2, scrip
     if script:
         command += ["-s", str(script)]
     result = subprocess.run([*command, url], check=False, capture_output=True, text=True)
-    if result.returncode != 0:
+    # wrk exits 0 when its script does not load (and then sends plain GETs): its
+    # complaints on stderr are failures too.
+    if result.returncode != 0 or result.stderr.strip():
         raise RuntimeError(f"wrk failed: {result.stdout}{result.stderr}")
     return result.stdout
 

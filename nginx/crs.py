@@ -468,6 +468,9 @@ class Compiler:
             need = required_chars(arg)
             if need is not None:
                 op["need"] = need
+            factors = required_factors(arg)
+            if factors is not None:
+                op["factors"] = factors
         elif name == "validateByteRange":
             op["ranges"] = byte_ranges(arg)
         elif name == "within" or name == "containsWord":
@@ -704,6 +707,108 @@ def _need_one(op: Any, av: Any, ignore_case: bool) -> frozenset[int] | None:
             if n is None:
                 return None
             union |= n
+        return frozenset(union)
+    return None
+
+
+# --- required factors: literal pieces of which every match holds one ------------------
+#
+# A regex scans every position of a value; a plain search for a few literals is much
+# cheaper on long values (bodies, long headers). When every match of a regex must
+# contain one of a small set of literal strings (compared in lower case), a value
+# holding none of them cannot match and the regex is not run. The set comes from the
+# regex's parse tree: for a sequence the rarest requirement of its elements (a run
+# of literal characters, a group, a repeated item at least once), for an
+# alternation the union over its branches.
+
+MAX_FACTORS = 64
+
+
+def required_factors(pattern: str) -> list[str] | None:
+    """Lower-case ASCII strings of which every match (in lower case) contains at least
+    one, or None when no useful set is known."""
+    if "[:" in pattern or "\\Q" in pattern:
+        return None  # POSIX classes and quoting: PCRE reads them, Python's parser would not
+    try:
+        tree = sre_parse.parse(pattern, 0)
+    except Exception:  # PCRE syntax Python does not read: no shortcut
+        return None
+    found = _factors_seq(list(tree))
+    if not found or len(found) > MAX_FACTORS or all(len(f) < 2 for f in found):
+        return None
+    return sorted(found)
+
+
+def _factor_cost(found: frozenset[str]) -> float:
+    """How likely a value holds one of these strings: longer and fewer is rarer; of
+    single characters, letters and digits are in almost every value, punctuation and
+    control characters are rare."""
+    def one(f: str) -> float:
+        if len(f) > 1:
+            return 1.0 / len(f) ** 2
+        if f.isalnum():
+            return 1.0
+        return 0.5 if f == " " else 0.1
+    return sum(one(f) for f in found)
+
+
+def _literal_char(op: Any, av: Any) -> str | None:
+    if str(op) == "LITERAL" and av < 128:
+        return chr(av).lower()
+    return None
+
+
+def _factors_seq(items: list[Any]) -> frozenset[str] | None:
+    best: frozenset[str] | None = None
+
+    def consider(found: frozenset[str] | None) -> None:
+        nonlocal best
+        if found and len(found) <= MAX_FACTORS and (best is None or _factor_cost(found) < _factor_cost(best)):
+            best = found
+
+    run = ""
+    for op, av in items:
+        char = _literal_char(op, av)
+        if char is not None:
+            run += char
+            continue
+        if run:
+            consider(frozenset([run]))
+            run = ""
+        consider(_factors_one(op, av))
+    if run:
+        consider(frozenset([run]))
+    return best
+
+
+def _factors_one(op: Any, av: Any) -> frozenset[str] | None:
+    name = str(op)
+    if name == "LITERAL":
+        char = _literal_char(op, av)
+        return frozenset([char]) if char is not None else None
+    if name == "IN":
+        chars: set[str] = set()
+        for iop, iav in av:
+            if str(iop) != "LITERAL" or iav >= 128:
+                return None  # ranges, classes, negation: too wide to list
+            chars.add(chr(iav).lower())
+        return frozenset(chars) if len(chars) <= 8 else None
+    if name == "SUBPATTERN":
+        return _factors_seq(list(av[-1]))
+    if name == "ATOMIC_GROUP":
+        return _factors_seq(list(av))
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        low, _high, item = av
+        return _factors_seq(list(item)) if low >= 1 else None
+    if name == "BRANCH":
+        union: set[str] = set()
+        for branch in av[1]:
+            found = _factors_seq(list(branch))
+            if not found:
+                return None
+            union |= found
+            if len(union) > MAX_FACTORS:
+                return None
         return frozenset(union)
     return None
 

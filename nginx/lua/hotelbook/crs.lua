@@ -195,6 +195,26 @@ local state = { rules = {}, threshold = 5, loaded = false, ids = {} }
 -- table lookup is far cheaper than ~100 rules. Emptied when full.
 local MEMO_MAX_ENTRIES, MEMO_MAX_LENGTH = 20000, 2048
 local memo, memo_size = {}, 0
+-- Memos take a value the second time it is seen (per collection): ids, counters
+-- and tokens that never come back would otherwise fill them, cost the collector
+-- work and push out the values that do repeat. A small table of values seen once,
+-- emptied when full. _M.doorkeeper(n) makes one for waf.lua.
+function _M.doorkeeper(max)
+    local seen, count = {}, 0
+    return function(kind, v)
+        local by_kind = seen[kind]
+        if by_kind and by_kind[v] then return true end
+        count = count + 1
+        if count > max then seen, count, by_kind = {}, 1, nil end
+        if not by_kind then
+            by_kind = {}
+            seen[kind] = by_kind
+        end
+        by_kind[v] = true
+        return false
+    end
+end
+local seen_before = _M.doorkeeper(4096)
 -- Per worker: the first links each field of each route can meet, and those of them
 -- a value of a given byte-class mask could match (field_plan(), candidates()).
 local PLAN_MAX = 20000
@@ -427,6 +447,8 @@ local function prepare(link, where)
     elseif link.op == "eq" or link.op == "ge" or link.op == "gt" or link.op == "lt" or link.op == "le" then
         link.num = tonumber(link.arg) or 0
     end
+    -- literal pieces of which every match holds one (crs.py, required_factors)
+    if not (link.factors and link.op == "rx" and not link.neg and not link.arg_tpl) then link.factors = nil end
     -- the bytes every match needs, as mask bits
     if link.need and not link.neg then
         link.need_lo, link.need_hi = bytes_mask(link.need)
@@ -834,6 +856,31 @@ local function resolve_arg(link, ctx)
     link.num = tonumber(link.arg) or 0
 end
 
+-- Values at least this long are searched for a regex's required literals before
+-- the regex runs: a few plain searches cost less than a regex scanning every
+-- position, but on short values the regex alone is cheaper.
+local FACTOR_MIN_LENGTH = 96
+
+-- Whether v (in lower case) holds one of the literals; the lower-case value is the
+-- one t:lowercase makes, computed once per request.
+local function has_factor(v, factors)
+    local step = scratch_steps.lowercase
+    if not step then
+        step = {}
+        scratch_steps.lowercase = step
+    end
+    local lv = step[v]
+    if not lv then
+        lv = lower(v)
+        touch(step)
+        step[v] = lv
+    end
+    for i = 1, #factors do
+        if find(lv, factors[i], 1, true) then return true end
+    end
+    return false
+end
+
 -- One value (of mask lo, hi) against one link: transformation (cached), the mask
 -- test, the operator.
 local function test_value(ctx, link, raw, lo, hi)
@@ -847,6 +894,8 @@ local function test_value(ctx, link, raw, lo, hi)
     elseif link.alnum_skip and band(hi, NOT_UPPER) == 0 and band(lo, ALNUM_LO) == lo then
         -- one word of letters and digits is a single token: neither SQL injection
         -- nor XSS for libinjection
+        hit = false
+    elseif link.factors and #v >= FACTOR_MIN_LENGTH and not has_factor(v, link.factors) then
         hit = false
     else
         if link.arg_tpl then resolve_arg(link, ctx) end
@@ -1145,7 +1194,8 @@ function _M.evaluate(ctx)
                         end
                     end
                     if any and HEADER_COLS[col_name] then header_hit = true end
-                    if (not any or matched) and #raw <= MEMO_MAX_LENGTH and not UNIQUE_COLS[col_name] then
+                    if (not any or matched) and #raw <= MEMO_MAX_LENGTH and not UNIQUE_COLS[col_name]
+                            and seen_before(col_name, raw) then
                         memo_size = memo_size + 1
                         if memo_size > MEMO_MAX_ENTRIES then
                             memo, memo_size = {}, 1

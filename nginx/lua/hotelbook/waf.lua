@@ -30,7 +30,8 @@ local HEADER_SKIP = { cookie = true, authorization = true }
 
 local state = { mode = "block", by_target = {}, size_rules = {}, exceptions = {}, rules = {} }
 
--- Values already found clean, per target and per worker: browsers repeat the same
+-- Values already found clean, per target and per worker (from the second time they
+-- are seen, see crs.doorkeeper): browsers repeat the same
 -- headers, paths and queries, and a table lookup is ~100x cheaper than the
 -- patterns. A single value is remembered when it matched none of the rules (so it is
 -- clean on every route); a whole path, query, header block or cookie header when
@@ -58,8 +59,10 @@ local function route_memo(route_key)
     return m
 end
 
+local seen_before = crs.doorkeeper(4096)
+
 local function remember(kind, s, route_key)
-    if #s > MEMO_MAX_LENGTH then return end
+    if #s > MEMO_MAX_LENGTH or not seen_before(kind, s) then return end
     local n = memo_size[kind] + 1
     local m = WHOLE[kind] and route_memo(route_key) or memo
     if n > MEMO_MAX_ENTRIES then
@@ -76,7 +79,7 @@ end
 
 -- A whole request without a body that matched nothing: its line, under its header block.
 local function remember_request(block, line)
-    if #line > MEMO_MAX_LENGTH or #block > MEMO_MAX_LENGTH then return end
+    if #line > MEMO_MAX_LENGTH or #block > MEMO_MAX_LENGTH or not seen_before("line", line) then return end
     local n = memo_size.whole_request + 1
     if n > MEMO_MAX_ENTRIES then
         memo.whole_request, n = {}, 1
