@@ -800,7 +800,18 @@ local function transformed(ctx, link, v, lo, hi)
             end
             if r2 ~= r then
                 r = r2
-                lo, hi = mask_of(ctx, r)
+                if name == "lowercase" then
+                    -- exact without a scan: letters are case-folded in the classes,
+                    -- only the upper-case marker goes
+                    hi = band(hi, NOT_UPPER)
+                    if not scratch_masks_lo[r] then
+                        touch(scratch_masks_lo)
+                        touch(scratch_masks_hi)
+                        scratch_masks_lo[r], scratch_masks_hi[r] = lo, hi
+                    end
+                else
+                    lo, hi = mask_of(ctx, r)
+                end
             end
         end
     end
