@@ -9,6 +9,10 @@ local routes = require("hotelbook.routes")
 local waf = require("hotelbook.waf")
 
 local ngx = ngx
+local sub, concat = string.sub, table.concat
+local parse_query = require("hotelbook.crs").parse_query
+-- the arguments the WAF reads (as nginx's own parser caps them)
+local MAX_ARGS = 200
 
 local _M = {}
 
@@ -101,38 +105,30 @@ local function limit(var, uri, method)
     return false
 end
 
--- The names of the query parameters, for the access log (never their values).
--- One array per worker, emptied per request; at most 20 names, so a repeated
--- name is found by a scan rather than through a second table.
-local query_name_list = {}
-local function query_names(args)
-    local names, n = query_name_list, 0
-    local pos, len = 1, #args
-    local find, sub = string.find, string.sub
-    while pos <= len do
-        local amp = find(args, "&", pos, true) or len + 1
-        local eq = find(args, "=", pos, true)
-        local stop = (eq and eq < amp) and eq or amp
-        if stop > pos then
-            -- at most 64 characters of a name
-            local name = sub(args, pos, (stop - pos > 64) and pos + 63 or stop - 1)
-            local seen = false
-            for i = 1, n do
-                if names[i] == name then
-                    seen = true
-                    break
-                end
-            end
-            if not seen then
-                n = n + 1
-                names[n] = name
-                if n == 20 then break end
+-- The names of the query parameters, for the access log (never their values):
+-- the first 20 distinct ones, at most 64 characters each. From the arguments the
+-- WAF reads too (crs.parse_query), so the query is split once per request.
+local log_names = {}
+local function query_names(names, n)
+    local count = 0
+    for i = 1, n do
+        local name = names[i]
+        if #name > 64 then name = sub(name, 1, 64) end
+        local seen = false
+        for j = 1, count do
+            if log_names[j] == name then
+                seen = true
+                break
             end
         end
-        pos = amp + 1
+        if not seen then
+            count = count + 1
+            log_names[count] = name
+            if count == 20 then break end
+        end
     end
-    local text = table.concat(names, ",", 1, n)
-    for i = 1, n do names[i] = nil end
+    local text = concat(log_names, ",", 1, count)
+    for i = 1, count do log_names[i] = nil end
     return text
 end
 
@@ -158,8 +154,12 @@ function _M.access()
     -- $args is the request line's query: taken from $request_uri, read once for the WAF too
     local request_uri = var.request_uri
     local q = string.find(request_uri, "?", 1, true)
-    local args = q and string.sub(request_uri, q + 1)
-    if args and args ~= "" then var.hb_query_names = query_names(args) end
+    local args = q and sub(request_uri, q + 1)
+    local names, values, n
+    if args and args ~= "" then
+        names, values, n = parse_query(args, MAX_ARGS)
+        var.hb_query_names = query_names(names, n)
+    end
     if not limit(var, uri, method) then return end
     -- Only public operations go on; internals look like nothing is there.
     if not routes.allowed(method, uri) then
@@ -182,7 +182,7 @@ function _M.access()
         ngx.req.set_uri_args("")
         uri = routes.NOT_FOUND_PAGE
     end
-    local blocked, hits, refusal, score = waf.inspect(method, uri, request_uri)
+    local blocked, hits, refusal, score = waf.inspect(method, uri, request_uri, false, names, values, n)
     if score and score > 0 then var.hb_waf_score = score end
     if hits then
         var.hb_waf_rule = table.concat(hits, ",")

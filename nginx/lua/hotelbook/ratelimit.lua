@@ -86,15 +86,36 @@ end
 -- Counts one request. Returns allowed, limit, remaining, reset_seconds,
 -- retry_after_seconds (only when refused). Reset is when the current window
 -- ends, or, when nothing is left, when the next request fits.
+-- The counter keys of a client's current and previous window, per worker: a client
+-- sends many requests per window, and the keys would otherwise be built each time.
+local key_cache, key_cache_size = {}, 0
+local function keys(policy, client, index)
+    local by_policy = key_cache[policy]
+    local entry = by_policy and by_policy[client]
+    if entry and entry[1] == index then return entry[2], entry[3] end
+    local prefix = policy.name .. "|" .. client .. "|"
+    if not entry then
+        key_cache_size = key_cache_size + 1
+        if key_cache_size > 10000 then key_cache, key_cache_size, by_policy = {}, 1, nil end
+        if not by_policy then
+            by_policy = {}
+            key_cache[policy] = by_policy
+        end
+        entry = {}
+        by_policy[client] = entry
+    end
+    entry[1], entry[2], entry[3] = index, prefix .. index, prefix .. (index - 1)
+    return entry[2], entry[3]
+end
+
 function _M.take(policy, client)
     local limit, window = policy.limit, policy.window
     local t = now()
     local index = floor(t / window)
     local elapsed = t - index * window
-    local prefix = policy.name .. "|" .. client .. "|"
-    local key = prefix .. index
+    local key, previous_key = keys(policy, client, index)
     if shared.enabled() then
-        local accepted, current, previous = shared.take("hb:rl:" .. key, "hb:rl:" .. prefix .. (index - 1), limit,
+        local accepted, current, previous = shared.take("hb:rl:" .. key, "hb:rl:" .. previous_key, limit,
                                                         elapsed / window, floor((window * 2 + 1) * 1000))
         if accepted ~= nil then
             return _M.answer(accepted, limit, window, elapsed, previous, current)
@@ -107,7 +128,7 @@ function _M.take(policy, client)
         ngx.log(ngx.ERR, "rate limiter: ", err)
         return true, limit, limit, ceil(window - elapsed)
     end
-    local previous = dict:get(prefix .. (index - 1)) or 0
+    local previous = dict:get(previous_key) or 0
     local estimate = previous * (1 - elapsed / window) + current
     if estimate > limit then
         dict:incr(key, -1)

@@ -829,7 +829,8 @@ local function finish(scan, method, path, query)
     return scan.blocked, scan.hits, scan.refusal, scan.score or 0
 end
 
-function _M.inspect(method, uri, request_uri, no_body)
+-- query_names, query_values, query_n: the query already split (crs.parse_query), or nil.
+function _M.inspect(method, uri, request_uri, no_body, query_names, query_values, query_n)
     local var = ngx.var
     request_uri = request_uri or var.request_uri
     local q = find(request_uri, "?", 1, true)
@@ -852,7 +853,9 @@ function _M.inspect(method, uri, request_uri, no_body)
 
     local skip, off, field_off, route_key = exceptions_for(uri, method)
     local scan = setmetatable({ skip = skip, off = off, field_off = field_off, route_key = route_key,
-                                header_block = raw, request_line = line, request_uri = request_uri }, Scan)
+                                header_block = raw, request_line = line, request_uri = request_uri,
+                                query_names = query and query_names, query_values = query and query_values },
+                              Scan)
     local whole = route_memo(route_key)
     scan.memo = whole
     if scan:value("method", method) then return finish(scan, method, path, query) end
@@ -861,8 +864,11 @@ function _M.inspect(method, uri, request_uri, no_body)
         if not scan.hits then remember("whole_path", path, route_key) end
     end
     if query and not whole.whole_query[query] then
-        local names, values, n = crs.parse_query(query, 200)
-        scan.query_names, scan.query_values = names, values
+        local names, values, n = scan.query_names, scan.query_values, query_n
+        if not names then
+            names, values, n = crs.parse_query(query, 200)
+            scan.query_names, scan.query_values = names, values
+        end
         if scan:size("query", #query) or scan:field_list("query", names, values, n) then
             return finish(scan, method, path, query)
         end
