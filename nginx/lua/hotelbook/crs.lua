@@ -997,7 +997,9 @@ build_index = function(rules)
                 rule.tail_header_only = false
             end
             for _, t in ipairs(tail.targets) do
-                if not HEADER_COLS[t.col] then rule.tail_header_only = false end
+                if not (HEADER_COLS[t.col] or t.col == "REQUEST_METHOD" or t.col == "REQUEST_PROTOCOL") then
+                    rule.tail_header_only = false
+                end
             end
             tail = tail.chain
         end
@@ -1145,9 +1147,15 @@ function _M.evaluate(ctx)
         blocks = {}
         memo_route[0] = blocks
     end
-    -- per header block: { clean = true when it matched nothing, [rule] = the outcome
-    -- of a chain whose later links read only headers }
-    local bstate = block and #block <= MEMO_MAX_BLOCK and blocks[block]
+    -- per header block, method and protocol: { clean = true when the block matched
+    -- nothing, [rule] = the outcome of a chain whose later links read only these }
+    local method, protocol = ctx.method or "", ctx.protocol or ""
+    local bstate
+    if block and #block <= MEMO_MAX_BLOCK then
+        local by_method = blocks[block]
+        local by_protocol = by_method and by_method[method]
+        bstate = by_protocol and by_protocol[protocol]
+    end
     local skip_headers = bstate and bstate.clean
     local header_hit = false
     local plans = plan_cache[route_key]
@@ -1181,7 +1189,13 @@ function _M.evaluate(ctx)
                 local known = memo_names[name]
                 local seen = known and known[raw]
                 if seen and seen ~= true then
-                    for j = 1, #seen do record(found, seen[j], col_name, name, raw, ctx) end
+                    for j = 1, #seen do
+                        local rule = seen[j]
+                        -- a chain known to end without a match for this header block
+                        if not (bstate and rule.tail_header_only and bstate[rule] == false) then
+                            record(found, rule, col_name, name, raw, ctx)
+                        end
+                    end
                     if HEADER_COLS[col_name] then header_hit = true end
                 elseif not seen and not signed_shape(col_name, name, raw) then
                     local any, matched = false, nil
@@ -1238,8 +1252,13 @@ function _M.evaluate(ctx)
     if block and not bstate and #block <= MEMO_MAX_BLOCK then
         memo_size = memo_size + 1
         bstate = {}
-        memo_route[0] = memo_route[0] or {}
-        memo_route[0][block] = bstate
+        blocks = memo_route[0] or {}  -- the memo may have been emptied meanwhile
+        memo_route[0] = blocks
+        local by_method = blocks[block] or {}
+        blocks[block] = by_method
+        local by_protocol = by_method[method] or {}
+        by_method[method] = by_protocol
+        by_protocol[protocol] = bstate
     end
     if bstate and not header_hit then bstate.clean = true end
     -- 3. in rule order: chains, then the score
