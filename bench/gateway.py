@@ -119,7 +119,7 @@ local counter = 0
 function setup(thread) thread:set("tid", counter .. "r" .. math.random(1, 1000000000)); counter = counter + 1 end
 local n = 0
 local parts = {{}}
-for i = 1, 40 do
+for i = 1, 63 do  -- about 4 KiB in all
     parts[#parts + 1] = string.format('"field%d": "Hotel guest %d, room for two adults, quiet floor"', i, i)
 end
 local tail = table.concat(parts, ", ")
