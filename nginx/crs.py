@@ -624,9 +624,19 @@ def phrase_need(words: list[str]) -> list[int] | None:
 ALL = frozenset(range(256))
 
 
+def misread_by_python(pattern: str) -> bool:
+    """PCRE syntax that Python's parser reads without error but differently: POSIX
+    classes (`[[:alpha:]]`, a set of letters to Python), quoting (`\\Q...\\E`) and `\\v`
+    (any vertical space to PCRE, the vertical tab alone to Python). The shortcuts are
+    not derived for such patterns."""
+    return "[:" in pattern or "\\Q" in pattern or "\\v" in pattern
+
+
 def required_chars(pattern: str) -> list[int] | None:
     """Bytes of which every match must contain at least one, or None when no small set
     is known. A value holding none of them cannot match: the regex is not run."""
+    if misread_by_python(pattern):
+        return None
     flags = 0
     try:
         tree = sre_parse.parse(pattern, flags)
@@ -727,8 +737,8 @@ MAX_FACTORS = 64
 def required_factors(pattern: str) -> list[str] | None:
     """Lower-case ASCII strings of which every match (in lower case) contains at least
     one, or None when no useful set is known."""
-    if "[:" in pattern or "\\Q" in pattern:
-        return None  # POSIX classes and quoting: PCRE reads them, Python's parser would not
+    if misread_by_python(pattern):
+        return None
     try:
         tree = sre_parse.parse(pattern, 0)
     except Exception:  # PCRE syntax Python does not read: no shortcut

@@ -27,7 +27,13 @@ import crs
     (r"x*", None),             # nothing is required
     (r"[a-z]+", None),         # too wide to list
     (r"[[:alpha:]]+foo", None),  # PCRE syntax Python would misread
+    (r"--[\v]", None),         # \v: any vertical space to PCRE, one byte to Python
 ])
+
+
+def test_required_chars_leave_misread_patterns_alone():
+    assert crs.required_chars(r"a[\v]") is None
+    assert crs.required_chars(r"a[\n]") is not None
 def test_required_factors(pattern, factors):
     assert crs.required_factors(pattern) == factors
 
