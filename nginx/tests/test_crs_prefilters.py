@@ -29,13 +29,13 @@ import crs
     (r"[[:alpha:]]+foo", None),  # PCRE syntax Python would misread
     (r"--[\v]", None),         # \v: any vertical space to PCRE, one byte to Python
 ])
+def test_required_factors(pattern, factors):
+    assert crs.required_factors(pattern) == factors
 
 
 def test_required_chars_leave_misread_patterns_alone():
     assert crs.required_chars(r"a[\v]") is None
     assert crs.required_chars(r"a[\n]") is not None
-def test_required_factors(pattern, factors):
-    assert crs.required_factors(pattern) == factors
 
 
 def corpus_values() -> list[str]:
