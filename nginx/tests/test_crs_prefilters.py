@@ -85,8 +85,8 @@ PAYLOADS = [
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_long_values_are_still_refused(gateway: Gateway, payload):
-    """Values are searched for literals before the regexes run (crs.lua, has_factor):
-    an attack inside long prose is refused all the same."""
+    """Long values are searched for literals before the regexes run (crs.lua,
+    has_factor): an attack inside long prose is refused all the same."""
     for value in (payload, PADDING + payload, payload + " " + PADDING, PADDING + payload + " " + PADDING):
         response = gateway.get("/", params={"note": value})
         assert response.status_code == 403, (value, response.text[:300])
