@@ -380,6 +380,8 @@ def render(options: Options) -> str:
         # reads the Lua side's data, bodies stay in memory, answers are not spooled.
         lines.append(f"user {worker_user()};\n")
     lines.append(f"""worker_processes {options.workers};
+# the maps' regexes (log path, request id, trace context) compiled to machine code
+pcre_jit on;
 pid {nginx_str(prefix / "logs" / "nginx.pid")};
 error_log {nginx_str(prefix / "logs" / "error.log")} warn;
 
